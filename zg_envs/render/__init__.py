@@ -1,0 +1,1 @@
+"""Pure renderers: scene arrays in, image out. No environment state, no Gymnasium."""
