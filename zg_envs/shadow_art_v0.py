@@ -11,7 +11,7 @@ from zg_envs.render.shadow import (SCREEN_DIRECTIONS, SCREEN_UPS, area_weights, 
                                    screen_rays)
 from zg_envs.utils import check_action, check_choice, check_int_arg
 
-DEFAULT_TARGETS = ("glyph:Z", "glyph:G", "star")
+DEFAULT_TARGETS = ("glyph:Z", "glyph:G", "heart")
 LIGHT_TYPES = ("directional", "point")
 #: Point lights sit this far from the grid centre, screens this far on the other side (grid half-size 1).
 LIGHT_DISTANCE = 5.0
@@ -61,7 +61,7 @@ class ShadowArtEnv(gym.Env):
     Nothing is carved yet (the observation shows empty shadows). The targets are fixed for the env instance
     unless `randomize_target=True`, in which case new ones are drawn from `np_random` at every reset.
 
-    Targets: `targets=None` gives three different glyphs (`"Z"`, `"G"`, a star; the first two with
+    Targets: `targets=None` gives three different glyphs (`"Z"`, `"G"`, a heart; the first two with
     `n_screens=2`). `targets="random"` draws a hidden sculpture (a union of a few random boxes and balls)
     from `target_seed` and uses its shadows, so loss 0 is reachable: `env.unwrapped.target_actions()`
     returns that sculpture as an action (+1 solid, -1 empty). A sequence of 2 or 3 specs sets each screen:

@@ -280,7 +280,7 @@ class ShadowCasterEnv(gym.Env):
 
         occluders = self._occluders
         _, l1, iou = self._loss_from_counts()
-        title = (f"ShadowCaster-v0  {len(occluders)}/{self.n_casters} {self.shape}s placed   "
+        title = (f"ShadowCaster-v0  {len(occluders)}/{self.n_casters} {'spheres' if self.shape == 'sphere' else 'cubes'} placed   "
                  f"loss ({self.loss}) {self._loss_value:.3f}   IoU {iou:.2f}")
         return caster_picture(self._shadow, self._target, [self.shape] * len(occluders),
                               [o[:3] for o in occluders], [o[3] for o in occluders], LIGHT, EXTENT, title)
