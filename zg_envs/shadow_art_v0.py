@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 import gymnasium as gym
+import numpy as np
 from gymnasium import spaces
 
-from zg_envs._shadow_common import (GLYPH_POOL, LOSSES, cached_glyph, check_float, target_rng, mask_target, target_kind)
+from zg_envs._shadow_common import GLYPH_POOL, LOSSES, cached_glyph, check_float, mask_target, target_kind, target_rng
 from zg_envs.render.shadow import (SCREEN_DIRECTIONS, SCREEN_UPS, area_weights, axis_shadows, grid_ray_cells,
                                    screen_rays)
 from zg_envs.utils import check_action, check_choice, check_int_arg
@@ -87,7 +87,7 @@ class ShadowArtEnv(gym.Env):
     | `n_screens` | int or None | `None` | 2 or 3; default: the number of targets given, else 3 |
     | `light` | str | `"directional"` | `"directional"` (orthographic, fast) or `"point"` |
     | `resolution` | int or None | `None` | screen image side, >= 8; default `max(K, 8)` |
-    | `obs_resolution` | int or None | `None` | side of the observed images, 1..resolution; default `min(16, resolution)` |
+    | `obs_resolution` | int or None | `None` | observed image side, 1..resolution; default `min(16, resolution)` |
     | `target_seed` | int | `0` | seed of the hidden random sculpture |
     | `randomize_target` | bool | `False` | draw new targets at every reset |
     | `loss` | str | `"l1"` | `"l1"` or `"iou"` |
@@ -97,7 +97,7 @@ class ShadowArtEnv(gym.Env):
     Scaling: with directional lights an evaluation is a threshold and three OR reductions over `K^3`
     cells: time and memory grow as `K^3` (the action itself is `8 K^3` bytes as float64 once checked;
     `K = 64` is 2 MB, `K = 128` 16 MB). Point lights precompute, once per env, the cells on each pixel's
-    ray (`S R^2 (3K + 3)` int32 entries at most, e.g. 2.4 MB for `K = R = 32`) and then cost one gather of
+    ray (`S R^2 (3K + 3)` int32 entries at most, e.g. 1.2 MB for `K = R = 32`) and then cost one gather of
     that size per evaluation.
 
     ## Version History
@@ -245,6 +245,11 @@ class ShadowArtEnv(gym.Env):
         if self._target_occ is None:
             return None
         return np.where(self._target_occ.ravel(), 1.0, -1.0).astype(np.float32)
+
+    @property
+    def shadows(self) -> np.ndarray:
+        """The shadows of the last design, ``(S, R, R)`` bool (a copy; all False after reset)."""
+        return self._shadow_images.copy()
 
     @property
     def targets(self) -> np.ndarray:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import gymnasium as gym
+import numpy as np
 from gymnasium import spaces
 
-from zg_envs._shadow_common import (GLYPH_POOL, LOSSES, cached_glyph, check_float, target_rng, glyph_text, image_losses,
-                                    mask_target, target_kind)
+from zg_envs._shadow_common import (GLYPH_POOL, LOSSES, cached_glyph, check_float, image_losses, mask_target,
+                                    target_kind, target_rng)
 from zg_envs.render.shadow import (area_weights, box_shadow_window, ground_coordinates, ground_shadow,
                                    sphere_shadow_window)
 from zg_envs.utils import check_action, check_choice, check_int_arg
@@ -158,7 +158,6 @@ class ShadowCasterEnv(gym.Env):
         else:
             self._target_actions = None
             self._target = mask_target(target, res, "target")
-        self._fixed = (self._target, self._target_actions)
 
         self.action_space = spaces.Box(-1.0, 1.0, shape=(4,), dtype=np.float32)
         o2 = self.obs_resolution ** 2
@@ -280,7 +279,8 @@ class ShadowCasterEnv(gym.Env):
 
         occluders = self._occluders
         _, l1, iou = self._loss_from_counts()
-        title = (f"ShadowCaster-v0  {len(occluders)}/{self.n_casters} {'spheres' if self.shape == 'sphere' else 'cubes'} placed   "
+        kind = "spheres" if self.shape == "sphere" else "cubes"
+        title = (f"ShadowCaster-v0  {len(occluders)}/{self.n_casters} {kind} placed   "
                  f"loss ({self.loss}) {self._loss_value:.3f}   IoU {iou:.2f}")
         return caster_picture(self._shadow, self._target, [self.shape] * len(occluders),
                               [o[:3] for o in occluders], [o[3] for o in occluders], LIGHT, EXTENT, title)

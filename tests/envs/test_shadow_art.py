@@ -94,7 +94,8 @@ def test_empty_and_full_grids():
     env = ShadowArtEnv(grid=8, targets="random")
     env.reset(seed=0)
     _, _, _, _, info = env.step(-np.ones(8 ** 3))
-    assert np.allclose(info["loss_per_screen"], env.targets.mean(axis=(1, 2)))  # nothing cast: every target pixel missed
+    # nothing cast: every target pixel is missed
+    assert np.allclose(info["loss_per_screen"], env.targets.mean(axis=(1, 2)))
     env.reset()
     _, _, _, _, info = env.step(np.ones(8 ** 3))
     assert np.allclose(info["loss_per_screen"], 1.0 - env.targets.mean(axis=(1, 2)))  # everything cast
@@ -134,9 +135,9 @@ def test_point_lights_magnify_the_shadow():
     for env in (directional, point):
         env.reset(seed=0)
         env.step(action)
-    area_dir = directional._shadow_images.sum(axis=(1, 2)) * (2.0 / 32) ** 2
+    area_dir = directional.shadows.sum(axis=(1, 2)) * (2.0 / 32) ** 2
     half = (5.0 + 2.0) / (5.0 - 1.0)
-    area_point = point._shadow_images.sum(axis=(1, 2)) * (2.0 * half / 32) ** 2
+    area_point = point.shadows.sum(axis=(1, 2)) * (2.0 * half / 32) ** 2
     assert np.allclose(area_dir, 0.5 ** 2)  # a 0.5 x 0.5 block, one pixel per 1/16
     assert np.all(area_point > area_dir)
 
@@ -218,5 +219,5 @@ def test_visual_hull_of_glyph_targets_casts_no_extra_shadow():
     # invert the documented screen orientations: screen 0 -> [iy, iz], screen 1 -> [ix, iz], screen 2 -> [ix, iy]
     hull = t0[::-1, ::-1].T[None, :, :] & t1[::-1, :].T[:, None, :] & t2[::-1, :].T[:, :, None]
     _, reward, _, _, info = env.step(np.where(hull.ravel(), 1.0, -1.0))
-    assert np.all(env._shadow_images <= env.targets)
+    assert np.all(env.shadows <= env.targets)
     assert info["loss"] < 0.1 and reward > -0.1
