@@ -30,14 +30,14 @@ class CharacterSpec:
 
 
 CHARACTERS: dict[str, CharacterSpec] = {
-    "hopper": CharacterSpec("hopper.xml", True, ("foot",), 0.75, 0.8, 1.0, False, 2.5),
-    "walker2d": CharacterSpec("walker2d.xml", True, ("foot", "foot_left"), 0.40, 0.8, 1.0, False, 2.5),
-    "half_cheetah": CharacterSpec("half_cheetah.xml", True, ("bfoot", "ffoot"), 0.90, None, None, True, 2.5),
+    "hopper": CharacterSpec("hopper.xml", True, ("foot",), 0.75, 0.8, 1.0, False, 1.8),
+    "walker2d": CharacterSpec("walker2d.xml", True, ("foot", "foot_left"), 0.40, 0.8, 1.0, False, 1.8),
+    "half_cheetah": CharacterSpec("half_cheetah.xml", True, ("bfoot", "ffoot"), 0.90, None, None, True, 1.8),
     "ant": CharacterSpec(
         "ant.xml", False, ("front_left_foot", "front_right_foot", "left_back_foot", "right_back_foot"),
-        2.5, 0.26, None, False, 3.0,
+        2.5, 0.26, None, False, 2.0,
     ),
-    "humanoid": CharacterSpec("humanoid_symmetric.xml", False, ("right_foot", "left_foot"), 0.41, 0.8, None, False, 3.0),
+    "humanoid": CharacterSpec("humanoid_symmetric.xml", False, ("right_foot", "left_foot"), 0.41, 0.8, None, False, 2.2),
 }
 
 
@@ -219,6 +219,9 @@ class CharacterLocomotionEnv(BulletEnv):
         # planar characters: slide x, slide z, hinge pitch come first in the file
         self._root_joints = list(range(3)) if self.spec_.planar else []
         self._state_joints = self._root_joints + self._joints
+        if self.render_mode == "rgb_array":  # colour only, for contrast with the floor
+            for link in range(-1, client.getNumJoints(body)):
+                client.changeVisualShape(body, link, rgbaColor=[0.95, 0.55, 0.25, 1.0])
         # switch off PyBullet's default velocity motors so that only our torques act
         every = list(range(client.getNumJoints(body)))
         client.setJointMotorControlArray(body, every, pybullet.VELOCITY_CONTROL, forces=[0.0] * len(every))
@@ -297,11 +300,13 @@ class CharacterLocomotionEnv(BulletEnv):
         return obs, float(reward), terminated, False, info
 
     # ------------------------------------------------------------------ rendering
+    _CAMERA_YAW = 15.0  # from the character's left side, slightly ahead
+
     def camera_target(self) -> Camera:
         client = self.client
         if self.spec_.planar:
             pos = client.getLinkState(self._body, self._torso)[0]
         else:
             pos = client.getBasePositionAndOrientation(self._body)[0]
-        target = (pos[0], pos[1], 0.6 if self.character != "ant" else 0.3)
-        return Camera(target=target, distance=self.spec_.camera_distance, yaw=0.0, pitch=-15.0, up_axis=2)
+        target = (pos[0], pos[1], {"ant": 0.3, "half_cheetah": 0.4}.get(self.character, 0.7))
+        return Camera(target=target, distance=self.spec_.camera_distance, yaw=self._CAMERA_YAW, pitch=-12.0, up_axis=2)
