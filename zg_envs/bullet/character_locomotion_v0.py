@@ -133,6 +133,7 @@ class CharacterLocomotionEnv(BulletEnv):
     | `reset_noise_scale` | float | `0.1` | half-width of the uniform start noise |
     | `control_frequency` | int | `60` | actions per second |
     | `sim_frequency` | int | `240` | physics steps per second, a multiple of `control_frequency` |
+    | `solver_iterations` | int | `50` | PyBullet's constraint-solver iterations per sub-step |
     | `render_mode` | str or None | `None` | `"rgb_array"`: picture from a camera following the torso |
     | `render_width`, `render_height` | int | `240`, `180` | picture size |
 
@@ -152,6 +153,7 @@ class CharacterLocomotionEnv(BulletEnv):
         reset_noise_scale: float = 0.1,
         control_frequency: int = 60,
         sim_frequency: int = 240,
+        solver_iterations: int = 50,
         render_mode: str | None = None,
         render_width: int = 240,
         render_height: int = 180,
@@ -166,7 +168,10 @@ class CharacterLocomotionEnv(BulletEnv):
                 f"sim_frequency must be a multiple of control_frequency, got sim_frequency={sim_frequency} "
                 f"and control_frequency={control_frequency}"
             )
+        if isinstance(solver_iterations, bool) or not isinstance(solver_iterations, (int, np.integer)) or solver_iterations < 1:
+            raise ValueError(f"solver_iterations must be an integer >= 1, got {solver_iterations!r}")
         super().__init__(
+            solver_iterations=int(solver_iterations),
             frame_skip=sim_frequency // control_frequency,
             sim_timestep=1.0 / sim_frequency,
             render_mode=render_mode,
@@ -252,7 +257,7 @@ class CharacterLocomotionEnv(BulletEnv):
     def _observe(self):
         states = self._c_joint_states(self._body, self._state_joints)
         if self.spec_.planar:
-            link = self._c_link_state(self._body, self._torso, computeLinkVelocity=1)
+            link = self._c_link_state(self._body, self._torso, computeLinkVelocity=1, computeForwardKinematics=1)
             pos, rot, lin, ang = link[0], link[1], link[6], link[7]
             pitch = states[2][0]
             states = states[3:]
@@ -305,7 +310,7 @@ class CharacterLocomotionEnv(BulletEnv):
     def camera_target(self) -> Camera:
         client = self.client
         if self.spec_.planar:
-            pos = client.getLinkState(self._body, self._torso)[0]
+            pos = client.getLinkState(self._body, self._torso, computeForwardKinematics=1)[0]
         else:
             pos = client.getBasePositionAndOrientation(self._body)[0]
         target = (pos[0], pos[1], {"ant": 0.3, "half_cheetah": 0.4}.get(self.character, 0.7))

@@ -126,6 +126,7 @@ class CharacterMimicEnv(BulletEnv):
     | `revolute_action_scale` | float | `0.5` | radians of offset per unit action, knees and elbows |
     | `random_start` | bool | `True` | reference-state initialisation at a random phase |
     | `max_episode_steps` | int or None | `None` | truncation; `None`: one clip duration |
+    | `solver_iterations` | int | `20` | PyBullet's constraint-solver iterations per sub-step |
     | `render_mode` | str or None | `None` | `"rgb_array"`: a picture from a camera following the character, with the reference pose as a blue kinematic ghost beside it |
     | `render_width`, `render_height` | int | `240`, `180` | picture size |
     | `ghost_offset` | float | `1.0` | sideways distance (m) between the character and the ghost; 0 overlays them |
@@ -150,6 +151,7 @@ class CharacterMimicEnv(BulletEnv):
         revolute_action_scale: float = 0.5,
         random_start: bool = True,
         max_episode_steps: int | None = None,
+        solver_iterations: int = 20,
         render_mode: str | None = None,
         render_width: int = 240,
         render_height: int = 180,
@@ -171,7 +173,10 @@ class CharacterMimicEnv(BulletEnv):
             raise ValueError(f"max_episode_steps must be an integer >= 1 or None, got {max_episode_steps!r}")
         if not isinstance(random_start, (bool, np.bool_)):
             raise ValueError(f"random_start must be True or False, got {random_start!r}")
+        if isinstance(solver_iterations, bool) or not isinstance(solver_iterations, (int, np.integer)) or solver_iterations < 1:
+            raise ValueError(f"solver_iterations must be an integer >= 1, got {solver_iterations!r}")
         super().__init__(
+            solver_iterations=int(solver_iterations),
             frame_skip=sim_frequency // control_frequency,
             sim_timestep=1.0 / sim_frequency,
             render_mode=render_mode,
@@ -407,7 +412,7 @@ class CharacterMimicEnv(BulletEnv):
         self._steps += 1
 
         s = self._read_state()
-        states = self._c_link_states(self._body, self._all_links, computeLinkVelocity=1)
+        states = self._c_link_states(self._body, self._all_links, computeLinkVelocity=1, computeForwardKinematics=1)
         com_vel = self._masses @ np.array([st[6] for st in states]) / self._masses.sum()
         ee = np.array([states[i][4] for i in hm.END_EFFECTORS])
         ref_ee, ref_com_vel = self._reference_extras(self._time)
