@@ -168,7 +168,8 @@ def test_render_follows_the_character():
 
 
 def test_bad_input_raises_clear_errors():
-    with pytest.raises(ValueError, match=r"character must be one of \['hopper', 'walker2d', 'half_cheetah', 'ant', 'humanoid'\], got 'cat'"):
+    listed = r"\['hopper', 'walker2d', 'half_cheetah', 'ant', 'humanoid'\]"
+    with pytest.raises(ValueError, match=f"character must be one of {listed}, got 'cat'"):
         CharacterLocomotionEnv(character="cat")
     with pytest.raises(ValueError, match="energy_weight"):
         CharacterLocomotionEnv(energy_weight=float("nan"))

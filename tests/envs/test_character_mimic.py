@@ -107,13 +107,13 @@ def test_reward_weights_are_arguments():
 
 
 def test_episode_truncates_at_max_steps_and_terminates_on_a_fall():
-    env = CharacterMimicEnv(max_episode_steps=3, random_start=False)
+    env = CharacterMimicEnv(episode_length=3, random_start=False)
     env.reset(seed=0)
     flags = [env.step(np.zeros(28))[3] for _ in range(3)]
     assert flags == [False, False, True]
     env.close()
 
-    env = CharacterMimicEnv(max_episode_steps=400, spherical_action_scale=1.0)
+    env = CharacterMimicEnv(episode_length=400, spherical_action_scale=1.0)
     env.reset(seed=3)
     rng = np.random.default_rng(0)
     for _ in range(400):
@@ -208,7 +208,7 @@ def test_close_disconnects_and_is_safe_twice():
 
 
 def test_async_vector_env_workers_own_their_clients():
-    kwargs = {"max_episode_steps": 20}
+    kwargs = {"episode_length": 20}
     envs = gym.vector.AsyncVectorEnv([lambda: gym.make(ENV_ID, **kwargs) for _ in range(2)])
     obs, _ = envs.reset(seed=[5, 6])
     serial = gym.make(ENV_ID, **kwargs)

@@ -12,7 +12,7 @@ import pybullet_data
 from gymnasium import spaces
 
 from zg_envs.bullet.base import BulletEnv, Camera
-from zg_envs.utils import check_action
+from zg_envs.utils import check_action, check_int_arg
 
 
 @dataclass(frozen=True)
@@ -168,8 +168,7 @@ class CharacterLocomotionEnv(BulletEnv):
                 f"sim_frequency must be a multiple of control_frequency, got sim_frequency={sim_frequency} "
                 f"and control_frequency={control_frequency}"
             )
-        if isinstance(solver_iterations, bool) or not isinstance(solver_iterations, (int, np.integer)) or solver_iterations < 1:
-            raise ValueError(f"solver_iterations must be an integer >= 1, got {solver_iterations!r}")
+        solver_iterations = check_int_arg("solver_iterations", solver_iterations, 1)
         super().__init__(
             solver_iterations=int(solver_iterations),
             frame_skip=sim_frequency // control_frequency,
@@ -245,7 +244,8 @@ class CharacterLocomotionEnv(BulletEnv):
         scale = self.reset_noise_scale
         # PyBullet enforces joint ranges but does not pull a joint that starts outside its range back
         # in (the ant's ankles are 0 in the file but limited to 30-100 degrees): start inside the range.
-        qpos = np.clip(np.clip(0.0, self._lower, self._upper) + self.np_random.uniform(-scale, scale, size=n), self._lower, self._upper)
+        start = np.clip(0.0, self._lower, self._upper)
+        qpos = np.clip(start + self.np_random.uniform(-scale, scale, size=n), self._lower, self._upper)
         qvel = self.np_random.uniform(-scale, scale, size=n)
         for j, q, v in zip(self._joints, qpos, qvel):
             client.resetJointState(self._body, j, float(q), float(v))
@@ -283,7 +283,8 @@ class CharacterLocomotionEnv(BulletEnv):
         if not self._ready or not self.connected:
             raise RuntimeError("call reset() before step()")
         action = check_action(action, self.action_space)
-        self._c_torques(self._body, self._joints, pybullet.TORQUE_CONTROL, forces=(action * self._torque_scale).tolist())
+        torques = (action * self._torque_scale).tolist()
+        self._c_torques(self._body, self._joints, pybullet.TORQUE_CONTROL, forces=torques)
         self.do_simulation()
         obs, x, fallen = self._observe()
         n = len(self._joints)

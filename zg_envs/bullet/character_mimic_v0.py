@@ -12,7 +12,7 @@ from zg_envs.bullet import humanoid as hm
 from zg_envs.bullet import quaternion as quat
 from zg_envs.bullet.base import BulletEnv, Camera
 from zg_envs.bullet.motion import MotionClip, load_motion_clip
-from zg_envs.utils import check_action
+from zg_envs.utils import check_action, check_int_arg
 
 OBS_SIZE = 2 + 1 + 4 + 3 + 3 + 4 * hm.NUM_SPHERICAL + hm.NUM_REVOLUTE + hm.NUM_DOFS + 3  # 80
 _Y_UP = pybullet.getQuaternionFromEuler([-np.pi / 2, 0.0, 0.0])  # turns the Z-up plane into a Y-up floor
@@ -108,8 +108,9 @@ class CharacterMimicEnv(BulletEnv):
     ## Episode End
     - Termination: a body part other than the two feet touches the ground (a fall), or the simulation
       state stops being finite.
-    - Truncation: after ``max_episode_steps`` control steps when given; otherwise once one clip duration
-      has elapsed (a looping clip) or the clip's end is reached (a ``"none"`` clip).
+    - Truncation: after ``episode_length`` control steps when given; otherwise once one clip duration
+      has elapsed (a looping clip) or the clip's end is reached (a ``"none"`` clip). The id is
+      registered without a TimeLimit; ``gymnasium.make(..., max_episode_steps=n)`` adds one on top.
 
     ## Arguments
     | Parameter | Type | Default | Description |
@@ -125,7 +126,7 @@ class CharacterMimicEnv(BulletEnv):
     | `spherical_action_scale` | float | `0.5` | radians of offset per unit action, spherical joints |
     | `revolute_action_scale` | float | `0.5` | radians of offset per unit action, knees and elbows |
     | `random_start` | bool | `True` | reference-state initialisation at a random phase |
-    | `max_episode_steps` | int or None | `None` | truncation; `None`: one clip duration |
+    | `episode_length` | int or None | `None` | control steps per episode; `None`: one clip duration |
     | `solver_iterations` | int | `20` | PyBullet's constraint-solver iterations per sub-step |
     | `render_mode` | str or None | `None` | `"rgb_array"`: a picture from a camera following the character, with the reference pose as a blue kinematic ghost beside it |
     | `render_width`, `render_height` | int | `240`, `180` | picture size |
@@ -150,7 +151,7 @@ class CharacterMimicEnv(BulletEnv):
         spherical_action_scale: float = 0.5,
         revolute_action_scale: float = 0.5,
         random_start: bool = True,
-        max_episode_steps: int | None = None,
+        episode_length: int | None = None,
         solver_iterations: int = 20,
         render_mode: str | None = None,
         render_width: int = 240,
@@ -165,16 +166,15 @@ class CharacterMimicEnv(BulletEnv):
                 f"sim_frequency must be a multiple of control_frequency, got sim_frequency={sim_frequency} "
                 f"and control_frequency={control_frequency}"
             )
-        if max_episode_steps is not None and (
-            isinstance(max_episode_steps, bool)
-            or not isinstance(max_episode_steps, (int, np.integer))
-            or max_episode_steps < 1
+        if episode_length is not None and (
+            isinstance(episode_length, bool)
+            or not isinstance(episode_length, (int, np.integer))
+            or episode_length < 1
         ):
-            raise ValueError(f"max_episode_steps must be an integer >= 1 or None, got {max_episode_steps!r}")
+            raise ValueError(f"episode_length must be an integer >= 1 or None, got {episode_length!r}")
         if not isinstance(random_start, (bool, np.bool_)):
             raise ValueError(f"random_start must be True or False, got {random_start!r}")
-        if isinstance(solver_iterations, bool) or not isinstance(solver_iterations, (int, np.integer)) or solver_iterations < 1:
-            raise ValueError(f"solver_iterations must be an integer >= 1, got {solver_iterations!r}")
+        solver_iterations = check_int_arg("solver_iterations", solver_iterations, 1)
         super().__init__(
             solver_iterations=int(solver_iterations),
             frame_skip=sim_frequency // control_frequency,
@@ -196,14 +196,17 @@ class CharacterMimicEnv(BulletEnv):
         self.spherical_action_scale = _positive("spherical_action_scale", spherical_action_scale)
         self.revolute_action_scale = _positive("revolute_action_scale", revolute_action_scale)
         self.random_start = bool(random_start)
-        self.max_episode_steps = None if max_episode_steps is None else int(max_episode_steps)
+        self.episode_length = None if episode_length is None else int(episode_length)
         self.ghost_offset = _non_negative("ghost_offset", ghost_offset)
         self.metadata = {**self.metadata, "render_fps": self.control_frequency}
 
         self.action_space = spaces.Box(-1.0, 1.0, shape=(hm.NUM_DOFS,), dtype=np.float32)
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(OBS_SIZE,), dtype=np.float64)
         self._action_scale = np.concatenate(
-            [np.full(3 * hm.NUM_SPHERICAL, self.spherical_action_scale), np.full(hm.NUM_REVOLUTE, self.revolute_action_scale)]
+            [
+                np.full(3 * hm.NUM_SPHERICAL, self.spherical_action_scale),
+                np.full(hm.NUM_REVOLUTE, self.revolute_action_scale),
+            ]
         )
         self._time = 0.0
         self._start_time = 0.0
@@ -255,7 +258,11 @@ class CharacterMimicEnv(BulletEnv):
             link, geom, dims, local_pos, local_rot = shape[1], shape[2], shape[3], shape[5], shape[6]
             if link < 0:
                 continue
-            kwargs = {"rgbaColor": [0.35, 0.55, 1.0, 1.0], "visualFramePosition": local_pos, "visualFrameOrientation": local_rot}
+            kwargs = {
+                "rgbaColor": [0.35, 0.55, 1.0, 1.0],
+                "visualFramePosition": local_pos,
+                "visualFrameOrientation": local_rot,
+            }
             if geom == pybullet.GEOM_SPHERE:
                 visual = client.createVisualShape(geom, radius=dims[0], **kwargs)
             elif geom == pybullet.GEOM_CAPSULE:
@@ -337,8 +344,8 @@ class CharacterMimicEnv(BulletEnv):
             phase = 0.0
         self._start_time = self._time = phase * self.clip.duration
         self._steps = 0
-        if self.max_episode_steps is not None:
-            self._step_limit = self.max_episode_steps
+        if self.episode_length is not None:
+            self._step_limit = self.episode_length
         else:
             remaining = self.clip.duration if self.clip.loop == "wrap" else self.clip.duration - self._start_time
             self._step_limit = max(1, int(round(remaining / self.dt)))

@@ -187,7 +187,8 @@ def load_motion_clip(motion: str | Path) -> MotionClip:
         raise fail(f"'Loop' must be one of {list(LOOP_MODES)}, got {loop!r}")
     raw = data["Frames"]
     if not isinstance(raw, list) or len(raw) < 2:
-        raise fail(f"'Frames' must be a list of at least 2 frames, got {len(raw) if isinstance(raw, list) else raw!r}")
+        got = f"{len(raw)} frames" if isinstance(raw, list) else repr(raw)
+        raise fail(f"'Frames' must be a list of at least 2 frames, got {got}")
     for k, frame in enumerate(raw):
         if not isinstance(frame, list) or len(frame) != hm.FRAME_SIZE:
             size = len(frame) if isinstance(frame, list) else type(frame).__name__
