@@ -1,0 +1,242 @@
+"""zg/CharacterLocomotion-v0: API conformance for every character, determinism, leaks, rewards, bad input."""
+
+import os
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pybullet
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import zg_envs  # noqa: F401  (registers the zg namespace)
+from zg_envs.bullet.character_locomotion_v0 import CHARACTERS, CharacterLocomotionEnv
+
+ENV_ID = "zg/CharacterLocomotion-v0"
+SIZES = {"hopper": (3, 18), "walker2d": (6, 25), "half_cheetah": (6, 25), "ant": (8, 31), "humanoid": (17, 47)}
+
+
+@pytest.mark.parametrize("character", list(CHARACTERS))
+def test_env_checkers_pass_for_every_character(character):
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    env = gym.make(ENV_ID, character=character)
+    n_act, n_obs = SIZES[character]
+    assert env.action_space.shape == (n_act,) and env.observation_space.shape == (n_obs,)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*Box observation space (minimum|maximum) value.*")
+        check_env(env.unwrapped)
+        sb3_check_env(env.unwrapped)
+    env.close()
+
+
+def _rollout(env, seed, steps):
+    rng = np.random.default_rng(42)
+    obs, _ = env.reset(seed=seed)
+    out = [obs]
+    for _ in range(steps):
+        obs, reward, terminated, truncated, _ = env.step(rng.uniform(-1, 1, env.action_space.shape))
+        out.append(np.append(obs, reward))
+        if terminated or truncated:
+            out.append(env.reset()[0])
+    return out
+
+
+@pytest.mark.parametrize("character", ["hopper", "humanoid"])
+def test_seeded_rollouts_are_identical_over_100_steps(character):
+    a = CharacterLocomotionEnv(character=character)
+    b = CharacterLocomotionEnv(character=character)
+    first = _rollout(a, 3, 100)
+    _rollout(a, 4, 40)  # another episode in between leaves no trace (the saved world is restored)
+    again = _rollout(a, 3, 100)
+    other = _rollout(b, 3, 100)
+    for x, y, z in zip(first, again, other):
+        np.testing.assert_array_equal(x, y)
+        np.testing.assert_array_equal(x, z)
+    assert len(first) == len(again) == len(other)
+    assert not np.array_equal(_rollout(b, 5, 1)[0], first[0])
+    a.close(), b.close()
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="RSS is read from /proc (Linux)")
+def test_many_resets_keep_memory_and_clients_flat():
+    env = CharacterLocomotionEnv(character="hopper")
+    env.reset(seed=0)
+    cid = env.client._client
+    for i in range(100):  # warm-up: allocator pools, caches
+        env.reset(seed=i)
+        env.step(env.action_space.sample())
+    before = _rss_mb()
+    for i in range(1000):
+        env.reset(seed=i)
+        env.step(np.zeros(3))
+    grown = _rss_mb() - before
+    assert env.client._client == cid, "reset must reuse the environment's physics client"
+    assert grown < 8.0, f"RSS grew by {grown:.1f} MB over 1000 resets"
+    env.close()
+    assert pybullet.getConnectionInfo(physicsClientId=cid)["isConnected"] == 0
+
+    humanoid = CharacterLocomotionEnv(character="humanoid")
+    humanoid.reset(seed=0)
+    before = _rss_mb()
+    for i in range(200):
+        humanoid.reset(seed=i)
+    assert _rss_mb() - before < 8.0
+    humanoid.close()
+
+    # creating and closing environments does not pile up connected clients
+    ids = []
+    for _ in range(20):
+        e = CharacterLocomotionEnv(character="hopper")
+        e.reset(seed=0)
+        ids.append(e.client._client)
+        e.close()
+    assert all(pybullet.getConnectionInfo(physicsClientId=i)["isConnected"] == 0 for i in set(ids))
+    assert len(set(ids)) <= 2, f"closed clients are not given back: ids {sorted(set(ids))}"
+
+
+def test_rewards_are_progress_plus_alive_minus_energy():
+    env = CharacterLocomotionEnv(character="half_cheetah", forward_weight=2.0, alive_weight=0.5, energy_weight=0.3)
+    _, info = env.reset(seed=0)
+    x = info["x_position"]
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        action = rng.uniform(-1, 1, 6)
+        obs, reward, terminated, _, info = env.step(action)
+        speed = (info["x_position"] - x) / env.dt
+        x = info["x_position"]
+        assert info["reward_forward"] == pytest.approx(2.0 * speed)
+        assert info["reward_alive"] == (0.0 if terminated else 0.5)
+        joint_vel = obs[11 + 6 : 11 + 12]
+        assert info["reward_energy"] == pytest.approx(-0.3 * np.mean(np.abs(action * joint_vel)))
+        assert reward == pytest.approx(info["reward_forward"] + info["reward_alive"] + info["reward_energy"])
+    assert env.step(np.zeros(6))[4]["reward_energy"] == 0.0
+    env.close()
+
+
+def test_torques_move_the_character():
+    still, pushed = CharacterLocomotionEnv(character="ant"), CharacterLocomotionEnv(character="ant")
+    still.reset(seed=0), pushed.reset(seed=0)
+    for _ in range(10):
+        a = still.step(np.zeros(8))[0]
+        b = pushed.step(np.ones(8))[0]
+    assert np.abs(a[11:19] - b[11:19]).max() > 0.3  # joint positions differ under torque
+    still.close(), pushed.close()
+
+
+@pytest.mark.parametrize("character", ["hopper", "walker2d", "humanoid"])
+def test_falling_terminates(character):
+    env = CharacterLocomotionEnv(character=character)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        obs, reward, terminated, truncated, info = env.step(rng.uniform(-1, 1, env.action_space.shape))
+        if terminated:
+            break
+    assert terminated and info["reward_alive"] == 0.0
+    pitch = env.client.getJointState(env._body, 2)[0] if env.spec_.planar else 0.0
+    assert obs[0] < 0.8 or abs(pitch) > 1.0
+
+
+def test_standing_ant_has_feet_on_the_ground():
+    env = CharacterLocomotionEnv(character="ant", reset_noise_scale=0.0)
+    obs, _ = env.reset(seed=0)
+    assert obs[-4:].sum() == 0  # starts above the ground
+    for _ in range(40):
+        obs, _, terminated, _, _ = env.step(np.zeros(8))
+    assert not terminated and obs[-4:].sum() == 4 and 0.3 < obs[0] < 0.5
+    env.close()
+
+
+def test_time_limit_from_registration():
+    env = gym.make(ENV_ID, character="half_cheetah")
+    assert env.spec.max_episode_steps == 1000
+    env.close()
+
+
+def test_render_follows_the_character():
+    env = CharacterLocomotionEnv(character="walker2d", render_mode="rgb_array", render_width=64, render_height=48)
+    env.reset(seed=0)
+    frame = env.render()
+    assert frame.shape == (48, 64, 3) and frame.dtype == np.uint8 and frame.std() > 5
+    env.close()
+
+
+def test_bad_input_raises_clear_errors():
+    listed = r"\['hopper', 'walker2d', 'half_cheetah', 'ant', 'humanoid'\]"
+    with pytest.raises(ValueError, match=f"character must be one of {listed}, got 'cat'"):
+        CharacterLocomotionEnv(character="cat")
+    with pytest.raises(ValueError, match="energy_weight"):
+        CharacterLocomotionEnv(energy_weight=float("nan"))
+    with pytest.raises(ValueError, match="render_width"):
+        CharacterLocomotionEnv(render_width=0)
+    env = CharacterLocomotionEnv()
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="non-finite"):
+        env.step(np.array([0.0, np.inf, 0.0]))
+    with pytest.raises(ValueError, match="shape"):
+        env.step(np.zeros(4))
+    env.close()
+    env.close()  # safe twice
+
+
+def test_out_of_box_actions_are_clipped():
+    a, b = CharacterLocomotionEnv(), CharacterLocomotionEnv()
+    a.reset(seed=0), b.reset(seed=0)
+    np.testing.assert_array_equal(a.step([7.0, -3.0, 0.5])[0], b.step([1.0, -1.0, 0.5])[0])
+    a.close(), b.close()
+
+
+def test_async_vector_env_matches_serial():
+    envs = gym.vector.AsyncVectorEnv([lambda: gym.make(ENV_ID, character="walker2d") for _ in range(2)])
+    obs, _ = envs.reset(seed=[1, 2])
+    serial = gym.make(ENV_ID, character="walker2d")
+    np.testing.assert_array_equal(obs[1], serial.reset(seed=2)[0])
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        actions = rng.uniform(-0.3, 0.3, (2, 6)).astype(np.float32)
+        obs, reward, terminated, truncated, _ = envs.step(actions)
+        expected = serial.step(actions[1])
+        np.testing.assert_allclose(obs[1], expected[0])
+        if terminated[1]:
+            break
+    envs.close()
+    serial.close()
+
+
+def test_env_built_before_a_fork_connects_in_the_child():
+    env = CharacterLocomotionEnv(character="hopper")
+    env.reset(seed=0)
+    parent_id = env.client._client
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: must get a client of its own and step normally
+        ok = 0
+        try:
+            obs, _ = env.reset(seed=0)
+            env.step(np.zeros(3))
+            ok = int(env.connected and np.isfinite(obs).all())
+        finally:
+            os.write(write, bytes([ok]))
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 1) == b"\x01"
+    # the parent's client survived the child's reconnect and exit
+    assert pybullet.getConnectionInfo(physicsClientId=parent_id)["isConnected"] == 1
+    env.step(np.zeros(3))
+    env.close()
+
+
+def test_ppo_learns_a_few_steps():
+    from stable_baselines3 import PPO
+
+    env = gym.make(ENV_ID, character="hopper")
+    model = PPO("MlpPolicy", env, n_steps=128, batch_size=64, n_epochs=1, seed=0, device="cpu")
+    model.learn(total_timesteps=256)
+    assert model.num_timesteps >= 256
+    env.close()

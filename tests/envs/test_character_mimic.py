@@ -1,0 +1,233 @@
+"""zg/CharacterMimic-v0: API conformance, determinism, tracking, rendering and bad input."""
+
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pybullet
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import zg_envs  # noqa: F401  (registers the zg namespace)
+from zg_envs.bullet import humanoid as hm
+from zg_envs.bullet.character_mimic_v0 import CharacterMimicEnv
+
+ENV_ID = "zg/CharacterMimic-v0"
+
+
+def _quiet_check(env):
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    with warnings.catch_warnings():
+        # unbounded observation Boxes are deliberate (velocities), as in Gymnasium's MuJoCo envs
+        warnings.filterwarnings("ignore", message=".*Box observation space (minimum|maximum) value.*")
+        check_env(env)
+        sb3_check_env(env)
+
+
+@pytest.mark.parametrize("motion", ["walk", "run", "backflip"])
+def test_env_checkers_pass(motion):
+    env = gym.make(ENV_ID, motion=motion)
+    _quiet_check(env.unwrapped)
+    assert env.action_space.shape == (28,) and env.observation_space.shape == (80,)
+    env.close()
+
+
+def _rollout(env, seed, steps, amplitude=0.3):
+    rng = np.random.default_rng(1234)
+    obs, _ = env.reset(seed=seed)
+    out, rewards = [obs], []
+    for _ in range(steps):
+        obs, reward, terminated, truncated, info = env.step(rng.uniform(-amplitude, amplitude, 28))
+        out.append(obs)
+        rewards.append([reward, info["reward_pose"], info["reward_com"]])
+        if terminated or truncated:
+            out.append(env.reset()[0])
+    return np.array(out), np.array(rewards)
+
+
+def test_seeded_rollouts_are_identical_over_100_steps():
+    a = CharacterMimicEnv()
+    b = CharacterMimicEnv()
+    obs_a, rew_a = _rollout(a, seed=7, steps=100)
+    _rollout(a, seed=99, steps=30)  # a different episode in between must leave no trace
+    obs_a2, rew_a2 = _rollout(a, seed=7, steps=100)
+    obs_b, rew_b = _rollout(b, seed=7, steps=100)
+    np.testing.assert_array_equal(obs_a, obs_b)
+    np.testing.assert_array_equal(rew_a, rew_b)
+    np.testing.assert_array_equal(obs_a, obs_a2)
+    np.testing.assert_array_equal(rew_a, rew_a2)
+    other, _ = _rollout(b, seed=8, steps=5)
+    assert not np.array_equal(other[0], obs_a[0])  # random start: the seed picks the phase
+    a.close(), b.close()
+
+
+def test_zero_offsets_track_the_reference_for_the_first_steps():
+    env = CharacterMimicEnv(random_start=False)
+    env.reset(seed=0)
+    for _ in range(10):
+        obs, reward, terminated, truncated, info = env.step(np.zeros(28))
+        assert not terminated
+        assert info["reward_pose"] > 0.75 and info["reward_root"] > 0.8
+        assert np.linalg.norm(obs[77:80]) < 0.1  # root within 10 cm of the reference root
+        assert 0.0 < reward <= 1.0
+    # offsetting every joint by the full action range pulls the pose away from the clip
+    env.reset(seed=0)
+    follow = [env.step(np.zeros(28))[4]["reward_pose"] for _ in range(8)]
+    env.reset(seed=0)
+    offset = [env.step(np.ones(28))[4]["reward_pose"] for _ in range(8)]
+    assert np.mean(offset) < np.mean(follow) - 0.08 and offset[-1] < 0.7 < follow[-1]
+    env.close()
+
+
+def test_reset_state_matches_the_clip_and_every_term_is_reported():
+    env = CharacterMimicEnv(random_start=False)
+    obs, info = env.reset(seed=0, options={"phase": 0.25})
+    assert info["phase"] == pytest.approx(0.25)
+    ref = env.clip.sample(0.25 * env.clip.duration)
+    assert obs[2] == pytest.approx(ref.root_pos[1], abs=1e-5)
+    np.testing.assert_allclose(np.abs(np.sum(obs[3:7] * ref.root_rot)), 1.0, atol=1e-5)
+    _, reward, _, _, info = env.step(np.zeros(28))
+    terms = ["reward_pose", "reward_velocity", "reward_end_effector", "reward_root", "reward_com"]
+    weights = [0.5, 0.05, 0.15, 0.2, 0.1]
+    assert all(0.0 <= info[t] <= 1.0 for t in terms)
+    assert reward == pytest.approx(sum(w * info[t] for w, t in zip(weights, terms)))
+    with pytest.raises(ValueError, match="phase"):
+        env.reset(options={"phase": 1.5})
+    env.close()
+
+
+def test_reward_weights_are_arguments():
+    env = CharacterMimicEnv(random_start=False, pose_weight=1.0, velocity_weight=0.0, end_effector_weight=0.0,
+                            root_weight=0.0, com_weight=0.0)
+    env.reset(seed=0)
+    _, reward, _, _, info = env.step(np.zeros(28))
+    assert reward == pytest.approx(info["reward_pose"])
+    env.close()
+
+
+def test_episode_truncates_at_max_steps_and_terminates_on_a_fall():
+    env = CharacterMimicEnv(episode_length=3, random_start=False)
+    env.reset(seed=0)
+    flags = [env.step(np.zeros(28))[3] for _ in range(3)]
+    assert flags == [False, False, True]
+    env.close()
+
+    env = CharacterMimicEnv(episode_length=400, spherical_action_scale=1.0)
+    env.reset(seed=3)
+    rng = np.random.default_rng(0)
+    for _ in range(400):
+        _, _, terminated, truncated, _ = env.step(rng.uniform(-1, 1, 28))
+        if terminated or truncated:
+            break
+    assert terminated, "wild random offsets must make the humanoid fall"
+    client = env.unwrapped.client
+    links = {c[3] for c in client.getContactPoints(bodyA=env._body, bodyB=env._plane)}
+    assert links - set(hm.FEET), "terminated without a non-foot ground contact"
+    env.close()
+
+
+def test_default_truncation_is_one_clip_duration():
+    # with zero offsets the humanoid lands the whole jump clip (1.77 s) from its first frame
+    env = CharacterMimicEnv(motion="jump", random_start=False)
+    env.reset(seed=0)
+    steps = 0
+    while True:
+        _, _, terminated, truncated, info = env.step(np.zeros(28))
+        steps += 1
+        if terminated or truncated:
+            break
+    expected = round(env.clip.duration * 30)
+    assert truncated and not terminated
+    assert steps == expected == 53 and info["time"] == pytest.approx(expected / 30)
+    env.close()
+
+
+def test_render_shows_character_and_ghost_without_changing_physics():
+    plain = CharacterMimicEnv(random_start=False)
+    shown = CharacterMimicEnv(random_start=False, render_mode="rgb_array")
+    plain.reset(seed=0)
+    shown.reset(seed=0)
+    for _ in range(6):
+        a = plain.step(np.full(28, 0.1))[0]
+        b = shown.step(np.full(28, 0.1))[0]
+        frame = shown.render()
+        np.testing.assert_array_equal(a, b)
+    assert frame.shape == (180, 240, 3) and frame.dtype == np.uint8
+    orange = (frame[..., 0] > 120) & (frame[..., 2] < 110) & (frame[..., 0].astype(int) - frame[..., 2] > 60)
+    blue = (frame[..., 2] > 150) & (frame[..., 0] < 130) & (frame[..., 2].astype(int) - frame[..., 0] > 80)
+    assert orange.sum() > 100, "the simulated character is missing from the picture"
+    assert blue.sum() > 100, "the reference ghost is missing from the picture"
+    # ghost and character stand side by side: their pixel columns differ
+    assert abs(np.argwhere(orange)[:, 1].mean() - np.argwhere(blue)[:, 1].mean()) > 20
+    with pytest.warns(UserWarning, match="render_mode"):
+        assert plain.render() is None
+    plain.close(), shown.close()
+
+
+def test_bad_input_raises_clear_errors(tmp_path):
+    env = CharacterMimicEnv()
+    env.reset(seed=0)
+    action = np.zeros(28)
+    action[4] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        env.step(action)
+    env.close()
+    with pytest.raises(ValueError, match="motion must be one of .*walk.*got 'moonwalk'"):
+        CharacterMimicEnv(motion="moonwalk")
+    missing = tmp_path / "nope.txt"
+    with pytest.raises(ValueError, match="nope.txt.*file not found"):
+        CharacterMimicEnv(motion=str(missing))
+    with pytest.raises(ValueError, match="sim_frequency must be a multiple of control_frequency"):
+        CharacterMimicEnv(control_frequency=70)
+    with pytest.raises(ValueError, match="pose_weight"):
+        CharacterMimicEnv(pose_weight=-1.0)
+    with pytest.raises(ValueError, match="render_mode"):
+        CharacterMimicEnv(render_mode="human")
+
+
+def test_out_of_box_actions_are_clipped():
+    a, b = CharacterMimicEnv(random_start=False), CharacterMimicEnv(random_start=False)
+    a.reset(seed=0), b.reset(seed=0)
+    big = np.linspace(-5, 5, 28)
+    np.testing.assert_array_equal(a.step(big)[0], b.step(np.clip(big, -1, 1))[0])
+    a.close(), b.close()
+
+
+def test_close_disconnects_and_is_safe_twice():
+    env = CharacterMimicEnv()
+    assert not env.connected  # the client is created lazily, in the process that steps the env
+    env.reset(seed=0)
+    cid = env.client._client
+    assert pybullet.getConnectionInfo(physicsClientId=cid)["isConnected"] == 1
+    env.close()
+    assert pybullet.getConnectionInfo(physicsClientId=cid)["isConnected"] == 0
+    env.close()
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(np.zeros(28))
+
+
+def test_async_vector_env_workers_own_their_clients():
+    kwargs = {"episode_length": 20}
+    envs = gym.vector.AsyncVectorEnv([lambda: gym.make(ENV_ID, **kwargs) for _ in range(2)])
+    obs, _ = envs.reset(seed=[5, 6])
+    serial = gym.make(ENV_ID, **kwargs)
+    np.testing.assert_array_equal(obs[0], serial.reset(seed=5)[0])
+    actions = np.zeros((2, 28), dtype=np.float32)
+    for _ in range(5):
+        obs, reward, *_ = envs.step(actions)
+        expected = serial.step(actions[0])
+        np.testing.assert_allclose(obs[0], expected[0])
+        assert reward[0] == pytest.approx(expected[1])
+    envs.close()
+    serial.close()
+
+
+def test_ppo_learns_a_few_steps():
+    from stable_baselines3 import PPO
+
+    env = gym.make(ENV_ID)
+    model = PPO("MlpPolicy", env, n_steps=128, batch_size=64, n_epochs=1, seed=0, device="cpu")
+    model.learn(total_timesteps=256)
+    assert model.num_timesteps >= 256
+    env.close()

@@ -1,0 +1,225 @@
+"""A small base class for PyBullet environments: one physics client per environment instance.
+
+Each instance owns a ``pybullet_utils.bullet_client.BulletClient`` in DIRECT mode (no window, nothing
+global). The client is created lazily, on the first ``reset``/``step``/``render`` in the process that
+steps the environment, so an environment built in a parent process and used in a
+``gymnasium.vector.AsyncVectorEnv`` worker (or after a fork) always simulates in its own client.
+
+Subclasses fill three hooks, in the spirit of Gymnasium's MuJoCo base class:
+
+* ``build_world(client)``: load the bodies once per client (the ground, the character, ...). The world
+  state right after it is saved with ``saveState``; every ``reset`` restores it, so no contact cache or
+  solver warm start leaks from one episode into the next and the same seed replays the same rollout.
+* ``reset_model(options)``: put the character in its starting state (drawing only from
+  ``self.np_random``; ``options`` is ``reset``'s dict) and return ``(observation, info)``.
+* ``camera_target()``: what the ``rgb_array`` camera looks at.
+
+``dt`` is the control period: ``frame_skip`` physics sub-steps of ``sim_timestep`` each. One
+``do_simulation()`` call advances ``dt`` with a single ``stepSimulation`` (PyBullet runs the sub-steps
+internally, ``numSubSteps``), so motor commands are set once per control step and hold over its sub-steps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import sys
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+
+import pybullet
+import pybullet_data
+from pybullet_utils.bullet_client import BulletClient
+
+try:  # flushing C's stdio buffer keeps buffered C prints from escaping after fd 1 is restored
+    _LIBC = ctypes.CDLL(None)
+except OSError:  # pragma: no cover - non-POSIX platforms
+    _LIBC = None
+
+
+@contextlib.contextmanager
+def silenced_stdout():
+    """Send whatever C code prints to file descriptor 1 to /dev/null while the block runs.
+
+    PyBullet prints ``argv[0]=`` on every connection and URDF/MJCF importer warnings from C, which
+    ``contextlib.redirect_stdout`` cannot catch; this redirects the descriptor itself and restores it.
+    """
+    try:
+        sys.stdout.flush()
+    except (AttributeError, ValueError):
+        pass
+    try:
+        saved = os.dup(1)
+    except OSError:  # no usable descriptor 1: nothing to protect
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        if _LIBC is not None:
+            _LIBC.fflush(None)
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+@dataclass(frozen=True)
+class Camera:
+    """A camera orbiting a target point; angles in degrees, PyBullet's yaw/pitch convention."""
+
+    target: tuple[float, float, float]
+    distance: float
+    yaw: float
+    pitch: float
+    up_axis: int = 2  # 1 for Y-up worlds, 2 for Z-up worlds
+
+
+class BulletEnv(gym.Env):
+    """Base class: lazy per-instance PyBullet client, saved initial world, fixed-step simulation, camera."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
+
+    def __init__(
+        self,
+        *,
+        frame_skip: int,
+        sim_timestep: float,
+        render_mode: str | None = None,
+        render_width: int = 240,
+        render_height: int = 180,
+        gravity: tuple[float, float, float] = (0.0, 0.0, -9.81),
+        solver_iterations: int = 50,
+    ):
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}"
+            )
+        for name, value in (("render_width", render_width), ("render_height", render_height)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 16 <= value <= 4096:
+                raise ValueError(f"{name} must be an integer in [16, 4096], got {value!r}")
+        self.frame_skip = int(frame_skip)
+        self.sim_timestep = float(sim_timestep)
+        self.render_mode = render_mode
+        self.render_width = int(render_width)
+        self.render_height = int(render_height)
+        self.gravity = tuple(float(g) for g in gravity)
+        self.solver_iterations = int(solver_iterations)
+        self._client: BulletClient | None = None
+        self._client_pid: int | None = None
+        self._initial_state: int | None = None
+
+    # ------------------------------------------------------------------ client life cycle
+    @property
+    def dt(self) -> float:
+        """Control period in seconds: ``frame_skip * sim_timestep``."""
+        return self.frame_skip * self.sim_timestep
+
+    @property
+    def client(self) -> BulletClient:
+        """This instance's physics client, connected on first use in the current process."""
+        if self._client is None or self._client_pid != os.getpid():
+            self._connect()
+        return self._client  # type: ignore[return-value]
+
+    @property
+    def connected(self) -> bool:
+        """Whether this instance holds a live physics client in this process."""
+        return self._client is not None and self._client_pid == os.getpid()
+
+    def _connect(self) -> None:
+        # A client inherited through fork belongs to the parent: forget it (its finaliser checks the pid
+        # and leaves the parent's connection alone) and connect afresh.
+        self._client = None
+        with silenced_stdout():
+            client = BulletClient(connection_mode=pybullet.DIRECT)
+        if client._client < 0:  # pragma: no cover - only when the physics server cannot start
+            raise RuntimeError("could not start a PyBullet DIRECT physics client")
+        self._client, self._client_pid = client, os.getpid()
+        client.setAdditionalSearchPath(pybullet_data.getDataPath())
+        client.setGravity(*self.gravity)
+        client.setPhysicsEngineParameter(
+            fixedTimeStep=self.dt,
+            numSubSteps=self.frame_skip,
+            numSolverIterations=self.solver_iterations,
+            deterministicOverlappingPairs=1,
+        )
+        with silenced_stdout():  # importer warnings (e.g. URDF joints without an axis) are printed from C
+            self.build_world(client)
+        self._initial_state = client.saveState()
+
+    def close(self) -> None:
+        """Disconnect the physics client; safe to call more than once."""
+        client, self._client = self._client, None
+        if client is not None and self._client_pid == os.getpid() and client._client >= 0:
+            try:
+                pybullet.disconnect(physicsClientId=client._client)
+            except pybullet.error:  # already gone
+                pass
+            client._client = -1
+        self._initial_state = None
+        super().close()
+
+    def __del__(self):  # the client's own finaliser would do it too; be explicit
+        try:
+            self.close()
+        except Exception:  # pragma: no cover - interpreter shutdown
+            pass
+
+    # ------------------------------------------------------------------ hooks
+    def build_world(self, client: BulletClient) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def reset_model(self, options: dict) -> tuple[np.ndarray, dict]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def camera_target(self) -> Camera:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ Gymnasium API pieces
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        client = self.client
+        client.restoreState(stateId=self._initial_state)
+        return self.reset_model(dict(options or {}))
+
+    def do_simulation(self) -> None:
+        """Advance the simulation by ``dt`` (``frame_skip`` internal sub-steps)."""
+        self.client.stepSimulation()
+
+    def render(self):
+        if self.render_mode is None:
+            gym.logger.warn(
+                "render() called without a render_mode; pass render_mode='rgb_array' to the constructor"
+            )
+            return None
+        return self.render_rgb(self.camera_target())
+
+    def render_rgb(self, camera: Camera) -> np.ndarray:
+        """A (render_height, render_width, 3) uint8 picture from PyBullet's TinyRenderer."""
+        client = self.client
+        view = client.computeViewMatrixFromYawPitchRoll(
+            cameraTargetPosition=list(camera.target),
+            distance=camera.distance,
+            yaw=camera.yaw,
+            pitch=camera.pitch,
+            roll=0.0,
+            upAxisIndex=camera.up_axis,
+        )
+        proj = client.computeProjectionMatrixFOV(
+            fov=60.0, aspect=self.render_width / self.render_height, nearVal=0.05, farVal=50.0
+        )
+        _, _, rgba, _, _ = client.getCameraImage(
+            self.render_width,
+            self.render_height,
+            viewMatrix=view,
+            projectionMatrix=proj,
+            renderer=pybullet.ER_TINY_RENDERER,
+            flags=pybullet.ER_NO_SEGMENTATION_MASK,
+        )
+        rgba = np.asarray(rgba, dtype=np.uint8).reshape(self.render_height, self.render_width, 4)
+        return np.ascontiguousarray(rgba[:, :, :3])

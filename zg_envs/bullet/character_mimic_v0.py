@@ -1,0 +1,496 @@
+"""zg/CharacterMimic-v0: a physically simulated humanoid imitates a motion-capture clip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pybullet
+from gymnasium import spaces
+
+from zg_envs.bullet import humanoid as hm
+from zg_envs.bullet import quaternion as quat
+from zg_envs.bullet.base import BulletEnv, Camera
+from zg_envs.bullet.motion import MotionClip, load_motion_clip
+from zg_envs.utils import check_action, check_int_arg
+
+OBS_SIZE = 2 + 1 + 4 + 3 + 3 + 4 * hm.NUM_SPHERICAL + hm.NUM_REVOLUTE + hm.NUM_DOFS + 3  # 80
+_Y_UP = pybullet.getQuaternionFromEuler([-np.pi / 2, 0.0, 0.0])  # turns the Z-up plane into a Y-up floor
+
+
+def _positive(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def _non_negative(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+class CharacterMimicEnv(BulletEnv):
+    r"""
+    ## Description
+    The DeepMimic humanoid (``pybullet_data/humanoid/humanoid.urdf``, 15 links, 8 spherical and 4 revolute
+    joints, 45 kg) is simulated by PyBullet and must imitate a motion-capture clip (``walk`` by default;
+    any clip shipped in ``pybullet_data/data/motions`` by name, or a path to a clip in the same JSON
+    format, see :mod:`zg_envs.bullet.motion`). Every joint, the spherical ones included, is driven by a
+    stable PD controller (PyBullet's ``STABLE_PD_CONTROL``) towards a target rotation: the clip's
+    reference pose, offset by the action. Ground contacts make the rollout a discontinuous function of
+    the actions, the setting of Peng et al., *DeepMimic*, SIGGRAPH 2018.
+
+    The world is Y-up, as the clips are. The physics runs at ``sim_frequency`` (240 Hz) and the policy
+    acts at ``control_frequency`` (30 Hz): one ``step`` sets the PD targets once and simulates
+    ``sim_frequency // control_frequency`` sub-steps.
+
+    ```python
+    import gymnasium as gym, zg_envs
+    env = gym.make("zg/CharacterMimic-v0", motion="run", render_mode="rgb_array")
+    ```
+
+    ## Action Space
+    ``Box(-1, 1, (28,), float32)``: offsets from the reference pose, joint by joint in the order chest,
+    neck, right hip, right knee, right ankle, right shoulder, right elbow, left hip, left knee, left ankle,
+    left shoulder, left elbow. A spherical joint takes 3 values, a rotation vector ``a``; its PD target is
+    ``q_ref * exp(spherical_action_scale * a)`` (the offset rotation is applied in the joint's own frame,
+    so a rotation of up to ``sqrt(3) * spherical_action_scale`` radians). A revolute joint (knee, elbow)
+    takes 1 value; its target is ``angle_ref + revolute_action_scale * a``. All zeros is "follow the
+    clip". Finite values outside [-1, 1] are clipped; NaN or inf raise ``ValueError``.
+
+    PD gains per joint (kp, kd, torque limit in N m): chest 1000, 100, 200; neck 100, 10, 50; hips 500,
+    50, 200; knees 500, 50, 150; ankles 400, 40, 90; shoulders 400, 40, 100; elbows 300, 30, 60. The
+    target velocity is the clip's joint velocity.
+
+    ## Observation Space
+    ``Box(-inf, inf, (80,), float64)``; quaternions are (x, y, z, w), velocities in world frame unless
+    said otherwise:
+
+    | Num | Observation | Size |
+    |-----|-------------|------|
+    | 0-1 | sin, cos of 2 pi x clip phase | 2 |
+    | 2 | root (pelvis) height (m) | 1 |
+    | 3-6 | root orientation quaternion | 4 |
+    | 7-9 | root linear velocity (m/s) | 3 |
+    | 10-12 | root angular velocity (rad/s) | 3 |
+    | 13-44 | spherical joint rotations, 8 quaternions in action order | 32 |
+    | 45-48 | revolute joint angles: right knee, right elbow, left knee, left elbow (rad) | 4 |
+    | 49-72 | spherical joint angular velocities, joint-local frame (rad/s) | 24 |
+    | 73-76 | revolute joint rates (rad/s) | 4 |
+    | 77-79 | root position minus the reference root position (m) | 3 |
+
+    ## Rewards
+    The DeepMimic tracking reward, each term in [0, 1] and reported in ``info``:
+    ``reward = pose_weight * r_pose + velocity_weight * r_velocity + end_effector_weight * r_end_effector
+    + root_weight * r_root + com_weight * r_com`` (at most 1 with the default weights), where, with joint
+    weights ``w_j`` summing to one (see :mod:`zg_envs.bullet.humanoid`),
+
+    - ``r_pose = exp(-2 * sum_j w_j * angle(q_j, q_ref_j)^2)``: joint rotation errors;
+    - ``r_velocity = exp(-0.1 * sum_j w_j * |omega_j - omega_ref_j|^2)``: joint velocity errors;
+    - ``r_end_effector = exp(-40 * sum_e |(p_e - p_root) - (p_ref_e - p_ref_root)|^2)`` over both feet and
+      both hands, positions relative to the root;
+    - ``r_root = exp(-5 * (|p_root - p_ref|^2 + 0.1 angle(q_root, q_ref)^2 + 0.01 |v - v_ref|^2
+      + 0.001 |omega - omega_ref|^2))``;
+    - ``r_com = exp(-10 * |v_com - v_ref_com|^2)``: centre-of-mass velocity error.
+
+    ``info`` also holds ``time`` (seconds into the clip) and ``phase`` (fraction of the clip).
+
+    ## Starting State
+    The character starts at the clip's pose and velocities at time 0, or, with ``random_start=True``
+    (reference-state initialisation, the default), at a phase drawn uniformly from [0, 1) with
+    ``self.np_random``. ``reset(options={"phase": p})`` starts at phase ``p`` whatever ``random_start``.
+
+    ## Episode End
+    - Termination: a body part other than the two feet touches the ground (a fall), or the simulation
+      state stops being finite.
+    - Truncation: after ``episode_length`` control steps when given; otherwise once one clip duration
+      has elapsed (a looping clip) or the clip's end is reached (a ``"none"`` clip). The id is
+      registered without a TimeLimit; ``gymnasium.make(..., max_episode_steps=n)`` adds one on top.
+
+    ## Arguments
+    | Parameter | Type | Default | Description |
+    |-----------|------|---------|-------------|
+    | `motion` | str or Path | `"walk"` | shipped clip name (`walk`, `run`, `jump`, `backflip`, `cartwheel`, `kick`, `punch`, `spin`, `roll`, `dance_a`, ...) or a path to a clip |
+    | `control_frequency` | int | `30` | policy steps per second |
+    | `sim_frequency` | int | `240` | physics steps per second, a multiple of `control_frequency` |
+    | `pose_weight` | float | `0.5` | weight of `r_pose` |
+    | `velocity_weight` | float | `0.05` | weight of `r_velocity` |
+    | `end_effector_weight` | float | `0.15` | weight of `r_end_effector` |
+    | `root_weight` | float | `0.2` | weight of `r_root` |
+    | `com_weight` | float | `0.1` | weight of `r_com` |
+    | `spherical_action_scale` | float | `0.5` | radians of offset per unit action, spherical joints |
+    | `revolute_action_scale` | float | `0.5` | radians of offset per unit action, knees and elbows |
+    | `random_start` | bool | `True` | reference-state initialisation at a random phase |
+    | `episode_length` | int or None | `None` | control steps per episode; `None`: one clip duration |
+    | `solver_iterations` | int | `20` | PyBullet's constraint-solver iterations per sub-step |
+    | `render_mode` | str or None | `None` | `"rgb_array"`: a picture from a camera following the character, with the reference pose as a blue kinematic ghost beside it |
+    | `render_width`, `render_height` | int | `240`, `180` | picture size |
+    | `ghost_offset` | float | `1.0` | sideways distance (m) between the character and the ghost; 0 overlays them |
+
+    ## Version History
+    - v0: initial version.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
+
+    def __init__(
+        self,
+        motion: str | Path = "walk",
+        control_frequency: int = 30,
+        sim_frequency: int = 240,
+        pose_weight: float = 0.5,
+        velocity_weight: float = 0.05,
+        end_effector_weight: float = 0.15,
+        root_weight: float = 0.2,
+        com_weight: float = 0.1,
+        spherical_action_scale: float = 0.5,
+        revolute_action_scale: float = 0.5,
+        random_start: bool = True,
+        episode_length: int | None = None,
+        solver_iterations: int = 20,
+        render_mode: str | None = None,
+        render_width: int = 240,
+        render_height: int = 180,
+        ghost_offset: float = 1.0,
+    ):
+        for name, value in (("control_frequency", control_frequency), ("sim_frequency", sim_frequency)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if sim_frequency % control_frequency != 0:
+            raise ValueError(
+                f"sim_frequency must be a multiple of control_frequency, got sim_frequency={sim_frequency} "
+                f"and control_frequency={control_frequency}"
+            )
+        if episode_length is not None and (
+            isinstance(episode_length, bool)
+            or not isinstance(episode_length, (int, np.integer))
+            or episode_length < 1
+        ):
+            raise ValueError(f"episode_length must be an integer >= 1 or None, got {episode_length!r}")
+        if not isinstance(random_start, (bool, np.bool_)):
+            raise ValueError(f"random_start must be True or False, got {random_start!r}")
+        solver_iterations = check_int_arg("solver_iterations", solver_iterations, 1)
+        super().__init__(
+            solver_iterations=int(solver_iterations),
+            frame_skip=sim_frequency // control_frequency,
+            sim_timestep=1.0 / sim_frequency,
+            render_mode=render_mode,
+            render_width=render_width,
+            render_height=render_height,
+            gravity=(0.0, -9.81, 0.0),
+        )
+        self.clip: MotionClip = load_motion_clip(motion)
+        self.motion = motion
+        self.control_frequency = int(control_frequency)
+        self.sim_frequency = int(sim_frequency)
+        self.pose_weight = _non_negative("pose_weight", pose_weight)
+        self.velocity_weight = _non_negative("velocity_weight", velocity_weight)
+        self.end_effector_weight = _non_negative("end_effector_weight", end_effector_weight)
+        self.root_weight = _non_negative("root_weight", root_weight)
+        self.com_weight = _non_negative("com_weight", com_weight)
+        self.spherical_action_scale = _positive("spherical_action_scale", spherical_action_scale)
+        self.revolute_action_scale = _positive("revolute_action_scale", revolute_action_scale)
+        self.random_start = bool(random_start)
+        self.episode_length = None if episode_length is None else int(episode_length)
+        self.ghost_offset = _non_negative("ghost_offset", ghost_offset)
+        self.metadata = {**self.metadata, "render_fps": self.control_frequency}
+
+        self.action_space = spaces.Box(-1.0, 1.0, shape=(hm.NUM_DOFS,), dtype=np.float32)
+        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(OBS_SIZE,), dtype=np.float64)
+        self._action_scale = np.concatenate(
+            [
+                np.full(3 * hm.NUM_SPHERICAL, self.spherical_action_scale),
+                np.full(hm.NUM_REVOLUTE, self.revolute_action_scale),
+            ]
+        )
+        self._time = 0.0
+        self._start_time = 0.0
+        self._steps = 0
+        self._step_limit = 1
+        self._ref_kin: dict[str, np.ndarray] | None = None
+        self._body = self._plane = -1
+        self._ghost_parts: list[tuple[int, int]] = []
+
+    # ------------------------------------------------------------------ world
+    def build_world(self, client) -> None:
+        self._plane = client.loadURDF("plane.urdf", [0, 0, 0], _Y_UP, useMaximalCoordinates=True)
+        client.changeDynamics(self._plane, -1, lateralFriction=0.9)
+        root = self.clip.sample(0.0)
+        self._body = client.loadURDF(
+            hm.URDF_PATH, root.root_pos.tolist(), root.root_rot.tolist(), flags=pybullet.URDF_MAINTAIN_LINK_ORDER,
+            globalScaling=hm.URDF_SCALE,
+        )
+        body = self._body
+        for link in range(-1, hm.NUM_LINKS):
+            client.changeDynamics(body, link, lateralFriction=0.9, linearDamping=0.0, angularDamping=0.0)
+        # The URDF gives revolute joints a default velocity motor; switch them off, PD does the driving.
+        revolute = [hm.JOINTS[s].index for s in hm.REVOLUTE_SLOTS]
+        client.setJointMotorControlArray(body, revolute, pybullet.VELOCITY_CONTROL, forces=[0.0] * len(revolute))
+        self._masses = np.array([client.getDynamicsInfo(body, link)[0] for link in range(hm.NUM_LINKS)])
+        self._all_links = list(range(hm.NUM_LINKS))
+        self._ee_slots = np.array(hm.END_EFFECTORS)
+        self._ref_kin = self._reference_kinematics(client)
+        if self.render_mode == "rgb_array":
+            for link in range(hm.NUM_LINKS):  # colour only: the simulated character in orange
+                client.changeVisualShape(body, link, rgbaColor=[0.95, 0.55, 0.25, 1.0])
+            self._ghost_parts = self._build_ghost(client)
+        # bind the per-step calls once (BulletClient builds a partial on every attribute access)
+        self._c_set_pd = client.setJointMotorControlMultiDofArray
+        self._c_base_pose = client.getBasePositionAndOrientation
+        self._c_base_vel = client.getBaseVelocity
+        self._c_joint_states = client.getJointStatesMultiDof
+        self._c_link_states = client.getLinkStates
+        self._c_contacts = client.getContactPoints
+
+    def _build_ghost(self, client) -> list[int]:
+        """The reference character for pictures: one static, visual-only body per link of the humanoid.
+
+        Static bodies without collision shapes cost the simulation nothing and touch nothing, so the
+        ghost neither changes the physics nor slows ``step()``; ``render()`` alone moves them.
+        """
+        parts = []
+        for shape in client.getVisualShapeData(self._body):
+            link, geom, dims, local_pos, local_rot = shape[1], shape[2], shape[3], shape[5], shape[6]
+            if link < 0:
+                continue
+            kwargs = {
+                "rgbaColor": [0.35, 0.55, 1.0, 1.0],
+                "visualFramePosition": local_pos,
+                "visualFrameOrientation": local_rot,
+            }
+            if geom == pybullet.GEOM_SPHERE:
+                visual = client.createVisualShape(geom, radius=dims[0], **kwargs)
+            elif geom == pybullet.GEOM_CAPSULE:
+                visual = client.createVisualShape(geom, length=dims[0], radius=dims[1], **kwargs)
+            elif geom == pybullet.GEOM_BOX:
+                visual = client.createVisualShape(geom, halfExtents=[0.5 * d for d in dims], **kwargs)
+            else:  # pragma: no cover - humanoid.urdf uses spheres, capsules and boxes only
+                continue
+            body = client.createMultiBody(
+                baseMass=0.0, baseCollisionShapeIndex=-1, baseVisualShapeIndex=visual, basePosition=[0, -10, 0]
+            )
+            parts.append((link, body))
+        return parts
+
+    def _reference_kinematics(self, client) -> dict[str, np.ndarray]:
+        """Per clip frame: world positions of the end effectors and the centre of mass and its velocity.
+
+        Computed once per client by posing the (not yet simulated) character at every frame.
+        """
+        clip = self.clip
+        ee, com, com_vel, link_pos, link_rot = [], [], [], [], []
+        for k in range(clip.num_frames):
+            self._set_state(
+                client,
+                clip.root_pos[k],
+                clip.root_rot[k],
+                clip.root_lin_vel[k],
+                clip.root_ang_vel[k],
+                clip.joint_rot[k],
+                clip.joint_ang_vel[k],
+                clip.joint_angle[k],
+                clip.joint_rate[k],
+            )
+            states = client.getLinkStates(
+                self._body, list(range(hm.NUM_LINKS)), computeLinkVelocity=1, computeForwardKinematics=1
+            )
+            pos = np.array([s[0] for s in states])  # link centres of mass, world
+            vel = np.array([s[6] for s in states])
+            link_pos.append([s[4] for s in states])  # link frames, world
+            link_rot.append([s[5] for s in states])
+            ee.append([states[i][4] for i in hm.END_EFFECTORS])
+            com.append(self._masses @ pos / self._masses.sum())
+            com_vel.append(self._masses @ vel / self._masses.sum())
+        return {
+            "ee": np.array(ee),
+            "com": np.array(com),
+            "com_vel": np.array(com_vel),
+            "link_pos": np.array(link_pos),
+            "link_rot": np.array(link_rot),
+        }
+
+    def _set_state(self, client, root_pos, root_rot, lin_vel, ang_vel, joint_rot, joint_vel, angle, rate, body=None):
+        body = self._body if body is None else body
+        client.resetBasePositionAndOrientation(body, root_pos.tolist(), root_rot.tolist())
+        client.resetBaseVelocity(body, lin_vel.tolist(), ang_vel.tolist())
+        client.resetJointStatesMultiDof(
+            body,
+            hm.JOINT_INDICES,
+            targetValues=hm.joint_targets(joint_rot, angle),
+            targetVelocities=hm.joint_velocities(joint_vel, rate),
+        )
+
+    def _reference_extras(self, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """Interpolated end-effector positions (4, 3) and centre-of-mass velocity (3,) of the clip at t."""
+        i, j, a, cycle = self.clip.locate(t)
+        kin = self._ref_kin
+        ee = (1 - a) * kin["ee"][i] + a * kin["ee"][j] + cycle * self.clip.cycle_offset
+        return ee, kin["com_vel"][i]
+
+    # ------------------------------------------------------------------ Gymnasium API
+    def reset_model(self, options: dict):
+        if "phase" in options:
+            phase = float(options["phase"])
+            if not 0.0 <= phase <= 1.0:
+                raise ValueError(f"options['phase'] must be in [0, 1], got {options['phase']!r}")
+        elif self.random_start:
+            phase = float(self.np_random.uniform(0.0, 1.0))
+        else:
+            phase = 0.0
+        self._start_time = self._time = phase * self.clip.duration
+        self._steps = 0
+        if self.episode_length is not None:
+            self._step_limit = self.episode_length
+        else:
+            remaining = self.clip.duration if self.clip.loop == "wrap" else self.clip.duration - self._start_time
+            self._step_limit = max(1, int(round(remaining / self.dt)))
+        ref = self.clip.sample(self._time)
+        self._set_state(
+            self.client, ref.root_pos, ref.root_rot, ref.root_lin_vel, ref.root_ang_vel,
+            ref.joint_rot, ref.joint_ang_vel, ref.joint_angle, ref.joint_rate,
+        )
+        state = self._read_state()
+        obs = self._observation(state, ref)
+        return obs, {"time": self._time, "phase": self._phase()}
+
+    def _phase(self) -> float:
+        return (self._time % self.clip.duration) / self.clip.duration if self.clip.loop == "wrap" else min(
+            self._time / self.clip.duration, 1.0
+        )
+
+    def _read_state(self) -> dict[str, np.ndarray]:
+        body = self._body
+        pos, rot = self._c_base_pose(body)
+        lin, ang = self._c_base_vel(body)
+        sph_rot, sph_vel, rev_ang, rev_vel = hm.split_joint_states(self._c_joint_states(body, hm.JOINT_INDICES))
+        return {
+            "root_pos": np.array(pos),
+            "root_rot": np.array(rot),
+            "root_lin_vel": np.array(lin),
+            "root_ang_vel": np.array(ang),
+            "joint_rot": sph_rot,
+            "joint_ang_vel": sph_vel,
+            "joint_angle": rev_ang,
+            "joint_rate": rev_vel,
+        }
+
+    def _observation(self, s, ref) -> np.ndarray:
+        angle = 2.0 * np.pi * self._phase()
+        return np.concatenate(
+            [
+                [np.sin(angle), np.cos(angle), s["root_pos"][1]],
+                s["root_rot"],
+                s["root_lin_vel"],
+                s["root_ang_vel"],
+                s["joint_rot"].ravel(),
+                s["joint_angle"],
+                s["joint_ang_vel"].ravel(),
+                s["joint_rate"],
+                s["root_pos"] - ref.root_pos,
+            ]
+        )
+
+    def step(self, action):
+        if self._ref_kin is None or not self.connected:
+            raise RuntimeError("call reset() before step()")
+        action = check_action(action, self.action_space) * self._action_scale
+        target_time = self._time + self.dt
+        ref = self.clip.sample(target_time)
+        n_sph = 3 * hm.NUM_SPHERICAL
+        targets = quat.multiply(ref.joint_rot, quat.from_rotvec(action[:n_sph].reshape(hm.NUM_SPHERICAL, 3)))
+        angles = ref.joint_angle + action[n_sph:]
+        self._c_set_pd(
+            self._body,
+            hm.JOINT_INDICES,
+            pybullet.STABLE_PD_CONTROL,
+            targetPositions=hm.joint_targets(targets, angles),
+            targetVelocities=hm.joint_velocities(ref.joint_ang_vel, ref.joint_rate),
+            positionGains=hm.KP,
+            velocityGains=hm.KD,
+            forces=hm.MAX_FORCES,
+        )
+        self.do_simulation()
+        self._time = target_time
+        self._steps += 1
+
+        s = self._read_state()
+        states = self._c_link_states(self._body, self._all_links, computeLinkVelocity=1, computeForwardKinematics=1)
+        com_vel = self._masses @ np.array([st[6] for st in states]) / self._masses.sum()
+        ee = np.array([states[i][4] for i in hm.END_EFFECTORS])
+        ref_ee, ref_com_vel = self._reference_extras(self._time)
+        terms = self._reward_terms(s, ref, ee, ref_ee, com_vel, ref_com_vel)
+        reward = (
+            self.pose_weight * terms["reward_pose"]
+            + self.velocity_weight * terms["reward_velocity"]
+            + self.end_effector_weight * terms["reward_end_effector"]
+            + self.root_weight * terms["reward_root"]
+            + self.com_weight * terms["reward_com"]
+        )
+        obs = self._observation(s, ref)
+        finite = bool(np.all(np.isfinite(obs)))
+        terminated = (not finite) or self._fallen()
+        if not finite:
+            obs = np.nan_to_num(obs, nan=0.0, posinf=0.0, neginf=0.0)
+            reward = 0.0
+        truncated = (not terminated) and self._steps >= self._step_limit
+        info = {**terms, "time": self._time, "phase": self._phase()}
+        return obs, float(reward), terminated, truncated, info
+
+    def _fallen(self) -> bool:
+        for contact in self._c_contacts(bodyA=self._body, bodyB=self._plane):
+            if contact[3] not in hm.FEET:
+                return True
+        return False
+
+    @staticmethod
+    def _reward_terms(s, ref, ee, ref_ee, com_vel, ref_com_vel) -> dict[str, float]:
+        sph_err = quat.angle_between(s["joint_rot"], ref.joint_rot) ** 2
+        rev_err = (s["joint_angle"] - ref.joint_angle) ** 2
+        pose_err = hm.SPHERICAL_WEIGHTS @ sph_err + hm.REVOLUTE_WEIGHTS @ rev_err
+        vel_err = hm.SPHERICAL_WEIGHTS @ np.sum((s["joint_ang_vel"] - ref.joint_ang_vel) ** 2, axis=1)
+        vel_err += hm.REVOLUTE_WEIGHTS @ (s["joint_rate"] - ref.joint_rate) ** 2
+        ee_rel = ee - s["root_pos"]
+        ref_rel = ref_ee - ref.root_pos
+        ee_err = float(np.sum((ee_rel - ref_rel) ** 2))
+        root_err = (
+            float(np.sum((s["root_pos"] - ref.root_pos) ** 2))
+            + 0.1 * float(quat.angle_between(s["root_rot"], ref.root_rot)) ** 2
+            + 0.01 * float(np.sum((s["root_lin_vel"] - ref.root_lin_vel) ** 2))
+            + 0.001 * float(np.sum((s["root_ang_vel"] - ref.root_ang_vel) ** 2))
+        )
+        com_err = float(np.sum((com_vel - ref_com_vel) ** 2))
+        return {
+            "reward_pose": float(np.exp(-2.0 * pose_err)),
+            "reward_velocity": float(np.exp(-0.1 * vel_err)),
+            "reward_end_effector": float(np.exp(-40.0 * ee_err)),
+            "reward_root": float(np.exp(-5.0 * root_err)),
+            "reward_com": float(np.exp(-10.0 * com_err)),
+        }
+
+    # ------------------------------------------------------------------ rendering
+    _CAMERA_YAW = -25.0  # a three-quarter side view of a clip that travels along +x
+    _CAMERA_PITCH = -10.0
+
+    def camera_target(self) -> Camera:
+        client = self.client
+        pos = np.array(client.getBasePositionAndOrientation(self._body)[0])
+        # the ghost stands beside the character as seen by the camera: along the camera's right axis
+        view = client.computeViewMatrixFromYawPitchRoll([0, 0, 0], 1.0, self._CAMERA_YAW, self._CAMERA_PITCH, 0.0, 1)
+        right = np.array([view[0], 0.0, view[8]])  # first row of the view rotation: the camera's right axis
+        offset = self.ghost_offset * right / np.linalg.norm(right)
+        if self._ghost_parts:
+            i, j, a, cycle = self.clip.locate(self._time)
+            kin = self._ref_kin
+            shift = cycle * self.clip.cycle_offset + offset
+            link_pos = (1 - a) * kin["link_pos"][i] + a * kin["link_pos"][j] + shift
+            link_rot = quat.slerp(kin["link_rot"][i], kin["link_rot"][j], a)
+            for link, body in self._ghost_parts:
+                client.resetBasePositionAndOrientation(body, link_pos[link].tolist(), link_rot[link].tolist())
+        target = pos + 0.5 * offset
+        target[1] = 0.75
+        return Camera(target=tuple(target), distance=2.6, yaw=self._CAMERA_YAW, pitch=self._CAMERA_PITCH, up_axis=1)
