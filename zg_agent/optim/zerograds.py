@@ -38,6 +38,8 @@ from .es import centered_ranks
 from .surrogate import SURROGATES, make_surrogate
 
 TARGET_TRANSFORMS = ("standardize", "rank", "none")
+#: ``surrogate="auto"`` uses the MLP up to this dimension and the linear model above it.
+AUTO_MLP_MAX_DIM = 32
 
 
 class ZeroGrads(Optimizer):
@@ -50,7 +52,10 @@ class ZeroGrads(Optimizer):
         antithetic: draw perturbations in pairs ``(eps, -eps)``.
         inner_sigma: std of the extra jitter of each evaluated point, relative to ``sigma`` (0 turns the
             smoothing off; the paper uses 0.1).
-        surrogate: ``"mlp"``, ``"quadratic"`` (diagonal) or ``"linear"``.
+        surrogate: ``"mlp"``, ``"quadratic"`` (diagonal), ``"linear"``, or ``"auto"``: the MLP for
+            d <= 32 and the linear model above, the better of the two on every plateau problem measured
+            in benchmarks/optimizers.md (in high dimension a few hundred samples cannot fit an MLP's
+            first layer, and its random features only add noise to the gradient).
         layers: MLP layers including the output layer (paper: 3 low-d, 8 high-d).
         width: MLP hidden width (paper: 64 low-d, 128 high-d).
         encoding_bands: NeRF-style positional-encoding frequency bands of the MLP input (0 = off).
@@ -83,7 +88,7 @@ class ZeroGrads(Optimizer):
         popsize: int = 20,
         antithetic: bool = True,
         inner_sigma: float = 0.1,
-        surrogate: str = "mlp",
+        surrogate: str = "auto",
         layers: int = 3,
         width: int = 64,
         encoding_bands: int = 0,
@@ -91,14 +96,14 @@ class ZeroGrads(Optimizer):
         linear_skip: bool = True,
         lr_theta: float = 0.02,
         lr_phi: float = 1e-3,
-        k_phi: int = 3,
+        k_phi: int = 10,
         k_theta: int = 1,
-        target_transform: str = "standardize",
+        target_transform: str = "rank",
         history: int = 4,
         locality: float = 1.0,
         sigma_decay: float = 1.0,
         sigma_min: float = 0.0,
-        normalize_gradient: bool = True,
+        normalize_gradient: bool = False,
         seed: int | None = None,
         nonfinite: str = "raise",
     ):
@@ -109,7 +114,8 @@ class ZeroGrads(Optimizer):
         self.sigma = check_positive("sigma", sigma)
         self.antithetic = bool(antithetic)
         self.inner_sigma = check_positive("inner_sigma", inner_sigma, allow_zero=True)
-        self.surrogate_kind = check_choice("surrogate", surrogate, SURROGATES)
+        check_choice("surrogate", surrogate, (*SURROGATES, "auto"))
+        self.surrogate_kind = ("mlp" if self.dim <= AUTO_MLP_MAX_DIM else "linear") if surrogate == "auto" else surrogate
         self.layers = check_int("layers", layers, 1)
         self.width = check_int("width", width, 1)
         self.encoding_bands = check_int("encoding_bands", encoding_bands, 0)
