@@ -272,6 +272,7 @@ class Trainer:
         self.last_eval: float | None = None
         self.eval_env_steps = 0
         self.elapsed_before = 0.0
+        self.last_cost: int | None = None
         self._t0 = time.perf_counter()
         write_run_files(self.run_dir, self.cfg, command)
 
@@ -298,7 +299,7 @@ class Trainer:
                 self._setup()
                 self._t0 = time.perf_counter()
                 self._run()
-            status = "interrupted" if self.env_steps < self.cfg.budget else "finished"
+            status = "finished" if self.budget_spent() else "interrupted"
         except KeyboardInterrupt:
             status = "interrupted"
             self._save_on_exit()
@@ -319,6 +320,10 @@ class Trainer:
                            list(self.eval_log.rows) if getattr(self, "eval_log", None) else [])
 
     # ------------------------------------------------------------------ subclass hooks
+    def budget_spent(self) -> bool:
+        """Whether another iteration would exceed the budget."""
+        raise NotImplementedError
+
     def _setup(self) -> None:
         raise NotImplementedError
 
@@ -345,7 +350,7 @@ class Trainer:
     def _progress_state(self) -> dict[str, Any]:
         return {"iteration": self.iteration, "env_steps": self.env_steps, "next_eval": self.next_eval,
                 "num_evals": self.num_evals, "best_eval": self.best_eval, "last_eval": self.last_eval,
-                "eval_env_steps": self.eval_env_steps, "elapsed": self.elapsed()}
+                "eval_env_steps": self.eval_env_steps, "elapsed": self.elapsed(), "last_cost": self.last_cost}
 
     def _load_progress_state(self, s: dict[str, Any]) -> None:
         self.iteration = int(s["iteration"])
@@ -356,6 +361,7 @@ class Trainer:
         self.last_eval = s["last_eval"]
         self.eval_env_steps = int(s["eval_env_steps"])
         self.elapsed_before = float(s["elapsed"])
+        self.last_cost = s.get("last_cost")
 
     def _record_eval(self, returns: np.ndarray, lengths: np.ndarray) -> None:
         """Log one evaluation (``returns``/``lengths`` of the ``eval_episodes`` episodes)."""
@@ -490,6 +496,13 @@ class BlackBoxTrainer(Trainer):
             pass
 
     # ------------------------------------------------------------------ loop
+    def budget_spent(self) -> bool:
+        # the next iteration is assumed to cost what the last one did (exact for fixed-length episodes), so a
+        # run ends at or just under the budget instead of overshooting it by up to one iteration
+        if self.env_steps >= self.cfg.budget:
+            return True
+        return self.last_cost is not None and self.env_steps + self.last_cost > self.cfg.budget
+
     def _run(self) -> None:
         cfg, opt, logger = self.cfg, self.opt, self.logger
         prefix = cfg.algo
@@ -499,7 +512,7 @@ class BlackBoxTrainer(Trainer):
             logger.dump(self.env_steps)
             self._blob = self._checkpoint_blob()
             self._write_checkpoint()
-        while self.env_steps < cfg.budget and not self.stop_requested:
+        while not self.budget_spent() and not self.stop_requested:
             seeds = self.objective.episode_seeds(self.iteration)
             mean_before = opt.mean
             candidates = opt.ask()
@@ -508,6 +521,7 @@ class BlackBoxTrainer(Trainer):
             self.policy.update_statistics(res.obs_stats)
             self.iteration += 1
             self.env_steps += res.env_steps
+            self.last_cost = res.env_steps
             elapsed = self.elapsed()
             fps = self.env_steps / max(elapsed, 1e-9)
             logger.record("rollout/ep_rew_mean", float(res.returns.mean()))
@@ -521,7 +535,7 @@ class BlackBoxTrainer(Trainer):
             logger.record("time/elapsed_s", elapsed)
             logger.record("time/iterations", float(self.iteration))
             logger.record("time/total_timesteps", float(self.env_steps))
-            final = self.env_steps >= cfg.budget
+            final = self.budget_spent()
             if self.env_steps >= self.next_eval or final:
                 self._evaluate(final=final)
             if cfg.slice_every and self.iteration % cfg.slice_every == 0 and hasattr(opt, "predict"):
@@ -535,7 +549,7 @@ class BlackBoxTrainer(Trainer):
             self._report_progress(fps)
             if self.callback is not None:
                 self.callback(self)
-        if self.env_steps >= cfg.budget:
+        if self.budget_spent():
             self._save_solution()
 
     def _evaluate(self, final: bool) -> None:
@@ -704,21 +718,26 @@ class PPOTrainer(Trainer):
             self._evaluate(final=False)
             self.logger.dump(self.env_steps)
             self._write_checkpoint()
-        remaining = cfg.budget - self.env_steps
+        # whole rollouts only, never past the budget (SB3 would finish a started rollout)
+        remaining = (cfg.budget - self.env_steps) // self.iteration_cost * self.iteration_cost
+        self.target_steps = self.env_steps + remaining
         if remaining > 0 and not self.stop_requested:
             self.model.learn(total_timesteps=remaining, callback=_PPOCallback(self), reset_num_timesteps=False,
                              progress_bar=False, log_interval=1)
         self.env_steps = int(self.model.num_timesteps)
-        if self.env_steps >= cfg.budget:
+        if self.budget_spent():
             if self.last_eval_step != self.env_steps:
                 self._evaluate(final=True)
             self._log_hparams_final()
             self.logger.dump(self.env_steps)
         self._write_checkpoint()
-        if self.env_steps >= cfg.budget:
+        if self.budget_spent():
             self.model.save(str(self.run_dir / "final_model.zip"))
             if cfg.options.normalize:
                 self.venv.save(str(self.run_dir / "vecnormalize.pkl"))
+
+    def budget_spent(self) -> bool:
+        return self.env_steps + self.iteration_cost > self.cfg.budget
 
     @property
     def last_eval_step(self) -> int | None:
@@ -848,7 +867,7 @@ class _PPOCallback(_BaseCallback):
     def _on_step(self) -> bool:
         tr = self.trainer
         tr.env_steps = int(self.num_timesteps)
-        if tr.env_steps >= tr.next_eval and tr.env_steps < tr.cfg.budget:
+        if tr.env_steps >= tr.next_eval and tr.env_steps < tr.target_steps:
             tr._evaluate(final=False)
             tr.logger.dump(tr.env_steps)
         return not tr.stop_requested
