@@ -33,7 +33,9 @@ import math
 import multiprocessing as mp
 import os
 import queue as queue_mod
+import signal
 import traceback
+import warnings
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -216,37 +218,40 @@ class SerialBackend(Backend):
 def _process_worker(cfg: _EnvConfig, tasks, results, worker_index: int) -> None:
     """Worker loop: build env and policy once, then run chunks until a ``None`` arrives."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    # Ctrl-C is the parent's to handle: it stops the workers through close()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         env, policy = _build(cfg)
     except BaseException:  # noqa: BLE001 - reported to the parent, which raises
-        results.put((-1, "error", f"worker {worker_index} could not build the env:\n{traceback.format_exc()}"))
+        results.put(((0, -1), "error", f"worker {worker_index} could not build the env:\n{traceback.format_exc()}"))
         return
     try:
         while True:
             msg = tasks.get()
             if msg is None:
                 break
-            chunk_id, policy_state, jobs = msg
+            chunk_id, policy_state, jobs = msg  # chunk_id = (call number, chunk number)
             try:
                 results.put((chunk_id, "ok", _run_jobs(env, policy, policy_state, jobs)))
             except BaseException:  # noqa: BLE001
                 results.put((chunk_id, "error", traceback.format_exc()))
-    except KeyboardInterrupt:
-        pass
     finally:
         env.close()
 
 
-def _stop_processes(procs, tasks, results) -> None:
-    """Ask workers to stop, join them (no zombies), terminate stragglers. Safe to call twice."""
+def _stop_processes(procs, tasks, results, graceful: bool = True) -> None:
+    """Stop the workers and join them (no zombies): ``graceful`` asks them to finish and exit, otherwise (or
+    for stragglers) they are terminated. Safe to call twice."""
+    if graceful:
+        for p in procs:
+            if p.is_alive():
+                try:
+                    tasks.put(None)
+                except (OSError, ValueError):
+                    pass
     for p in procs:
-        if p.is_alive():
-            try:
-                tasks.put(None)
-            except (OSError, ValueError):
-                pass
-    for p in procs:
-        p.join(timeout=5)
+        if graceful:
+            p.join(timeout=5)
         if p.is_alive():
             p.terminate()
             p.join(timeout=5)
@@ -255,8 +260,8 @@ def _stop_processes(procs, tasks, results) -> None:
             p.join()
     for q in (tasks, results):
         try:
+            q.cancel_join_thread()  # whatever is still queued is abandoned; never block on it
             q.close()
-            q.join_thread()
         except (OSError, ValueError, AssertionError):
             pass
     procs.clear()
@@ -288,9 +293,13 @@ class ProcessBackend(Backend):
         self._procs: list = []
         self._tasks = self._results = None
         self._finalizer = None
+        self._calls = 0
 
     def _start(self):
         ctx = self._ctx
+        if ctx.get_start_method() == "forkserver":
+            # workers fork from a server that has imported this module once
+            ctx.set_forkserver_preload(["zg_agent.objective"])
         self._tasks, self._results = ctx.Queue(), ctx.Queue()
         for i in range(self.num_workers):
             p = ctx.Process(target=_process_worker, args=(self.cfg, self._tasks, self._results, i),
@@ -308,33 +317,51 @@ class ProcessBackend(Backend):
     def run(self, jobs, policy_state):
         if not jobs:
             return []
+        dead = [p for p in self._procs if not p.is_alive()]
+        if dead:
+            codes = {p.name: p.exitcode for p in dead}
+            warnings.warn(f"episode worker process(es) exited (exit codes {codes}); restarting the pool",
+                          RuntimeWarning, stacklevel=3)
+            self.close(graceful=False)
         if not self._procs:
             self._start()
+        self._calls += 1
+        call = self._calls
         size = max(1, math.ceil(len(jobs) / (self.num_workers * self.chunks_per_worker)))
         chunks = [jobs[i:i + size] for i in range(0, len(jobs), size)]
-        for cid, chunk in enumerate(chunks):
-            self._tasks.put((cid, policy_state, chunk))
-        done: dict[int, list] = {}
-        while len(done) < len(chunks):
-            try:
-                cid, status, payload = self._results.get(timeout=1.0)
-            except queue_mod.Empty:
-                dead = [p for p in self._procs if not p.is_alive()]
-                if dead:
-                    codes = {p.name: p.exitcode for p in dead}
-                    self.close()
-                    raise RuntimeError(f"episode worker process(es) died: exit codes {codes}") from None
-                continue
-            if status != "ok":
-                self.close()
-                raise RuntimeError(f"an episode failed in a worker process:\n{payload}")
-            done[cid] = payload
+        try:
+            for cid, chunk in enumerate(chunks):
+                self._tasks.put(((call, cid), policy_state, chunk))
+            done: dict[int, list] = {}
+            while len(done) < len(chunks):
+                try:
+                    (c, cid), status, payload = self._results.get(timeout=1.0)
+                except queue_mod.Empty:
+                    dead = [p for p in self._procs if not p.is_alive()]
+                    if dead:
+                        codes = {p.name: p.exitcode for p in dead}
+                        raise RuntimeError(f"episode worker process(es) died: exit codes {codes}") from None
+                    continue
+                if status != "ok":
+                    raise RuntimeError(f"an episode failed in a worker process:\n{payload}")
+                if c == call:
+                    done[cid] = payload
+        except BaseException:
+            # an error or Ctrl-C leaves work queued: stop the workers now; the next call starts fresh ones
+            self.close(graceful=False)
+            raise
         return [r for cid in range(len(chunks)) for r in done[cid]]
 
-    def close(self):
+    def close(self, graceful: bool = True):
+        """Stop and join the workers (idempotent; a later ``run`` starts new ones)."""
         if self._finalizer is not None:
-            self._finalizer()  # runs _stop_processes once
-            self._finalizer = None
+            finalizer, self._finalizer = self._finalizer, None
+            if graceful:
+                finalizer()  # runs _stop_processes once
+            else:
+                finalizer.detach()
+                _stop_processes(self._procs, self._tasks, self._results, graceful=False)
+        self._procs = []
 
 
 class _RayEpisodeWorker:
@@ -380,8 +407,14 @@ class RayBackend(Backend):
             else:
                 ray.init(address=address, log_to_driver=False)
             self._owns_ray = True
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         if num_workers is None:
-            num_workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
+            num_workers = cpus
+        elif num_workers > cpus:
+            # each actor holds one CPU; more actors than CPUs would wait forever to be scheduled
+            warnings.warn(f"num_workers={num_workers} exceeds the {cpus} CPUs of the Ray cluster; using {cpus}",
+                          stacklevel=3)
+            num_workers = cpus
         self.num_workers = int(num_workers)
         self.chunks_per_worker = int(chunks_per_worker)
         actor_cls = ray.remote(num_cpus=1)(_RayEpisodeWorker)

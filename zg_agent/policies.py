@@ -30,6 +30,7 @@ Either way ``u = 0`` is the centre of the Box and ``|u| ~ 1`` reaches its faces,
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -115,8 +116,9 @@ class _ActionMap:
         high = np.asarray(action_space.high, dtype=np.float64).ravel()
         self.finite = np.isfinite(low) & np.isfinite(high)
         self.low, self.high = low, high
-        self.centre = np.where(self.finite, (high + low) / 2.0, 0.0)
-        self.half = np.where(self.finite, (high - low) / 2.0, 1.0)
+        lo, hi = np.where(self.finite, low, -1.0), np.where(self.finite, high, 1.0)
+        self.centre = (hi + lo) / 2.0
+        self.half = (hi - lo) / 2.0
         self.squash = squash
         self.shape = action_space.shape
         self.dtype = action_space.dtype
@@ -479,8 +481,6 @@ def make_policy(kind: str, observation_space, action_space, horizon: int | None 
     if kind not in POLICIES:
         raise ValueError(f"policy kind must be one of {list(POLICY_KINDS)}, got {kind!r}")
     cls = POLICIES[kind]
-    import inspect
-
     allowed = [p for p in inspect.signature(cls.__init__).parameters
                if p not in ("self", "observation_space", "action_space", "horizon")]
     unknown = sorted(set(options) - set(allowed))
