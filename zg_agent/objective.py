@@ -275,6 +275,11 @@ class ProcessBackend(Backend):
         start_method: ``"forkserver"`` (default where available) or ``"spawn"``; ``"fork"`` is refused
             because forking a process that holds threads (torch, Ray) can deadlock.
         chunks_per_worker: work of one call is cut into about this many chunks per worker, to balance load.
+
+    Workers start at the first :meth:`run` and ignore SIGINT (Ctrl-C is the parent's to handle). A worker
+    found dead at the start of a call is replaced, with a ``RuntimeWarning``, before the call runs; a worker
+    dying during a call, an episode raising, or a ``KeyboardInterrupt`` in the parent terminates the pool
+    and re-raises, and the next call starts a fresh one.
     """
 
     name = "process"

@@ -115,6 +115,7 @@ class _ActionMap:
         low = np.asarray(action_space.low, dtype=np.float64).ravel()
         high = np.asarray(action_space.high, dtype=np.float64).ravel()
         self.finite = np.isfinite(low) & np.isfinite(high)
+        self.all_finite = bool(self.finite.all())
         self.low, self.high = low, high
         lo, hi = np.where(self.finite, low, -1.0), np.where(self.finite, high, 1.0)
         self.centre = (hi + lo) / 2.0
@@ -125,6 +126,12 @@ class _ActionMap:
 
     def __call__(self, u: np.ndarray) -> np.ndarray:
         u = np.asarray(u, dtype=np.float64)
+        if self.all_finite:  # the common case, without the masking
+            if self.squash == "tanh":
+                a = self.centre + self.half * np.tanh(u)
+            else:
+                a = np.clip(self.centre + self.half * u, self.low, self.high)
+            return a.reshape(self.shape).astype(self.dtype, copy=False)
         if self.squash == "tanh":
             a = np.where(self.finite, self.centre + self.half * np.tanh(u), u)
         else:

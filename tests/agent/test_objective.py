@@ -3,6 +3,7 @@ serial / process / ray backends giving bit-identical results."""
 
 import gc
 import os
+import signal
 import sys
 import time
 
@@ -292,3 +293,16 @@ def test_process_backend_replaces_a_dead_worker():
             res = obj.evaluate(_thetas(obj, 3), [0])
         np.testing.assert_array_equal(res.returns, ref.returns)
         assert len(obj.backend.pids) == 2 and not set(obj.backend.pids) & set(old)
+
+
+def test_process_workers_ignore_ctrl_c():
+    # a terminal Ctrl-C reaches the whole process group; only the parent decides what to do with it
+    with EpisodeObjective("Pendulum-v1", policy_kind="linear", max_episode_steps=20, backend="process",
+                          num_workers=2) as obj:
+        ref = obj.evaluate(_thetas(obj, 3), [0])
+        pids = obj.backend.pids
+        for pid in pids:
+            os.kill(pid, signal.SIGINT)
+        time.sleep(0.2)
+        np.testing.assert_array_equal(obj.evaluate(_thetas(obj, 3), [0]).returns, ref.returns)
+        assert obj.backend.pids == pids
