@@ -712,7 +712,8 @@ class PPOTrainer(Trainer):
         from stable_baselines3.common.logger import Logger as SB3Logger
 
         cfg = self.cfg
-        self.model.set_logger(SB3Logger(folder=None, output_formats=[_ForwardWriter(self)]))
+        forward_writer, callback = _ppo_helpers()
+        self.model.set_logger(SB3Logger(folder=None, output_formats=[forward_writer(self)]))
         if self.num_evals == 0:
             self._log_hparams_text()
             self._evaluate(final=False)
@@ -722,7 +723,7 @@ class PPOTrainer(Trainer):
         remaining = (cfg.budget - self.env_steps) // self.iteration_cost * self.iteration_cost
         self.target_steps = self.env_steps + remaining
         if remaining > 0 and not self.stop_requested:
-            self.model.learn(total_timesteps=remaining, callback=_PPOCallback(self), reset_num_timesteps=False,
+            self.model.learn(total_timesteps=remaining, callback=callback(self), reset_num_timesteps=False,
                              progress_bar=False, log_interval=1)
         self.env_steps = int(self.model.num_timesteps)
         if self.budget_spent():
@@ -824,67 +825,71 @@ class PPOTrainer(Trainer):
                 setattr(self, name, None)
 
 
-def _sb3_classes():
+def _ppo_helpers():
+    """The SB3 ``KVWriter`` and callback classes (built on first use: SB3 is imported only for PPO runs)."""
+    global _PPO_HELPERS
+    if _PPO_HELPERS is not None:
+        return _PPO_HELPERS
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.logger import KVWriter
 
-    return BaseCallback, KVWriter
+    class ForwardWriter(KVWriter):
+        """Forwards SB3's logger records (numbers only) into the run's logger at SB3's step."""
+
+        def __init__(self, trainer: PPOTrainer):
+            self.trainer = trainer
+
+        def write(self, key_values, key_excluded, step: int = 0) -> None:
+            tr = self.trainer
+            for key, value in key_values.items():
+                v = _numeric(value)
+                if v is not None and key not in ("time/fps", "time/time_elapsed"):
+                    tr.logger.record(key, v)
+            tr.env_steps = int(step)
+            elapsed = tr.elapsed()
+            # fps over the whole run (resumed parts included), like the black-box trainer's
+            tr.logger.record("time/fps", step / max(elapsed, 1e-9))
+            tr.logger.record("time/elapsed_s", elapsed)
+            tr.logger.record("time/total_timesteps", float(step))
+            tr.logger.dump(int(step))
+
+        def close(self) -> None:
+            pass
+
+    class Callback(BaseCallback):
+        """Evaluation every ``eval_every`` env steps, checkpoints, progress and stop requests inside ``learn``."""
+
+        def __init__(self, trainer: PPOTrainer):
+            super().__init__(verbose=0)
+            self.trainer = trainer
+
+        def _on_step(self) -> bool:
+            tr = self.trainer
+            tr.env_steps = int(self.num_timesteps)
+            if tr.env_steps >= tr.next_eval and tr.env_steps < tr.target_steps:
+                tr._evaluate(final=False)
+                tr.logger.dump(tr.env_steps)
+            return not tr.stop_requested
+
+        def _on_rollout_start(self) -> None:
+            # here the model has trained on every rollout collected so far: a consistent checkpoint
+            tr = self.trainer
+            if tr.iteration > 0 and tr.iteration % tr.cfg.checkpoint_every == 0:
+                tr._write_checkpoint()
+
+        def _on_rollout_end(self) -> None:
+            tr = self.trainer
+            tr.iteration += 1
+            tr.env_steps = int(self.num_timesteps)
+            tr._report_progress(tr.env_steps / max(tr.elapsed(), 1e-9))
+            if tr.callback is not None:
+                tr.callback(tr)
+
+    _PPO_HELPERS = (ForwardWriter, Callback)
+    return _PPO_HELPERS
 
 
-_BaseCallback, _KVWriter = _sb3_classes()
-
-
-class _ForwardWriter(_KVWriter):
-    """Forwards SB3's logger records (numbers only) into the run's logger at SB3's step."""
-
-    def __init__(self, trainer: PPOTrainer):
-        self.trainer = trainer
-
-    def write(self, key_values, key_excluded, step: int = 0) -> None:
-        tr = self.trainer
-        for key, value in key_values.items():
-            v = _numeric(value)
-            if v is not None and key not in ("time/fps", "time/time_elapsed"):
-                tr.logger.record(key, v)
-        tr.env_steps = int(step)
-        elapsed = tr.elapsed()
-        tr.logger.record("time/fps", step / max(elapsed, 1e-9))
-        tr.logger.record("time/elapsed_s", elapsed)
-        tr.logger.record("time/total_timesteps", float(step))
-        tr.logger.dump(int(step))
-
-    def close(self) -> None:
-        pass
-
-
-class _PPOCallback(_BaseCallback):
-    """Evaluation every ``eval_every`` env steps, checkpoints, progress and stop requests inside ``learn``."""
-
-    def __init__(self, trainer: PPOTrainer):
-        super().__init__(verbose=0)
-        self.trainer = trainer
-
-    def _on_step(self) -> bool:
-        tr = self.trainer
-        tr.env_steps = int(self.num_timesteps)
-        if tr.env_steps >= tr.next_eval and tr.env_steps < tr.target_steps:
-            tr._evaluate(final=False)
-            tr.logger.dump(tr.env_steps)
-        return not tr.stop_requested
-
-    def _on_rollout_start(self) -> None:
-        # here the model has trained on every rollout collected so far: a consistent checkpoint
-        tr = self.trainer
-        if tr.iteration > 0 and tr.iteration % tr.cfg.checkpoint_every == 0:
-            tr._write_checkpoint()
-
-    def _on_rollout_end(self) -> None:
-        tr = self.trainer
-        tr.iteration += 1
-        tr.env_steps = int(self.num_timesteps)
-        tr._report_progress(tr.env_steps / max(tr.elapsed(), 1e-9))
-        if tr.callback is not None:
-            tr.callback(tr)
+_PPO_HELPERS = None
 
 
 # ---------------------------------------------------------------------------------------------- entry point
