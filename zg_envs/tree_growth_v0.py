@@ -1,0 +1,393 @@
+"""zg/TreeGrowth-v0: grow a procedural tree, generation by generation, to match a target silhouette."""
+
+from __future__ import annotations
+
+import os
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from zg_envs import tree_grammar as tg
+from zg_envs.render.tree import comparison_picture, tree_picture, tree_silhouette
+from zg_envs.targets import load_image_mask
+from zg_envs.utils import check_action, check_choice, check_int_arg
+
+#: Number of tree statistics at the end of the observation (see the class docstring).
+N_STATS = 14
+# Hidden targets are redrawn (up to this many times) until they cover a readable part of the canvas.
+_TARGET_COVERAGE = (0.04, 0.6)
+_TARGET_TRIES = 100
+# Stream key mixed into target_seed, so hidden targets never coincide with an action sampler seeded alike.
+_TARGET_STREAM = 0x7EE
+
+
+class TreeGrowthEnv(gym.Env):
+    """
+    ## Description
+
+    Procedural modelling with discrete choices. A 2-D tree starts as a trunk and grows one generation per
+    step: every live tip sprouts new branches under a rule set by the action (how many children, how far
+    they spread, how much shorter and thinner they are, how they bend, how big their leaves are). The goal
+    is a tree whose binary silhouette matches a target silhouette, measured by intersection over union
+    (IoU). The number of children is an integer picked by rounding, so the silhouette - and the loss - is
+    piecewise constant in that action entry: it has zero gradient almost everywhere and jumps in between,
+    the kind of problem ZeroGrads is built for. Grown for a fixed number of generations, it is also a short
+    sequential decision problem for RL.
+
+    The grammar is in `zg_envs.tree_grammar` and the rasteriser in `zg_envs.render.tree`; the tree is
+    deterministic given the actions (no randomness anywhere in growth or drawing).
+
+    By default the target is itself a tree grown from hidden actions drawn from `target_seed`, so a
+    perfect match (IoU = 1) is reachable; `env.unwrapped.target_actions()` returns those actions. A user
+    image (path or array) can be the target instead (dark pixels are "in", see
+    `zg_envs.targets.load_image_mask`); an exact match is then usually out of reach.
+
+    ## Action Space
+
+    `Box(-1, 1, (6,), float32)`: the rule of the generation grown by this step. Finite values outside
+    [-1, 1] are clipped; NaN or inf raise `ValueError`.
+
+    | Num | Action          | Mapping of a in [-1, 1]                                                        |
+    |-----|-----------------|--------------------------------------------------------------------------------|
+    | 0   | children        | `rint(2.5 + 1.5 a)` (half to even): 1, 2, 3 or 4 children per live tip         |
+    | 1   | spread          | 0.2 .. 2.4 rad between the outermost children of a fan (unused for 1 child)   |
+    | 2   | length ratio    | 0.5 .. 0.9 child length / parent length                                        |
+    | 3   | thickness ratio | 0.5 .. 0.9 radius at a new segment's end / radius at its start                 |
+    | 4   | bend            | tropism `theta <- theta - 0.5 a sin(theta)`: a > 0 bends up, a < 0 droops      |
+    | 5   | leaf size       | leaf half-length `0.05 max(0, (a + 0.5) / 1.5)` canvas units; none if a <= -0.5 |
+
+    Children of one tip fan out evenly around the parent's direction; each new segment starts at its
+    parent's tip with the parent's tip radius. Leaves are ellipses (half-width = half the half-length)
+    hanging from the new tips along the branch direction. Leaves of earlier generations stay.
+
+    Segment cap: the tree never has more than `max_segments` segments (trunk included). When growing
+    every tip would pass the cap, only the `k` children that still fit are kept, spread evenly over the
+    generation (indices `round(linspace(0, m - 1, k))` of the `m` children in left-to-right fan order); the
+    rest are dropped together with their leaves and future growth. Once at the cap, later generations add
+    nothing (the step still counts and `info["at_cap"]` is True).
+
+    ## Observation Space
+
+    `Box(0, 1, (2 k^2 + 14,), float32)` with `k = obs_resolution` (default 16, so 526 entries), flat so
+    that stable-baselines3's `MlpPolicy` works out of the box:
+
+    | Index                 | Observation                                                            | Min | Max |
+    |-----------------------|------------------------------------------------------------------------|-----|-----|
+    | 0 .. k^2 - 1          | current silhouette, average-pooled to k x k (fraction covered, row-major, top row first) | 0 | 1 |
+    | k^2 .. 2 k^2 - 1      | target silhouette, pooled the same way                                 | 0   | 1   |
+    | 2 k^2 + 0             | generations grown / `generations`                                      | 0   | 1   |
+    | 2 k^2 + 1             | segments / `max_segments`                                              | 0   | 1   |
+    | 2 k^2 + 2             | live tips / `max_segments`                                             | 0   | 1   |
+    | 2 k^2 + 3             | leaves / `max_segments`                                                | 0   | 1   |
+    | 2 k^2 + 4             | IoU of silhouette and target                                           | 0   | 1   |
+    | 2 k^2 + 5             | precision: covered target pixels / silhouette pixels (0 if empty)      | 0   | 1   |
+    | 2 k^2 + 6             | recall: covered target pixels / target pixels                          | 0   | 1   |
+    | 2 k^2 + 7             | silhouette pixels / all pixels                                         | 0   | 1   |
+    | 2 k^2 + 8             | target pixels / all pixels                                             | 0   | 1   |
+    | 2 k^2 + 9             | mean x of the live tips (canvas units, clipped to [0, 1]; 0 if none)   | 0   | 1   |
+    | 2 k^2 + 10            | mean y of the live tips (canvas units, y up, clipped; 0 if none)       | 0   | 1   |
+    | 2 k^2 + 11            | standard deviation of the live tips' x (clipped; 0 if none)            | 0   | 1   |
+    | 2 k^2 + 12            | length of the newest segments / trunk length (0 if no live tip)        | 0   | 1   |
+    | 2 k^2 + 13            | radius at the live tips / trunk radius (0 if no live tip)              | 0   | 1   |
+
+    ## Rewards
+
+    `reward = reward_iou + reward_segments` with
+    - `reward_iou = iou_weight * (IoU_t - IoU_{t-1})`: the increase of IoU brought by this generation, so
+      with the default weights the return of an episode is exactly final IoU - initial IoU (the trunk's);
+    - `reward_segments = -segment_penalty * new_segments / max_segments`: an optional parsimony cost
+      (0 by default).
+
+    `info` holds `iou`, `loss` (= 1 - IoU, the quantity optimisers minimise), `precision`, `recall`,
+    `n_segments`, `n_leaves`, `n_tips`, `new_segments`, `children` (this step's decoded count),
+    `generation`, `at_cap`, `reward_iou` and `reward_segments`. `reset` returns the same keys except the
+    step-only ones (`new_segments`, `children`, reward terms).
+
+    ## Starting State
+
+    The trunk alone: a vertical tapered segment at the bottom centre of the canvas. Nothing is random
+    except the target when `randomize_target=True`: then each `reset` draws new hidden actions from the
+    env's `np_random` (seed it with `reset(seed=...)`). Otherwise the target is fixed per instance.
+
+    ## Episode End
+
+    Terminated after `generations` steps. No truncation. Calling `step` after the end raises
+    `RuntimeError`; call `reset` first.
+
+    ## Arguments
+
+    ```python
+    import gymnasium as gym
+    import zg_envs
+
+    env = gym.make("zg/TreeGrowth-v0", generations=6, target_seed=3, render_mode="rgb_array")
+    obs, info = env.reset(seed=0)
+    for action in env.unwrapped.target_actions():
+        obs, reward, terminated, truncated, info = env.step(action)
+    assert info["iou"] == 1.0
+    ```
+
+    | Parameter           | Type                          | Default | Description                                              |
+    |---------------------|-------------------------------|---------|----------------------------------------------------------|
+    | `render_mode`       | str or None                   | None    | `"rgb_array"`: `render()` returns a uint8 picture: the coloured tree with the target outline in blue (left) and the silhouette/target overlap at `resolution` (right: light blue = target only, orange = tree only, dark blue = both) |
+    | `resolution`        | int                           | 64      | side of the square silhouette in pixels, 8 .. 1024       |
+    | `generations`       | int                           | 6       | steps per episode G, 1 .. 16                             |
+    | `max_segments`      | int                           | 512     | segment cap (trunk included), 1 .. 1,000,000             |
+    | `target`            | None, path, or array          | None    | None: a tree grown from hidden actions; a path or an image array: that silhouette |
+    | `target_seed`       | int                           | 0       | seed of the hidden target actions (when `target` is None and not randomised) |
+    | `randomize_target`  | bool                          | False   | draw new hidden target actions from `np_random` at each reset (needs `target=None`) |
+    | `obs_resolution`    | int                           | 16      | side k of the pooled silhouettes in the observation; must divide `resolution` |
+    | `iou_weight`        | float                         | 1.0     | weight of the IoU increase in the reward                 |
+    | `segment_penalty`   | float                         | 0.0     | cost per new segment, relative to `max_segments` (>= 0)  |
+    | `render_resolution` | int                           | 256     | side of each panel of the `rgb_array` picture, 16 .. 2048 |
+
+    Hidden target actions are uniform in [-1, 1], drawn from `np.random.default_rng([target_seed, 0x7EE])`
+    (the extra key keeps them apart from an action sampler seeded with the same number), or from
+    `np_random` when `randomize_target=True`. They are redrawn from the same generator until they cover between 4 % and 60 % of the canvas
+    (at most 100 draws), so they are neither specks nor solid blocks.
+
+    ## Version History
+
+    - v0: initial version.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
+
+    def __init__(
+        self,
+        render_mode: str | None = None,
+        resolution: int = 64,
+        generations: int = 6,
+        max_segments: int = 512,
+        target=None,
+        target_seed: int = 0,
+        randomize_target: bool = False,
+        obs_resolution: int = 16,
+        iou_weight: float = 1.0,
+        segment_penalty: float = 0.0,
+        render_resolution: int = 256,
+    ):
+        if render_mode is not None:
+            check_choice("render_mode", render_mode, [None, *self.metadata["render_modes"]])
+        self.render_mode = render_mode
+        self.resolution = check_int_arg("resolution", resolution, 8, 1024)
+        self.generations = check_int_arg("generations", generations, 1, 16)
+        self.max_segments = check_int_arg("max_segments", max_segments, 1, 1_000_000)
+        self.target_seed = check_int_arg("target_seed", target_seed, 0)
+        if not isinstance(randomize_target, (bool, np.bool_)):
+            raise ValueError(f"randomize_target must be True or False, got {randomize_target!r}")
+        self.randomize_target = bool(randomize_target)
+        self.obs_resolution = check_int_arg("obs_resolution", obs_resolution, 1, self.resolution)
+        if self.resolution % self.obs_resolution:
+            raise ValueError(
+                f"obs_resolution must divide resolution={self.resolution}, got {obs_resolution!r} "
+                f"(allowed: {[d for d in range(1, self.resolution + 1) if self.resolution % d == 0]})"
+            )
+        self.iou_weight = _check_float("iou_weight", iou_weight)
+        self.segment_penalty = _check_float("segment_penalty", segment_penalty, minimum=0.0)
+        self.render_resolution = check_int_arg("render_resolution", render_resolution, 16, 2048)
+
+        if target is None:
+            self._image_target = None
+        elif isinstance(target, (str, os.PathLike, np.ndarray, list, tuple)):
+            if self.randomize_target:
+                raise ValueError(
+                    "randomize_target=True needs target=None (hidden tree targets); an image target is fixed"
+                )
+            mask = load_image_mask(target, self.resolution, argument="target")
+            if not mask.any():
+                raise ValueError("target: the image gives an empty mask (no pixel is 'in'); use a visible shape")
+            self._image_target = mask
+        else:
+            raise ValueError(
+                f"target must be None (a hidden tree), an image file path or an image array, got {type(target).__name__}"
+            )
+
+        self.action_space = spaces.Box(-1.0, 1.0, (tg.ACTION_DIM,), dtype=np.float32)
+        k = self.obs_resolution
+        self.observation_space = spaces.Box(0.0, 1.0, (2 * k * k + N_STATS,), dtype=np.float32)
+
+        self._pool = self.resolution // k
+        self._n_pixels = float(self.resolution * self.resolution)
+        self._target_actions: np.ndarray | None = None
+        self._target: np.ndarray | None = None
+        self._target_obs: np.ndarray | None = None
+        self._target_count = 0
+        if self._image_target is not None:
+            self._set_target(self._image_target, None)
+        elif not self.randomize_target:
+            actions, mask = self._draw_target(np.random.default_rng([self.target_seed, _TARGET_STREAM]))
+            self._set_target(mask, actions)
+
+        self._tree: tg.Tree | None = None
+        self._silhouette = np.zeros((self.resolution, self.resolution), dtype=bool)
+        self._iou = 0.0
+        self._precision = 0.0
+        self._recall = 0.0
+        self._done = True
+
+    # ------------------------------------------------------------------ target
+    def _draw_target(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = _TARGET_COVERAGE
+        for _ in range(_TARGET_TRIES):
+            actions = rng.uniform(-1.0, 1.0, size=(self.generations, tg.ACTION_DIM)).astype(np.float32)
+            mask = self._grow_silhouette(actions)
+            if lo <= mask.mean() <= hi:
+                break
+        return actions, mask
+
+    def _grow_silhouette(self, actions) -> np.ndarray:
+        """Silhouette of the tree grown from ``actions`` by exactly the env's own step path."""
+        tree = tg.Tree(self.max_segments)
+        out = tree_silhouette(tree.segments, None, self.resolution)
+        for action in actions:
+            seg, leaves = tree.grow(check_action(action, self.action_space))
+            tree_silhouette(seg, leaves, self.resolution, out=out)
+        return out
+
+    def _set_target(self, mask: np.ndarray, actions: np.ndarray | None) -> None:
+        self._target = mask
+        self._target_actions = None if actions is None else np.array(actions, dtype=np.float32)
+        self._target_count = int(mask.sum())
+        self._target_obs = self._pooled(mask)
+
+    def target_actions(self) -> np.ndarray | None:
+        """The hidden ``(generations, 6)`` actions that grow the current target, or None for an image target.
+
+        Stepping with these rows in order reproduces the target exactly (IoU = 1).
+        """
+        if self._target_actions is None:
+            return None
+        return self._target_actions.copy()
+
+    @property
+    def target_mask(self) -> np.ndarray:
+        """The current target silhouette, a ``(resolution, resolution)`` bool array (a copy)."""
+        if self._target is None:
+            raise RuntimeError("the target is drawn at reset() when randomize_target=True; call reset() first")
+        return self._target.copy()
+
+    @property
+    def silhouette(self) -> np.ndarray:
+        """The current tree's silhouette, a ``(resolution, resolution)`` bool array (a copy)."""
+        return self._silhouette.copy()
+
+    @property
+    def tree(self) -> tg.Tree | None:
+        """The growing tree (segments, leaves, tips); None before the first reset."""
+        return self._tree
+
+    # ------------------------------------------------------------------ gym API
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        if self.randomize_target:
+            actions, mask = self._draw_target(self.np_random)
+            self._set_target(mask, actions)
+        self._tree = tg.Tree(self.max_segments)
+        self._silhouette = tree_silhouette(self._tree.segments, None, self.resolution)
+        self._update_scores()
+        self._done = False
+        return self._observation(), self._info()
+
+    def step(self, action):
+        if self._done:
+            raise RuntimeError(
+                "step() called after the episode ended (or before reset()); call reset() to start a new episode"
+            )
+        action = check_action(action, self.action_space)
+        tree = self._tree
+        before = tree.n_segments
+        previous_iou = self._iou
+        seg, leaves = tree.grow(action)
+        tree_silhouette(seg, leaves, self.resolution, out=self._silhouette)
+        self._update_scores()
+        new_segments = tree.n_segments - before
+        reward_iou = self.iou_weight * (self._iou - previous_iou)
+        reward_segments = -self.segment_penalty * new_segments / self.max_segments
+        terminated = tree.generation >= self.generations
+        self._done = terminated
+        info = self._info()
+        info.update(
+            new_segments=new_segments,
+            children=tree.rules[-1].children,
+            reward_iou=reward_iou,
+            reward_segments=reward_segments,
+        )
+        return self._observation(), float(reward_iou + reward_segments), terminated, False, info
+
+    def render(self):
+        if self.render_mode is None:
+            gym.logger.warn(
+                "render() called without a render_mode; make the env with render_mode='rgb_array' to get pictures"
+            )
+            return None
+        size = self.render_resolution
+        tree = self._tree if self._tree is not None else tg.Tree(self.max_segments)
+        target = self._target if self._target is not None else np.zeros_like(self._silhouette)
+        left = tree_picture(tree.segments, tree.leaves, size, target=target)
+        right = comparison_picture(self._silhouette, target, size)
+        gap = np.full((size, max(2, size // 64), 3), 255, dtype=np.uint8)
+        return np.concatenate([left, gap, right], axis=1)
+
+    # ------------------------------------------------------------------ helpers
+    def _pooled(self, mask: np.ndarray) -> np.ndarray:
+        k, p = self.obs_resolution, self._pool
+        return mask.reshape(k, p, k, p).mean(axis=(1, 3), dtype=np.float32).ravel()
+
+    def _update_scores(self) -> None:
+        sil, tgt = self._silhouette, self._target
+        inter = int(np.count_nonzero(sil & tgt))
+        count = int(np.count_nonzero(sil))
+        union = count + self._target_count - inter
+        self._iou = inter / union if union else 1.0
+        self._precision = inter / count if count else 0.0
+        self._recall = inter / self._target_count if self._target_count else 0.0
+        self._count = count
+
+    def _observation(self) -> np.ndarray:
+        tree = self._tree
+        tips = tree.tips
+        cap = float(self.max_segments)
+        stats = np.zeros(N_STATS, dtype=np.float64)
+        stats[0] = tree.generation / self.generations
+        stats[1] = tree.n_segments / cap
+        stats[2] = tips.shape[0] / cap
+        stats[3] = tree.n_leaves / cap
+        stats[4] = self._iou
+        stats[5] = self._precision
+        stats[6] = self._recall
+        stats[7] = self._count / self._n_pixels
+        stats[8] = self._target_count / self._n_pixels
+        if tips.shape[0]:
+            stats[9] = tips[:, 0].mean()
+            stats[10] = tips[:, 1].mean()
+            stats[11] = tips[:, 0].std()
+            stats[12] = tips[0, 3] / tg.TRUNK_LENGTH
+            stats[13] = tips[0, 4] / tg.TRUNK_RADIUS
+        np.clip(stats, 0.0, 1.0, out=stats)
+        return np.concatenate([self._pooled(self._silhouette), self._target_obs, stats.astype(np.float32)])
+
+    def _info(self) -> dict:
+        tree = self._tree
+        return {
+            "iou": self._iou,
+            "loss": 1.0 - self._iou,
+            "precision": self._precision,
+            "recall": self._recall,
+            "n_segments": tree.n_segments,
+            "n_leaves": tree.n_leaves,
+            "n_tips": int(tree.tips.shape[0]),
+            "generation": tree.generation,
+            "at_cap": tree.at_cap,
+        }
+
+
+def _check_float(name: str, value, minimum: float | None = None) -> float:
+    allowed = "a finite number" + ("" if minimum is None else f" >= {minimum}")
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value) or (minimum is not None and value < minimum):
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    return value
