@@ -62,7 +62,8 @@ def to_uint8_image(image, key: str = "image") -> np.ndarray:
     elif img.ndim == 2:
         img = img[:, :, None]
     else:
-        raise ValueError(f"image for {key!r} must be H x W, H x W x 1, H x W x 3 or H x W x 4, got shape {img.shape}")
+        raise ValueError(f"image for {key!r} must be H x W, H x W x 1, H x W x 3 or H x W x 4, "
+                         f"got shape {img.shape}")
     if img.shape[0] == 0 or img.shape[1] == 0:
         raise ValueError(f"image for {key!r} is empty: shape {img.shape}")
     if img.dtype == np.bool_:
@@ -234,7 +235,8 @@ class CSVWriter(Writer):
             with open(self.path, newline="") as f:
                 reader = csv.DictReader(f)
                 self.fields = list(reader.fieldnames or ["step"])
-                rows = [r for r in reader if r.get("step") not in (None, "") and float(r["step"]) <= resume_step]
+                rows = [r for r in reader
+                        if r.get("step") not in (None, "") and float(r["step"]) <= resume_step]
         self._rewrite(rows)
 
     def _rewrite(self, rows: list[dict]) -> None:
@@ -283,7 +285,8 @@ class StdoutWriter(Writer):
         print("\n".join(text), file=self._out(), flush=True)
 
     def write_image(self, key, image, step):
-        print(f"[step {int(step)}] image {key}: {image.shape[1]}x{image.shape[0]}", file=self._out(), flush=True)
+        print(f"[step {int(step)}] image {key}: {image.shape[1]}x{image.shape[0]}", file=self._out(),
+              flush=True)
 
     def write_text(self, key, text, step):
         print(f"[step {int(step)}] text {key} ({len(text)} characters)", file=self._out(), flush=True)
@@ -415,7 +418,8 @@ def make_logger(run_dir: str, formats: Iterable[str] = FORMATS, resume_step: int
     writers: list[Writer] = []
     for f in formats:
         if f == "tensorboard":
-            writers.append(TensorBoardWriter(run_dir, purge_step=None if resume_step is None else resume_step + 1))
+            purge = None if resume_step is None else resume_step + 1
+            writers.append(TensorBoardWriter(run_dir, purge_step=purge))
         elif f == "csv":
             writers.append(CSVWriter(os.path.join(run_dir, "progress.csv"), resume_step=resume_step))
         else:

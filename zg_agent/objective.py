@@ -223,7 +223,8 @@ def _process_worker(cfg: _EnvConfig, tasks, results, worker_index: int) -> None:
     try:
         env, policy = _build(cfg)
     except BaseException:  # noqa: BLE001 - reported to the parent, which raises
-        results.put(((0, -1), "error", f"worker {worker_index} could not build the env:\n{traceback.format_exc()}"))
+        msg = f"worker {worker_index} could not build the env:\n{traceback.format_exc()}"
+        results.put(((0, -1), "error", msg))
         return
     try:
         while True:
@@ -522,8 +523,8 @@ class EpisodeObjective:
             raise ValueError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
         if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
             raise ValueError(f"episodes must be a positive integer, got {episodes!r}")
-        if max_episode_steps is not None and (isinstance(max_episode_steps, bool)
-                                              or not isinstance(max_episode_steps, int) or max_episode_steps < 1):
+        if max_episode_steps is not None and (isinstance(max_episode_steps, bool) or
+                                              not isinstance(max_episode_steps, int) or max_episode_steps < 1):
             raise ValueError(f"max_episode_steps must be a positive integer or None, got {max_episode_steps!r}")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
@@ -569,7 +570,8 @@ class EpisodeObjective:
             self.backend = SerialBackend(self._cfg, env=self._env, policy=self._local_policy)
         else:
             try:
-                self.backend = make_backend(backend, self._cfg, num_workers=num_workers, ray_address=ray_address)
+                self.backend = make_backend(backend, self._cfg, num_workers=num_workers,
+                                            ray_address=ray_address)
             except BaseException:
                 env.close()
                 raise
@@ -611,7 +613,8 @@ class EpisodeObjective:
             seeds = None
         if not seeds or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 0
                                 for s in seeds):
-            raise ValueError(f"reset_seeds must be a non-empty list of non-negative integers, got {reset_seeds!r}")
+            raise ValueError(f"reset_seeds must be a non-empty list of non-negative integers, "
+                             f"got {reset_seeds!r}")
         return [int(s) for s in seeds]
 
     def evaluate(self, thetas, reset_seeds) -> EvalResult:
@@ -687,5 +690,5 @@ class EpisodeObjective:
         self.close()
 
     def __repr__(self) -> str:
-        return (f"EpisodeObjective(env_id={self.env_id!r}, policy={self.policy!r}, backend={self.backend_name!r},"
-                f" horizon={self.horizon})")
+        return (f"EpisodeObjective(env_id={self.env_id!r}, policy={self.policy!r}, "
+                f"backend={self.backend_name!r}, horizon={self.horizon})")

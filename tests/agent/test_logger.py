@@ -68,7 +68,8 @@ def test_tensorboard_holds_scalars_images_figures_text_and_hparams(tmp_path):
     assert "| lr | 0.1 |" in text and "| policy/kind | linear |" in text
     hp = ea.PluginTagToContent("hparams")
     assert {"_hparams_/experiment", "_hparams_/session_start_info"} <= set(hp)
-    assert b"zerograds" in hp["_hparams_/session_start_info"] and b"eval/mean_reward" in hp["_hparams_/experiment"]
+    assert b"zerograds" in hp["_hparams_/session_start_info"]
+    assert b"eval/mean_reward" in hp["_hparams_/experiment"]
 
     # the same records in the CSV and the stdout table
     header, rows = _read_csv(tmp_path / "progress.csv")
@@ -115,7 +116,8 @@ def test_resume_drops_what_was_logged_after_the_checkpoint(tmp_path):
                                                                   ("300", "1.0")]
     assert header == ["step", "eval/mean_reward", "time/fps"]
     ea = _events(tmp_path)
-    assert [(e.step, e.value) for e in ea.Scalars("eval/mean_reward")] == [(100, -100.0), (200, -200.0), (300, 1.0)]
+    points = [(e.step, e.value) for e in ea.Scalars("eval/mean_reward")]
+    assert points == [(100, -100.0), (200, -200.0), (300, 1.0)]
 
 
 def test_stdout_writer_prints_a_table_per_dump():

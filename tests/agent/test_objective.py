@@ -154,7 +154,7 @@ def test_nan_from_env_dynamics_is_reported():
 
 
 def test_bad_input_gives_clear_value_errors():
-    with pytest.raises(ValueError, match=r"not a registered Gymnasium environment; did you mean \[.*'Pendulum-v1'"):
+    with pytest.raises(ValueError, match=r"not a registered Gymnasium env.*did you mean \[.*'Pendulum-v1'"):
         EpisodeObjective("Pendulum-v9", policy_kind="linear")
     with pytest.raises(ValueError, match="zg/NoSuchEnv-v0.*zg/ShadowCaster-v0"):
         EpisodeObjective("zg/NoSuchEnv-v0", policy_kind="linear")
@@ -195,13 +195,9 @@ def test_ray_backend_without_ray_names_the_extra(monkeypatch):
 def _pid_gone(pid, timeout=10.0):
     deadline = time.time() + timeout
     while time.time() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-        except FileNotFoundError:
+        # a zombie (state Z) still has a /proc entry: the process only counts as gone once it was reaped
+        if not os.path.exists(f"/proc/{pid}"):
             return True
-        if state == "Z":  # a zombie still has an entry; wait for its parent to reap it
-            pass
         time.sleep(0.05)
     return False
 
