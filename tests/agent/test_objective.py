@@ -302,3 +302,17 @@ def test_process_workers_ignore_ctrl_c():
         time.sleep(0.2)
         np.testing.assert_array_equal(obj.evaluate(_thetas(obj, 3), [0]).returns, ref.returns)
         assert obj.backend.pids == pids
+
+
+def test_one_of_our_envs_on_serial_and_process_backends():
+    # fixed-target design task: open-loop controls, one placement per step
+    results = []
+    for backend in ("serial", "process"):
+        with EpisodeObjective("zg/ShadowCaster-v0", policy_kind="open_loop", max_episode_steps=8,
+                              backend=backend, num_workers=2) as obj:
+            assert obj.num_params == 8 * 4
+            res = obj.evaluate(_thetas(obj, 3, scale=0.5), [0, 1])
+            assert res.env_steps == 3 * 2 * 8
+            results.append(res.returns)
+    np.testing.assert_array_equal(results[0], results[1])
+    assert len(set(results[0][:, 0].tolist())) == 3  # candidates differ
