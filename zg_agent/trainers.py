@@ -394,7 +394,9 @@ class Trainer:
         if len(frames) > 2:
             from .logger import frame_strip
 
-            self.logger.record_image("eval/frames", frame_strip(frames))
+            strip = frame_strip(frames)
+            stride = -(-strip.shape[1] // 2048)  # keep the strip at most ~2048 pixels wide
+            self.logger.record_image("eval/frames", strip[::stride, ::stride] if stride > 1 else strip)
 
     def _render_failed(self, exc: BaseException) -> None:
         self._render_ok = False
