@@ -81,3 +81,26 @@ def test_comparison_input_errors(tmp_path):
     with pytest.raises(ConfigError, match="unknown config key"):
         run_comparison("Pendulum-v1", ["random"], overrides=["random:options.lr=3"], out_dir=tmp_path)
     assert not any(tmp_path.iterdir())  # nothing was started
+
+
+def test_run_results_script_smoke(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    md = tmp_path / "results.md"
+    md.write_text("# old\n\n## Reading\n\nZeroGrads wins on plateaus (kept).\n")
+    env = dict(os.environ, PYTHONPATH=str(root), OMP_NUM_THREADS="1")
+    proc = subprocess.run(
+        [sys.executable, "scripts/run_results.py", "--envs", "Pendulum-v1,NoSuchEnv-v0", "--algos", "random",
+         "--seeds", "1", "--budget-scale", "0.05", "--set", "max_episode_steps=40", "--set", "options.popsize=4",
+         "--out", str(tmp_path / "runs"), "--md", str(md), "--no-progress"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    text = md.read_text()
+    assert text.startswith("# Results") and "python scripts/run_results.py --envs Pendulum-v1" in text
+    assert "## Pendulum-v1" in text and "| random | 1 |" in text
+    assert "`NoSuchEnv-v0`: not run" in text
+    assert "ZeroGrads wins on plateaus (kept)." in text
+    assert (tmp_path / "results" / "Pendulum-v1.png").is_file()
