@@ -705,6 +705,7 @@ class PPOTrainer(Trainer):
                 venv = VecNormalize(venv, gamma=opts.gamma)
             self.model = PPO(opts.policy, venv, seed=cfg.seed, device="cpu", verbose=0, **opts.ppo_kwargs())
         self.venv = venv
+        self.clean_stop_step: int | None = None
         self.eval_log = EvalLog(self.run_dir / "evaluations.csv", resume_step=resume_step)
         self.logger = self._make_logger(resume_step)
         self._eval_env = make_env(cfg.env_id, cfg.env_kwargs, cfg.max_episode_steps)
@@ -727,6 +728,11 @@ class PPOTrainer(Trainer):
         if remaining > 0 and not self.stop_requested:
             self.model.learn(total_timesteps=remaining, callback=callback(self), reset_num_timesteps=False,
                              progress_bar=False, log_interval=1)
+        if self.clean_stop_step is not None:
+            # stopped on request at a rollout boundary, already saved; the few steps of the rollout that had
+            # just begun are discarded with it
+            self.env_steps = self.clean_stop_step
+            return
         self.env_steps = int(self.model.num_timesteps)
         if self.budget_spent():
             if self.last_eval_step != self.env_steps:
@@ -871,12 +877,17 @@ def _ppo_helpers():
             if tr.env_steps >= tr.next_eval and tr.env_steps < tr.target_steps:
                 tr._evaluate(final=False)
                 tr.logger.dump(tr.env_steps)
-            return not tr.stop_requested
+            return tr.clean_stop_step is None
 
         def _on_rollout_start(self) -> None:
-            # here the model has trained on every rollout collected so far: a consistent checkpoint
+            # here the model has trained on every rollout collected so far: a consistent checkpoint. A stop
+            # request (first Ctrl-C) waits for this point, saves, and ends learn() at the next step.
             tr = self.trainer
-            if tr.iteration > 0 and tr.iteration % tr.cfg.checkpoint_every == 0:
+            tr.env_steps = int(self.num_timesteps)
+            if tr.stop_requested and tr.iteration > 0:
+                tr._write_checkpoint()
+                tr.clean_stop_step = tr.env_steps
+            elif tr.iteration > 0 and tr.iteration % tr.cfg.checkpoint_every == 0:
                 tr._write_checkpoint()
 
         def _on_rollout_end(self) -> None:

@@ -108,7 +108,8 @@ def test_every_algorithm_trains_end_to_end_with_shared_tags(algo, tmp_path):
     assert any(t.startswith(prefix) for t in tags), (algo, sorted(tags))
     steps = [e.step for e in acc.Scalars("eval/mean_reward")]
     assert steps == [int(r["env_steps"]) for r in evals]
-    assert "hparams" in "".join(acc.Tags().get("tensors", [])) or (run / "progress.csv").is_file()
+    assert "hparams/text_summary" in acc.Tags()["tensors"]  # the Markdown table
+    assert "_hparams_/session_start_info" in acc.PluginTagToContent("hparams")  # the HPARAMS entry
     if algo == "zerograds":
         assert "zerograds/surrogate_slice" in acc.Tags()["images"]
         assert "zerograds/grad_cosine" in tags or any(t.startswith("zerograds/surrogate") for t in tags)
@@ -194,14 +195,19 @@ def test_resume_after_a_hard_kill_drops_what_came_after_the_checkpoint(tmp_path)
     assert column(full.run_dir / "progress.csv", key) == column(run / "progress.csv", key)
 
 
-def test_ppo_resume_continues_to_the_budget(tmp_path):
+@pytest.mark.parametrize("how", ["request_stop", "KeyboardInterrupt"])
+def test_ppo_resume_continues_to_the_budget(how, tmp_path):
     def interrupt(trainer):
         if trainer.iteration == 2:
-            raise KeyboardInterrupt
+            if how == "request_stop":  # what the first Ctrl-C does: finish the rollout, train, save
+                trainer.request_stop()
+            else:  # a second Ctrl-C: stop at once (the rollout just collected is not trained on)
+                raise KeyboardInterrupt
 
-    cfg = tiny_config("ppo", tmp_path, budget=1280, eval_every=320)
+    cfg = tiny_config("ppo", tmp_path, budget=1280, eval_every=320, **{"options.normalize": True})
     cut = train(cfg, callback=interrupt)
-    assert cut.status == "interrupted" and 0 < cut.env_steps < 1280
+    assert cut.status == "interrupted" and cut.env_steps == 640
+    assert (cut.run_dir / "checkpoints" / "vecnormalize.pkl").is_file()
     done = resume(cut.run_dir)
     assert done.status == "finished" and done.env_steps == 1280
     steps = [r["env_steps"] for r in read_evaluations(cut.run_dir)]
