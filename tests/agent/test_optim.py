@@ -1,0 +1,215 @@
+"""The ask/tell contract, determinism, resume and bad input, for every registered optimizer."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+import zg_agent
+from zg_agent import problems
+from zg_agent.optim import OPTIMIZERS, make_optimizer
+
+SPHERE = problems.step_sphere(8)
+
+
+def run_iterations(opt, fun, n):
+    trajectory = []
+    for _ in range(n):
+        xs = opt.ask()
+        opt.tell(xs, fun(xs))
+        trajectory.append(opt.mean.copy())
+    return np.array(trajectory)
+
+
+@pytest.mark.parametrize("method", OPTIMIZERS)
+def test_ask_tell_contract(method):
+    opt = make_optimizer(method, SPHERE.x0, seed=0)
+    assert opt.num_evaluations == 0 and opt.best.f == np.inf
+    xs = opt.ask()
+    assert xs.shape == (opt.popsize, SPHERE.dim) and xs.dtype == np.float64
+    losses = SPHERE.fun(xs)
+    metrics = opt.tell(xs, losses)
+    assert isinstance(metrics, dict) and all(isinstance(v, float) for v in metrics.values())
+    assert opt.num_evaluations == opt.popsize and opt.num_iterations == 1
+    assert opt.best.f == pytest.approx(losses.min())
+    np.testing.assert_array_equal(opt.best.x, xs[np.argmin(losses)])
+    assert opt.mean.shape == (SPHERE.dim,) and np.all(np.isfinite(opt.mean))
+
+
+@pytest.mark.parametrize("method", OPTIMIZERS)
+def test_same_seed_same_trajectory_and_other_seed_differs(method):
+    a = run_iterations(make_optimizer(method, SPHERE.x0, seed=3), SPHERE.fun, 5)
+    b = run_iterations(make_optimizer(method, SPHERE.x0, seed=3), SPHERE.fun, 5)
+    c = run_iterations(make_optimizer(method, SPHERE.x0, seed=4), SPHERE.fun, 5)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("method", OPTIMIZERS)
+def test_resume_from_state_dict_gives_the_uninterrupted_trajectory(method):
+    full = run_iterations(make_optimizer(method, SPHERE.x0, seed=1), SPHERE.fun, 8)
+
+    first = make_optimizer(method, SPHERE.x0, seed=1)
+    head = run_iterations(first, SPHERE.fun, 3)
+    first.ask()  # interrupted between ask and tell: the pending batch is part of the state
+    state = pickle.loads(pickle.dumps(first.state_dict()))
+
+    resumed = make_optimizer(method, SPHERE.x0, seed=99)  # the seed is overwritten by the state
+    resumed.load_state_dict(state)
+    pending = state["pending"]
+    resumed.tell(pending, SPHERE.fun(pending))
+    tail = np.concatenate([[resumed.mean], run_iterations(resumed, SPHERE.fun, 4)])
+    np.testing.assert_array_equal(np.concatenate([head, tail]), full)
+    assert resumed.num_evaluations == 8 * resumed.popsize
+
+
+@pytest.mark.parametrize("method", OPTIMIZERS)
+def test_one_dimensional_problem(method):
+    res = zg_agent.minimize(problems.toy_1d().fun, [-1.0], method=method, budget=200, seed=0, vectorized=True)
+    assert res.x.shape == (1,) and np.isfinite(res.fun)
+
+
+def test_every_method_beats_its_start_on_the_step_sphere():
+    f0 = SPHERE.fun(SPHERE.x0[None])[0]
+    for method in OPTIMIZERS:
+        res = zg_agent.minimize(SPHERE.fun, SPHERE.x0, method=method, budget=2000, seed=0, vectorized=True)
+        assert res.fun < 0.5 * f0, method
+
+
+def test_zerograds_solves_the_1d_toy():
+    p = problems.toy_1d()
+    res = zg_agent.minimize(p.fun, p.x0, method="zerograds", budget=4000, seed=0, vectorized=True)
+    assert p.fun(res.mean[None])[0] < 0.1  # from 3.45 at x = -1 to the bottom step around x = 2
+    assert abs(res.mean[0] - 2.0) < 0.3
+
+
+def test_zerograds_improves_quantized_rosenbrock():
+    p = problems.quantized_rosenbrock()
+    f0 = p.fun(p.x0[None])[0]
+    res = zg_agent.minimize(p.fun, p.x0, method="zerograds", budget=4000, seed=0, vectorized=True)
+    assert res.fun < 0.2 * f0
+
+
+def test_zerograds_descends_a_plateau_in_high_dimension():
+    p = problems.threshold_match(500)
+    res = zg_agent.minimize(p.fun, p.x0, method="zerograds", budget=3000, seed=0, vectorized=True)
+    assert p.fun(res.mean[None])[0] < 0.3  # starts at ~0.5: half the bits are wrong
+
+
+def test_minimize_history_is_monotone_and_within_budget():
+    res = zg_agent.minimize(SPHERE.fun, SPHERE.x0, method="es", budget=205, seed=0, vectorized=True)
+    assert res.num_evaluations <= 205 and res.num_evaluations == res.history_evaluations[-1]
+    assert np.all(np.diff(res.history_best) <= 0)
+    assert res.fun == res.history_best[-1]
+
+
+def test_minimize_scalar_function_and_callback_stop():
+    calls = []
+    res = zg_agent.minimize(lambda x: float(np.sum(x**2)), np.ones(3), method="random", budget=1000, seed=0,
+                            callback=lambda it, m: calls.append(it) or it >= 2)
+    assert calls == [1, 2] and res.num_evaluations == 2 * 20
+
+
+def test_zerograds_surrogate_starts_flat_and_reports_diagnostics():
+    opt = make_optimizer("zerograds", SPHERE.x0, seed=0)
+    pts = opt.rng.standard_normal((5, SPHERE.dim))
+    np.testing.assert_allclose(opt.predict(pts), opt.predict(pts[:1]).repeat(5))  # zero-initialised output
+    xs = opt.ask()
+    metrics = opt.tell(xs, SPHERE.fun(xs))
+    for key in ("surrogate_loss", "surrogate_error", "grad_norm", "grad_cosine", "sigma"):
+        assert np.isfinite(metrics[key]), key
+    assert -1.0 <= metrics["grad_cosine"] <= 1.0
+    assert opt.predict(xs).shape == (len(xs),)
+
+
+def test_zerograds_surrogate_gradient_agrees_with_a_smooth_slope():
+    # On a linear loss, the fitted surrogate's gradient must point along the true gradient.
+    direction = np.linspace(-1, 1, 10)
+    opt = make_optimizer("zerograds", np.zeros(10), seed=0)
+    for _ in range(20):
+        xs = opt.ask()
+        metrics = opt.tell(xs, xs @ direction)
+    assert metrics["grad_cosine"] > 0.8
+    assert np.corrcoef(-opt.mean, direction)[0, 1] > 0.9
+
+
+@pytest.mark.parametrize("surrogate", ["mlp", "quadratic", "linear"])
+def test_zerograds_surrogate_families_and_encoding(surrogate):
+    res = zg_agent.minimize(SPHERE.fun, SPHERE.x0, method="zerograds", budget=400, seed=0, vectorized=True,
+                            surrogate=surrogate, encoding_bands=2 if surrogate == "mlp" else 0)
+    assert res.fun < SPHERE.fun(SPHERE.x0[None])[0]
+
+
+@pytest.mark.slow
+def test_zerograds_runs_at_two_hundred_thousand_dimensions():
+    dim = 200_000
+    opt = make_optimizer("zerograds", np.zeros(dim), seed=0, popsize=4, history=2)
+    for _ in range(2):
+        xs = opt.ask()
+        opt.tell(xs, np.abs(xs).mean(axis=1))
+    assert opt.mean.shape == (dim,) and np.all(np.isfinite(opt.mean))
+
+
+# ---------------------------------------------------------------- bad input
+@pytest.mark.parametrize("method", OPTIMIZERS)
+def test_bad_x0(method):
+    with pytest.raises(ValueError, match="x0 must be finite"):
+        make_optimizer(method, [0.0, np.nan])
+    with pytest.raises(ValueError, match="x0 must be a non-empty 1-D"):
+        make_optimizer(method, np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("method", OPTIMIZERS)
+def test_tell_checks_shapes_and_order(method):
+    opt = make_optimizer(method, np.zeros(4), seed=0)
+    with pytest.raises(RuntimeError, match="without a pending ask"):
+        opt.tell(np.zeros((2, 4)), np.zeros(2))
+    xs = opt.ask()
+    with pytest.raises(RuntimeError, match="called again before tell"):
+        opt.ask()
+    with pytest.raises(ValueError, match="candidates must have the shape asked"):
+        opt.tell(xs[:-1], np.zeros(len(xs) - 1))
+    with pytest.raises(ValueError, match="one value per candidate"):
+        opt.tell(xs, np.zeros(len(xs) + 1))
+    with pytest.raises(ValueError, match="NaN or inf for candidates \\[1\\]"):
+        opt.tell(xs, np.where(np.arange(len(xs)) == 1, np.nan, 0.0))
+    opt.tell(xs, np.zeros(len(xs)))  # the failed calls did not consume the pending batch
+
+
+def test_nonfinite_worst_policy_counts_and_never_becomes_best():
+    opt = make_optimizer("es", np.zeros(3), seed=0, nonfinite="worst", popsize=4)
+    xs = opt.ask()
+    metrics = opt.tell(xs, np.array([1.0, -np.inf, 2.0, np.nan]))
+    assert metrics["num_nonfinite"] == 2.0 and opt.num_nonfinite == 2
+    assert opt.best.f == 1.0
+    np.testing.assert_array_equal(opt.best.x, xs[0])
+
+
+def test_unknown_method_option_and_bad_values():
+    with pytest.raises(ValueError, match="method must be one of"):
+        make_optimizer("adamw", np.zeros(2))
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['sigmaa'\].*allowed"):
+        make_optimizer("zerograds", np.zeros(2), sigmaa=0.1)
+    with pytest.raises(ValueError, match="sigma must be a finite number > 0"):
+        make_optimizer("zerograds", np.zeros(2), sigma=-1.0)
+    with pytest.raises(ValueError, match="popsize must be even"):
+        make_optimizer("es", np.zeros(2), popsize=5)
+    with pytest.raises(ValueError, match="surrogate must be one of"):
+        make_optimizer("zerograds", np.zeros(2), surrogate="gp")
+    with pytest.raises(ValueError, match="target_transform must be one of"):
+        make_optimizer("zerograds", np.zeros(2), target_transform="log")
+    with pytest.raises(ValueError, match="nonfinite must be one of"):
+        make_optimizer("random", np.zeros(2), nonfinite="ignore")
+
+
+def test_budget_below_one_batch():
+    with pytest.raises(ValueError, match="budget must be an integer of at least one batch \\(20"):
+        zg_agent.minimize(lambda x: 0.0, np.zeros(2), method="zerograds", budget=10)
+    with pytest.raises(ValueError, match="fun must be callable"):
+        zg_agent.minimize(3.0, np.zeros(2))
+
+
+def test_state_dict_of_another_optimizer_is_refused():
+    state = make_optimizer("es", np.zeros(3), seed=0).state_dict()
+    with pytest.raises(ValueError, match="state is for OpenES"):
+        make_optimizer("zerograds", np.zeros(3), seed=0).load_state_dict(state)
