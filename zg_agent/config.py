@@ -55,20 +55,49 @@ class ConfigError(ValueError):
 # ---------------------------------------------------------------------------------------------- options
 @dataclass
 class ZeroGradsOptions:
-    """Options of ZeroGrads (``make_optimizer("zerograds", x0, **options)``); ``None`` keeps its default."""
+    """Options of ZeroGrads (``make_optimizer("zerograds", x0, **options)``); ``None`` keeps its default.
+    See :class:`zg_agent.optim.zerograds.ZeroGrads` for the defaults and the paper's settings."""
 
     sigma: float | None = None
-    """standard deviation of the Gaussian perturbations around theta (the smoothing scale)"""
+    """std of the Gaussian perturbations around theta (the smoothing kernel's width), in parameter units"""
     popsize: int | None = None
-    """loss evaluations (candidates) per iteration; antithetic pairs, so even"""
+    """loss evaluations (candidates) per iteration; even when antithetic"""
+    antithetic: bool | None = None
+    """draw perturbations in pairs (eps, -eps)"""
+    inner_sigma: float | None = None
+    """std of the extra jitter of each evaluated point, relative to sigma (0: no smoothing)"""
+    surrogate: str | None = None
+    """surrogate family: mlp, quadratic (diagonal) or linear"""
+    layers: int | None = None
+    """MLP layers including the output layer (paper: 3 low-d, 8 high-d)"""
+    width: int | None = None
+    """MLP hidden width (paper: 64 low-d, 128 high-d)"""
+    encoding_bands: int | None = None
+    """positional-encoding frequency bands of the MLP input (0: off)"""
+    leaky_slope: float | None = None
+    """negative slope of the leaky ReLUs"""
+    linear_skip: bool | None = None
+    """add a linear term to the MLP"""
     lr_theta: float | None = None
-    """Adam learning rate of theta, which descends the surrogate's gradient"""
+    """Adam step size of theta, which descends the surrogate's gradient"""
     lr_phi: float | None = None
-    """Adam learning rate of the surrogate's weights"""
+    """Adam step size of the surrogate's parameters"""
     k_phi: int | None = None
     """surrogate fitting steps per batch"""
     k_theta: int | None = None
     """theta steps per batch"""
+    target_transform: str | None = None
+    """how losses become regression targets: standardize, rank or none"""
+    history: int | None = None
+    """batches kept and refitted each iteration (1: only the fresh batch)"""
+    locality: float | None = None
+    """width (in sigmas) of the kernel weighting stored samples by distance to theta (0: equal weights)"""
+    sigma_decay: float | None = None
+    """sigma is multiplied by this after every iteration (1: constant)"""
+    sigma_min: float | None = None
+    """lower bound of sigma under decay"""
+    normalize_gradient: bool | None = None
+    """rescale the surrogate gradient to norm sqrt(d) before the Adam step of theta"""
 
 
 @dataclass
@@ -93,8 +122,10 @@ class CMAOptions:
     """initial step size"""
     popsize: int | None = None
     """candidates per iteration (None: CMA-ES's default 4 + 3 ln d)"""
-    diagonal: bool | None = None
-    """separable (diagonal covariance) CMA-ES, for large dimensions"""
+    separable: bool | None = None
+    """diagonal covariance (separable CMA-ES); None: chosen when the dimension exceeds separable_above"""
+    separable_above: int | None = None
+    """dimension above which separable=None means diagonal"""
 
 
 @dataclass
