@@ -249,3 +249,30 @@ def test_nan_episode_names_candidate_and_seed_and_keeps_the_run(tmp_path):
     assert read_status(run)["state"] == "failed" and "candidate" in read_status(run)["error"]
     assert "ValueError" in (run / "error.txt").read_text()
     assert has_checkpoint(run) and (run / "config.yaml").is_file()
+
+
+# ---------------------------------------------------------------------------------------------- one of ours
+@pytest.mark.parametrize("algo", ALGOS)
+def test_every_algorithm_on_shadow_caster_with_pictures(algo, tmp_path):
+    over = {"budget": 256, "eval_every": 64, "eval_episodes": 1, "slice_every": 2, "slice_points": 3,
+            "render_every": 100, "env_kwargs": {"resolution": 32}}
+    over.update({"options.n_steps": 64, "options.batch_size": 32, "options.n_epochs": 1} if algo == "ppo"
+                else {"options.popsize": 4})
+    result = train(load_config(algo, "zg/ShadowCaster-v0", overrides={"run_root": str(tmp_path), **over}))
+    assert result.status == "finished" and result.env_steps == 256
+    acc = scalars(result.run_dir)
+    for tag in SHARED_TAGS:
+        assert tag in acc.Tags()["scalars"], tag
+    images = acc.Tags()["images"]
+    assert "eval/render" in images and "eval/frames" in images
+    # the first and the last evaluation are rendered (render_every is larger than the number of evaluations)
+    assert [im.step for im in acc.Images("eval/render")] == [0, 256]
+
+
+def test_process_backend_gives_the_serial_curve(tmp_path):
+    serial = train(tiny_config("es", tmp_path / "s", budget=640, eval_every=160))
+    process = train(tiny_config("es", tmp_path / "p", budget=640, eval_every=160, backend="process",
+                                num_workers=2))
+    assert read_evaluations(serial.run_dir) != []
+    assert [(r["env_steps"], r["mean_reward"]) for r in read_evaluations(serial.run_dir)] == \
+        [(r["env_steps"], r["mean_reward"]) for r in read_evaluations(process.run_dir)]
