@@ -1,0 +1,106 @@
+"""Comparison harness: bootstrap intervals, the summary table, and a tiny end-to-end comparison."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from zg_agent.compare import RunSummary, bootstrap_ci, report_from_dir, run_comparison, summarize
+from zg_agent.config import ConfigError
+from zg_agent.trainers import read_status
+
+
+def test_bootstrap_ci_properties():
+    assert bootstrap_ci([3.0]) == (3.0, 3.0, 3.0)
+    assert bootstrap_ci([2.0, 2.0, 2.0]) == (2.0, 2.0, 2.0)
+    assert all(math.isnan(v) for v in bootstrap_ci([]))
+    m, lo, hi = bootstrap_ci([1.0, 2.0, 3.0, 4.0, 10.0])
+    assert m == pytest.approx(4.0) and lo < m < hi and lo >= 1.0 and hi <= 10.0
+    _, lo2, hi2 = bootstrap_ci([3.0, 4.0, 4.0, 4.0, 5.0])
+    assert hi2 - lo2 < hi - lo
+    assert bootstrap_ci([1.0, 5.0], seed=1) == bootstrap_ci([1.0, 5.0], seed=1)
+
+
+def _run(algo, seed, steps, returns, times=None):
+    steps = np.asarray(steps, float)
+    return RunSummary(algo, seed, Path(f"/x/{algo}{seed}"), "finished", steps,
+                      np.asarray(times if times is not None else steps / 100.0, float), np.asarray(returns, float))
+
+
+def test_summary_numbers_match_a_hand_computation():
+    runs = [_run("es", 0, [0, 100, 200], [-10, -2, 0]),       # best of all: R* = 0
+            _run("es", 1, [0, 100, 200], [-10, -5, -4]),
+            _run("ppo", 0, [0, 100, 200], [-10, -9, -8])]
+    table, numbers = summarize(runs, fraction=0.5)
+    ref = numbers["_reference"]
+    assert ref["initial_return"] == -10 and ref["best_return"] == 0 and ref["threshold"] == -5
+    es = numbers["es"]
+    assert es["final"][0] == pytest.approx(-2.0) and es["best"][0] == pytest.approx(-2.0)
+    assert es["reached"] == 2 and es["steps_to"] == pytest.approx(100.0) and es["time_to"] == pytest.approx(1.0)
+    ppo = numbers["ppo"]
+    assert ppo["reached"] == 0 and math.isnan(ppo["steps_to"]) and ppo["final"][0] == -8
+    lines = table.splitlines()
+    assert lines[0].startswith("| algorithm | seeds | final return | best return | env steps to 50%")
+    assert lines[2].startswith("| es | 2 | -2 [") and "(2/2)" in lines[2]
+    assert lines[3].startswith("| ppo | 1 | -8 | -8 |") and "(0/1)" in lines[3]
+    with pytest.raises(ValueError, match="fraction"):
+        summarize(runs, fraction=1.5)
+
+
+def test_tiny_comparison_end_to_end_and_rerun_skips_finished_runs(tmp_path):
+    out = tmp_path / "cmp"
+    over = ["max_episode_steps=40", "eval_every=320", "eval_episodes=1", "random:options.popsize=4",
+            "ppo:options.n_steps=160", "ppo:options.batch_size=80", "ppo:options.n_epochs=1",
+            "ppo:options.n_envs=2", "ppo:options.use_sde=false"]
+    result = run_comparison("Pendulum-v1", ["random", "ppo"], seeds=[0, 1], budget=640, out_dir=out,
+                            overrides=over, progress=False, command="zg-compare (test)")
+    assert not result.failed and not result.interrupted
+    assert (out / "comparison.md").is_file() and (out / "comparison.png").stat().st_size > 1000
+    md = (out / "comparison.md").read_text()
+    assert "zg-compare (test)" in md and "| random | 2 |" in md and "| ppo | 2 |" in md
+    assert len(result.runs) == 4 and all(r.steps[-1] == 640 for r in result.runs)
+    for algo in ("random", "ppo"):
+        for seed in (0, 1):
+            assert read_status(out / f"Pendulum-v1__{algo}__s{seed}")["state"] == "finished"
+    stamp = (out / "Pendulum-v1__ppo__s1" / "evaluations.csv").stat().st_mtime_ns
+    again = run_comparison("Pendulum-v1", ["random", "ppo"], seeds=[0, 1], budget=640, out_dir=out,
+                           overrides=over, progress=False)
+    assert (out / "Pendulum-v1__ppo__s1" / "evaluations.csv").stat().st_mtime_ns == stamp
+    assert again.table == result.table
+    assert report_from_dir(out) == result.table
+
+
+def test_comparison_input_errors(tmp_path):
+    with pytest.raises(ConfigError, match="algos must be drawn from"):
+        run_comparison("Pendulum-v1", ["random", "sgd"], out_dir=tmp_path)
+    with pytest.raises(ConfigError, match="algorithm prefix"):
+        run_comparison("Pendulum-v1", ["random"], overrides=["sgd:budget=3"], out_dir=tmp_path)
+    with pytest.raises(ValueError, match="not a registered"):
+        run_comparison("NoSuchEnv-v9", ["random"], out_dir=tmp_path)
+    with pytest.raises(ConfigError, match="unknown config key"):
+        run_comparison("Pendulum-v1", ["random"], overrides=["random:options.lr=3"], out_dir=tmp_path)
+    assert not any(tmp_path.iterdir())  # nothing was started
+
+
+def test_run_results_script_smoke(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    md = tmp_path / "results.md"
+    md.write_text("# old\n\n## Reading\n\nZeroGrads wins on plateaus (kept).\n")
+    env = dict(os.environ, PYTHONPATH=str(root), OMP_NUM_THREADS="1")
+    proc = subprocess.run(
+        [sys.executable, "scripts/run_results.py", "--envs", "Pendulum-v1,NoSuchEnv-v0", "--algos", "random",
+         "--seeds", "1", "--budget-scale", "0.05", "--set", "max_episode_steps=40", "--set", "options.popsize=4",
+         "--out", str(tmp_path / "runs"), "--md", str(md), "--no-progress"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    text = md.read_text()
+    assert text.startswith("# Results") and "python scripts/run_results.py --envs Pendulum-v1" in text
+    assert "## Pendulum-v1" in text and "| random | 1 |" in text
+    assert "`NoSuchEnv-v0`: not run" in text
+    assert "ZeroGrads wins on plateaus (kept)." in text
+    assert (tmp_path / "results" / "Pendulum-v1.png").is_file()

@@ -1,0 +1,150 @@
+"""Run configuration: YAML per algorithm keyed by env id, typed overrides, clear errors."""
+
+import dataclasses
+
+import pytest
+import yaml
+
+from zg_agent.config import (ALGO_OPTIONS, ALGOS, BLACK_BOX_ALGOS, DEFAULT_CONFIG_DIR, ConfigError, PPOOptions,
+                             RunConfig, load_config, load_run_config, markdown_table, optimizer_kwargs,
+                             parse_override)
+
+ENV_IDS = ["Pendulum-v1", "zg/ShadowCaster-v0", "zg/ShadowArt-v0", "zg/TreeGrowth-v0", "zg/CharacterMimic-v0",
+           "zg/CharacterLocomotion-v0"]
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_every_shipped_config_loads_for_every_env(algo):
+    assert (DEFAULT_CONFIG_DIR / f"{algo}.yaml").is_file()
+    data = yaml.safe_load((DEFAULT_CONFIG_DIR / f"{algo}.yaml").read_text())
+    assert "default" in data
+    for env_id in ENV_IDS + ["SomeOtherEnv-v3"]:
+        cfg = load_config(algo, env_id)
+        assert cfg.algo == algo and cfg.env_id == env_id
+        assert isinstance(cfg.options, ALGO_OPTIONS[algo])
+        assert cfg.budget >= 1 and cfg.eval_every >= 1
+
+
+def test_env_entry_overrides_default_and_options_merge():
+    ppo = load_config("ppo", "Pendulum-v1")
+    assert ppo.options.n_envs == 4 and ppo.options.use_sde is True and ppo.options.gamma == 0.9
+    assert ppo.options.batch_size == 64  # from `default`, untouched by the env entry
+    other = load_config("ppo", "Unknown-v0")
+    assert other.options.n_envs == 1 and other.options.gamma == 0.99
+    design = load_config("es", "zg/ShadowCaster-v0")
+    assert design.policy == "open_loop" and design.max_episode_steps == 8
+    character = load_config("zerograds", "zg/CharacterLocomotion-v0")
+    assert character.policy == "linear"
+
+
+def test_overrides_are_typed_by_the_field():
+    cfg = load_config("es", "Pendulum-v1", overrides=[
+        "budget=2e4", "options.sigma=0.5", "options.popsize=8", "env_kwargs.g=9.0", "policy=mlp",
+        "policy_options.hidden_sizes=[8, 8]", "max_episode_steps=null", "log_formats=[csv]", "eval_episodes=3"])
+    assert cfg.budget == 20000 and isinstance(cfg.budget, int)
+    assert cfg.options.sigma == 0.5 and cfg.options.popsize == 8
+    assert cfg.env_kwargs == {"g": 9.0}
+    assert cfg.policy_options == {"hidden_sizes": [8, 8]}
+    assert cfg.max_episode_steps is None and cfg.log_formats == ["csv"] and cfg.eval_episodes == 3
+    assert optimizer_kwargs(cfg.options) == {k: v for k, v in dataclasses.asdict(cfg.options).items()
+                                             if v is not None}
+    # integer where a float is expected is fine; keyword fields from the CLI come before --set
+    cfg = load_config("random", "Pendulum-v1", seed=3, budget=999, overrides={"options.sigma": 1})
+    assert cfg.seed == 3 and cfg.budget == 999 and cfg.options.sigma == 1.0
+
+
+@pytest.mark.parametrize("override, words", [
+    ("bogus=1", ["bogus", "allowed", "budget"]),
+    ("options.nonsense=1", ["options.nonsense", "sigma"]),
+    ("budget=abc", ["budget", "int", "abc"]),
+    ("budget=1.5", ["budget", "int"]),
+    ("use_gpu", ["key=value"]),
+    ("backend=gpu", ["backend", "serial", "process", "ray"]),
+    ("policy=cnn", ["policy", "open_loop", "linear", "mlp"]),
+    ("eval_episodes=0", ["eval_episodes", ">= 1"]),
+    ("log_formats=[wandb]", ["log_formats", "tensorboard"]),
+    ("algo=ppo", ["algo", "--algo"]),
+    ("seed.x=1", ["seed", "no sub-keys"]),
+])
+def test_bad_overrides_name_the_key(override, words):
+    with pytest.raises(ConfigError) as info:
+        load_config("es", "Pendulum-v1", overrides=[override])
+    for w in words:
+        assert w in str(info.value), (w, str(info.value))
+
+
+def test_yaml_errors_name_the_file_and_key(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config("es", "Pendulum-v1", config=tmp_path / "missing.yaml")
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config("es", "Pendulum-v1", config_dir=tmp_path)
+    bad_key = tmp_path / "es.yaml"
+    bad_key.write_text("default:\n  budget: 100\n  learning_rate: 0.1\n")
+    with pytest.raises(ConfigError) as info:
+        load_config("es", "Pendulum-v1", config_dir=tmp_path)
+    assert "learning_rate" in str(info.value) and "es.yaml" in str(info.value) and "default" in str(info.value)
+    bad_type = tmp_path / "t.yaml"
+    bad_type.write_text("Pendulum-v1:\n  eval_every: often\n")
+    with pytest.raises(ConfigError) as info:
+        load_config("es", "Pendulum-v1", config=bad_type)
+    assert "eval_every" in str(info.value) and "t.yaml" in str(info.value) and "Pendulum-v1" in str(info.value)
+    bad_opt = tmp_path / "o.yaml"
+    bad_opt.write_text("default:\n  options:\n    sigma: [1, 2]\n")
+    with pytest.raises(ConfigError, match="options.sigma"):
+        load_config("es", "Pendulum-v1", config=bad_opt)
+    not_mapping = tmp_path / "n.yaml"
+    not_mapping.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="must map env ids"):
+        load_config("es", "Pendulum-v1", config=not_mapping)
+    broken = tmp_path / "b.yaml"
+    broken.write_text("default: {budget: [\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config("es", "Pendulum-v1", config=broken)
+    with pytest.raises(ConfigError, match="algo must be one of"):
+        load_config("sgd", "Pendulum-v1")
+
+
+def test_config_round_trips_through_the_run_folder(tmp_path):
+    cfg = load_config("ppo", "Pendulum-v1", overrides=["options.net_arch=[16, 16]", "env_kwargs.g=9.5"])
+    (tmp_path / "config.yaml").write_text(cfg.to_yaml())
+    back = load_run_config(tmp_path)
+    assert back == cfg
+    table = markdown_table(cfg)
+    assert "| options.net_arch |" not in table or "16" in table
+    assert "| budget |" in table and "| options.n_envs | 4 |" in table
+
+
+def test_parse_override_reads_yaml_values():
+    assert parse_override("a=3") == ("a", 3)
+    assert parse_override("a=1e5") == ("a", 100000)
+    assert parse_override("a=0.25") == ("a", 0.25)
+    assert parse_override("a=[1,2]") == ("a", [1, 2])
+    assert parse_override("a=true") == ("a", True)
+    assert parse_override("a=hello=world") == ("a", "hello=world")
+
+
+@pytest.mark.parametrize("algo", BLACK_BOX_ALGOS)
+def test_option_fields_are_options_of_the_optimizer(algo):
+    from zg_agent.optim import optimizer_options
+
+    known = optimizer_options(algo)
+    for f in dataclasses.fields(ALGO_OPTIONS[algo]):
+        assert f.name in known, f"{ALGO_OPTIONS[algo].__name__}.{f.name} is not an option of {algo}: {sorted(known)}"
+
+
+def test_ppo_options_are_accepted_by_sb3():
+    import inspect
+
+    from stable_baselines3 import PPO
+
+    params = inspect.signature(PPO.__init__).parameters
+    kwargs = PPOOptions(net_arch=[8], log_std_init=-0.5, ortho_init=False).ppo_kwargs()
+    assert set(kwargs) <= set(params)
+    assert kwargs["policy_kwargs"] == {"net_arch": [8], "log_std_init": -0.5, "ortho_init": False}
+
+
+def test_runconfig_validates_direct_construction():
+    with pytest.raises(ConfigError, match="budget"):
+        RunConfig(budget=0).validate()
+    with pytest.raises(ConfigError, match="options must be a ESOptions"):
+        RunConfig(algo="es", options=PPOOptions()).validate()

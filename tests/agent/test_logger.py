@@ -1,0 +1,169 @@
+"""Logger and writers: TensorBoard events read back with tensorboard's reader, growing CSV header, stdout
+table, resume purging, and bad input."""
+
+import csv
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
+
+from zg_agent.logger import (  # noqa: E402
+    CSVWriter,
+    Logger,
+    StdoutWriter,
+    frame_strip,
+    make_logger,
+    markdown_table,
+    to_uint8_image,
+)
+
+
+def _events(run_dir):
+    ea = EventAccumulator(str(run_dir), size_guidance={"scalars": 0, "images": 0, "tensors": 0})
+    ea.Reload()
+    return ea
+
+
+def _read_csv(path):
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    assert len({len(r) for r in rows}) == 1, "every CSV row must have as many cells as the header"
+    return rows[0], [dict(zip(rows[0], r)) for r in rows[1:]]
+
+
+def test_tensorboard_holds_scalars_images_figures_text_and_hparams(tmp_path):
+    out = io.StringIO()
+    logger = make_logger(tmp_path, stream=out)
+    logger.record("eval/mean_reward", -120.5)
+    logger.record("time/fps", np.float32(900.0))
+    logger.record_image("eval/render", np.full((6, 10, 3), 200, np.uint8))
+    fig, ax = plt.subplots(figsize=(2, 1.5), dpi=50)
+    ax.plot([0, 1], [1, 0])
+    logger.record_figure("zerograds/slice", fig, close=True)
+    logger.record_text("hyperparameters", markdown_table({"lr": 0.1, "policy": {"kind": "linear"}}))
+    logger.record_hparams({"lr": 0.1, "algo": "zerograds", "hidden": (8, 8)}, {"eval/mean_reward": None})
+    logger.dump(step=100)
+    logger.record("eval/mean_reward", -80.0)
+    logger.record("rollout/ep_rew_mean", -90.0)
+    logger.dump(step=250)
+    logger.close()
+
+    ea = _events(tmp_path)
+    tags = ea.Tags()
+    assert {"eval/mean_reward", "time/fps", "rollout/ep_rew_mean"} <= set(tags["scalars"])
+    assert [(e.step, e.value) for e in ea.Scalars("eval/mean_reward")] == [(100, -120.5), (250, -80.0)]
+    assert [(e.step, e.value) for e in ea.Scalars("rollout/ep_rew_mean")] == [(250, -90.0)]
+    assert set(tags["images"]) == {"eval/render", "zerograds/slice"}
+    render = ea.Images("eval/render")[0]
+    assert (render.step, render.width, render.height) == (100, 10, 6)
+    slice_img = ea.Images("zerograds/slice")[0]
+    assert (slice_img.width, slice_img.height) == (100, 75)
+    assert "hyperparameters/text_summary" in tags["tensors"]
+    text = ea.Tensors("hyperparameters/text_summary")[0].tensor_proto.string_val[0].decode()
+    assert "| lr | 0.1 |" in text and "| policy/kind | linear |" in text
+    hp = ea.PluginTagToContent("hparams")
+    assert {"_hparams_/experiment", "_hparams_/session_start_info"} <= set(hp)
+    assert b"zerograds" in hp["_hparams_/session_start_info"]
+    assert b"eval/mean_reward" in hp["_hparams_/experiment"]
+
+    # the same records in the CSV and the stdout table
+    header, rows = _read_csv(tmp_path / "progress.csv")
+    assert header[0] == "step" and rows[0]["eval/mean_reward"] == "-120.5"
+    printed = out.getvalue()
+    assert "| eval/mean_reward |" in printed and "-120.5" in printed and "| step" in printed
+    assert logger.latest == {"eval/mean_reward": -80.0, "rollout/ep_rew_mean": -90.0}
+
+
+def test_csv_header_grows_and_file_stays_valid(tmp_path):
+    path = tmp_path / "sub" / "progress.csv"
+    logger = Logger([CSVWriter(str(path))])
+    logger.record("a", 1.0)
+    logger.dump(10)
+    logger.record("a", 2.0)
+    logger.dump(20)
+    logger.record("b", 3.5)  # a new key: header rewritten, earlier rows get empty cells
+    logger.dump(30)
+    logger.record("a", 4.0)
+    logger.record("b", float("nan"))
+    logger.dump(40)
+    logger.close()
+    header, rows = _read_csv(path)
+    assert header == ["step", "a", "b"]
+    assert [r["step"] for r in rows] == ["10", "20", "30", "40"]
+    assert [r["a"] for r in rows] == ["1.0", "2.0", "", "4.0"]
+    assert [r["b"] for r in rows] == ["", "", "3.5", "nan"]
+
+
+def test_resume_drops_what_was_logged_after_the_checkpoint(tmp_path):
+    logger = make_logger(tmp_path, formats=("tensorboard", "csv"))
+    for step in (100, 200, 300):
+        logger.record("eval/mean_reward", -step)
+        logger.dump(step)
+    logger.close()
+    # killed after the checkpoint at step 200: the resumed run logs step 300 again
+    logger = make_logger(tmp_path, formats=("tensorboard", "csv"), resume_step=200)
+    logger.record("eval/mean_reward", 1.0)
+    logger.record("time/fps", 5.0)
+    logger.dump(300)
+    logger.close()
+    header, rows = _read_csv(tmp_path / "progress.csv")
+    assert [(r["step"], r["eval/mean_reward"]) for r in rows] == [("100", "-100.0"), ("200", "-200.0"),
+                                                                  ("300", "1.0")]
+    assert header == ["step", "eval/mean_reward", "time/fps"]
+    ea = _events(tmp_path)
+    points = [(e.step, e.value) for e in ea.Scalars("eval/mean_reward")]
+    assert points == [(100, -100.0), (200, -200.0), (300, 1.0)]
+
+
+def test_stdout_writer_prints_a_table_per_dump():
+    out = io.StringIO()
+    logger = Logger([StdoutWriter(out)])
+    logger.record("train/loss", 0.123456789)
+    logger.record("time/fps", 1000)
+    logger.dump(7)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("---") and lines[-1].startswith("---")
+    assert any("train/loss" in ln and "0.12346" in ln for ln in lines)
+    assert any("time/fps" in ln and "1000" in ln for ln in lines)
+    # nothing recorded since: the next dump prints no table
+    logger.dump(8)
+    assert out.getvalue().count("train/loss") == 1
+
+
+def test_image_helpers():
+    np.testing.assert_array_equal(to_uint8_image(np.ones((2, 3)))[..., 1], 255)
+    assert to_uint8_image(np.zeros((2, 3, 4), np.uint8)).shape == (2, 3, 3)
+    assert to_uint8_image(np.zeros((2, 3), bool)).dtype == np.uint8
+    strip = frame_strip([np.full((4, 5, 3), i, np.uint8) for i in range(20)], max_frames=4)
+    assert strip.shape == (4, 20, 3)
+    assert strip[0, 0, 0] == 0 and strip[0, -1, 0] == 19
+    table = markdown_table({"a|b": 1})
+    assert table.splitlines()[0] == "| Parameter | Value |" and "a\\|b" in table
+
+
+def test_bad_input_is_a_clear_error(tmp_path):
+    logger = make_logger(tmp_path, formats=("csv",))
+    with pytest.raises(ValueError, match="value for 'x' must be a real number"):
+        logger.record("x", "fast")
+    with pytest.raises(ValueError, match="key must be a non-empty string"):
+        logger.record("", 1.0)
+    with pytest.raises(ValueError, match="image for 'img' must be"):
+        logger.record_image("img", np.zeros((2, 3, 5), np.uint8))
+    with pytest.raises(ValueError, match="dtype int64"):
+        logger.record_image("img", np.zeros((2, 3, 3), np.int64))
+    with pytest.raises(ValueError, match="markdown for 't' must be a string"):
+        logger.record_text("t", 3)
+    with pytest.raises(ValueError, match="step must be a non-negative integer"):
+        logger.dump(-1)
+    with pytest.raises(ValueError, match=r"formats must be drawn from \['tensorboard', 'csv', 'stdout'\]"):
+        make_logger(tmp_path, formats=("wandb",))
+    with pytest.raises(ValueError, match="writers must be Writer instances"):
+        Logger([object()])
+    logger.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        logger.dump(1)

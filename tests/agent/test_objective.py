@@ -1,0 +1,318 @@
+"""Episode objective: losses, common random numbers, env-step counting, NaN and bad-input errors, and the
+serial / process / ray backends giving bit-identical results."""
+
+import gc
+import os
+import signal
+import sys
+import time
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium import spaces
+
+from zg_agent.objective import BACKENDS, EpisodeObjective, _EnvConfig, make_backend
+from zg_agent.policies import make_policy
+
+
+class ToyEnv(gym.Env):
+    """Five steps; reward -|a - target|^2; NaN reward when a[0] > nan_above; renders a tiny image."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
+
+    def __init__(self, nan_above: float = np.inf, render_mode=None):
+        self.observation_space = spaces.Box(-np.inf, np.inf, (2,), np.float32)
+        self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
+        self.nan_above = nan_above
+        self.render_mode = render_mode
+        self.t = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.target = self.np_random.uniform(-0.5, 0.5, 2)
+        self.t = 0
+        return np.array([self.t, self.target[0]], np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        reward = -float(np.sum((action - self.target) ** 2))
+        if action[0] > self.nan_above:
+            reward = float("nan")
+        return np.array([self.t, self.target[0]], np.float32), reward, self.t >= 5, False, {}
+
+    def render(self):
+        return np.full((4, 6, 3), 10 * self.t, np.uint8)
+
+
+if "zgtest/Toy-v0" not in gym.registry:
+    gym.register("zgtest/Toy-v0", entry_point=ToyEnv)
+    gym.register("zgtest/ToyLimited-v0", entry_point=ToyEnv, max_episode_steps=5)
+
+
+def _thetas(obj, n, seed=0, scale=1.0):
+    rng = np.random.default_rng(seed)
+    return obj.initial_params() + scale * rng.normal(size=(n, obj.num_params))
+
+
+# ------------------------------------------------------------------------------------------ serial
+def test_losses_are_minus_mean_returns_and_match_a_manual_rollout():
+    with EpisodeObjective("Pendulum-v1", policy_kind="open_loop", policy_options={"knots": 4},
+                          max_episode_steps=40) as obj:
+        assert obj.horizon == 40 and obj.num_params == 4
+        thetas = _thetas(obj, 3)
+        res = obj.evaluate(thetas, [11, 12])
+        assert res.returns.shape == (3, 2) and res.lengths.shape == (3, 2)
+        np.testing.assert_array_equal(res.lengths, 40)
+        assert res.env_steps == 3 * 2 * 40 and obj.total_env_steps == 240
+        np.testing.assert_allclose(res.losses, -res.returns.mean(axis=1))
+        assert res.obs_stats is None
+        # the same episode by hand
+        pol = make_policy("open_loop", obj.observation_space, obj.action_space, 40, knots=4)
+        env = gym.make("Pendulum-v1", max_episode_steps=40)
+        obs, _ = env.reset(seed=12)
+        total, ctrl = 0.0, pol.controller(thetas[1])
+        for t in range(40):
+            obs, r, term, trunc, _ = env.step(ctrl(obs, t))
+            total += float(r)
+        assert trunc and total == res.returns[1, 1]
+        env.close()
+
+
+def test_common_random_numbers_and_reproducibility():
+    with EpisodeObjective("Pendulum-v1", policy_kind="linear", max_episode_steps=30) as obj:
+        theta = _thetas(obj, 1)[0]
+        res = obj.evaluate(np.stack([theta, theta, theta + 0.5]), [3, 4, 5])
+        # identical candidates see identical episodes
+        np.testing.assert_array_equal(res.returns[0], res.returns[1])
+        # different reset seeds give different starting states
+        assert len(set(res.returns[0].tolist())) == 3
+        again = obj.evaluate(np.stack([theta]), [3, 4, 5])
+        np.testing.assert_array_equal(again.returns[0], res.returns[0])
+        # rollout() runs the same episode in-process
+        ret, length, frames = obj.rollout(theta, 4)
+        assert ret == res.returns[0, 1] and length == 30 and frames is None
+
+
+def test_episode_seeds_are_deterministic_per_iteration():
+    obj = EpisodeObjective("Pendulum-v1", policy_kind="linear", episodes=3, seed=5)
+    s0 = obj.episode_seeds(0)
+    assert len(s0) == 3 and s0 == obj.episode_seeds(0)
+    assert s0 != obj.episode_seeds(1)
+    assert len(obj.episode_seeds(2, count=7)) == 7
+    other = EpisodeObjective("Pendulum-v1", policy_kind="linear", episodes=3, seed=6)
+    assert other.episode_seeds(0) != s0
+    obj.close()
+    other.close()
+
+
+def test_linear_policy_obs_stats_cover_every_visited_state():
+    with EpisodeObjective("MountainCarContinuous-v0", policy_kind="linear", max_episode_steps=25) as obj:
+        res = obj.evaluate(_thetas(obj, 2, scale=0.1), [0, 1])
+        assert res.obs_stats.count == res.env_steps == 100
+        before = obj.policy.state_dict()
+        assert before["count"] == 0  # evaluate itself never updates the statistics
+        obj.policy.update_statistics(res.obs_stats)
+        assert obj.policy.state_dict()["count"] == 100
+        # MountainCar positions start in [-0.6, -0.4] and move slowly
+        assert -0.8 < obj.policy.stats.mean[0] < -0.2
+
+
+def test_mountain_car_open_loop_full_throttle_reaches_episode_limit():
+    with EpisodeObjective("MountainCarContinuous-v0", policy_kind="open_loop",
+                          policy_options={"knots": 2, "squash": "clip"}, max_episode_steps=50) as obj:
+        res = obj.evaluate(np.array([[1.0, 1.0], [0.0, 0.0]]), [0])
+        # constant full throttle pays the action cost 0.1 * a^2 every step; zero action pays nothing
+        np.testing.assert_allclose(res.returns[:, 0], [-0.1 * 50, 0.0])
+
+
+def test_render_rollout_returns_frames():
+    with EpisodeObjective("zgtest/Toy-v0", policy_kind="open_loop", max_episode_steps=5) as obj:
+        ret, length, frames = obj.rollout(np.zeros(obj.num_params), 0, render=True)
+        assert length == 5 and len(frames) == 6 and frames[-1].shape == (4, 6, 3)
+        assert frames[-1][0, 0, 0] == 50
+        ret2, _, _ = obj.rollout(np.zeros(obj.num_params), 0)
+        assert ret == ret2
+
+
+# ------------------------------------------------------------------------------------------ errors
+def test_nan_return_names_candidate_and_reset_seed():
+    with EpisodeObjective("zgtest/ToyLimited-v0", env_kwargs={"nan_above": 0.5}, policy_kind="open_loop",
+                          policy_options={"squash": "clip"}) as obj:
+        thetas = np.zeros((3, obj.num_params))
+        thetas[2, 0] = 0.9  # first action of candidate 2 produces a NaN reward
+        with pytest.raises(ValueError, match=r"candidate 2 with reset seed 17"):
+            obj.evaluate(thetas, [17, 18])
+
+
+@pytest.mark.filterwarnings("ignore:.*not within the observation space")
+def test_nan_from_env_dynamics_is_reported():
+    with EpisodeObjective("Pendulum-v1", env_kwargs={"g": float("nan")}, policy_kind="linear",
+                          max_episode_steps=10) as obj:
+        with pytest.raises(ValueError, match=r"candidate 0 with reset seed 5"):
+            obj.evaluate(_thetas(obj, 2), [5])
+
+
+def test_bad_input_gives_clear_value_errors():
+    with pytest.raises(ValueError, match=r"not a registered Gymnasium env.*did you mean \[.*'Pendulum-v1'"):
+        EpisodeObjective("Pendulum-v9", policy_kind="linear")
+    with pytest.raises(ValueError, match="zg/NoSuchEnv-v0.*zg/ShadowCaster-v0"):
+        EpisodeObjective("zg/NoSuchEnv-v0", policy_kind="linear")
+    with pytest.raises(ValueError, match="only gymnasium.spaces.Box action spaces"):
+        EpisodeObjective("CartPole-v1", policy_kind="linear")
+    with pytest.raises(ValueError, match=r"backend must be one of \['serial', 'process', 'ray'\], got 'gpu'"):
+        EpisodeObjective("Pendulum-v1", policy_kind="linear", backend="gpu")
+    with pytest.raises(ValueError, match="env_kwargs .* rejected"):
+        EpisodeObjective("Pendulum-v1", env_kwargs={"gravity": 3.0}, policy_kind="linear")
+    with pytest.raises(ValueError, match="max_episode_steps is required"):
+        EpisodeObjective("zgtest/Toy-v0", policy_kind="open_loop")
+    with pytest.raises(ValueError, match="episodes must be a positive integer"):
+        EpisodeObjective("Pendulum-v1", policy_kind="linear", episodes=0)
+    with pytest.raises(ValueError, match="policy kind must be one of"):
+        EpisodeObjective("Pendulum-v1", policy_kind="transformer")
+    with EpisodeObjective("Pendulum-v1", policy_kind="linear") as obj:
+        with pytest.raises(ValueError, match=r"thetas must have shape \(n, 4\)"):
+            obj.evaluate(np.zeros((2, 5)), [0])
+        with pytest.raises(ValueError, match="must be finite"):
+            obj.evaluate(np.full((1, 4), np.nan), [0])
+        with pytest.raises(ValueError, match="reset_seeds"):
+            obj.evaluate(np.zeros((1, 4)), [-1])
+        with pytest.raises(ValueError, match="reset_seeds"):
+            obj.evaluate(np.zeros((1, 4)), [])
+    obj.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        obj.evaluate(np.zeros((1, 4)), [0])
+
+
+def test_ray_backend_without_ray_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # makes `import ray` fail
+    cfg = _EnvConfig("Pendulum-v1", {}, None, "linear", {}, None)
+    with pytest.raises(ImportError, match=r"pip install -e \.\[ray\]"):
+        make_backend("ray", cfg)
+
+
+# ------------------------------------------------------------------------------------------ backends
+def _pid_gone(pid, timeout=10.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        # a zombie (state Z) still has a /proc entry: the process only counts as gone once it was reaped
+        if not os.path.exists(f"/proc/{pid}"):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def _results(backend, kind, options, ray_address=None):
+    with EpisodeObjective("Pendulum-v1", policy_kind=kind, policy_options=options, max_episode_steps=30,
+                          backend=backend, num_workers=2, ray_address=ray_address, seed=3) as obj:
+        thetas = _thetas(obj, 5, seed=1)
+        first = obj.evaluate(thetas, obj.episode_seeds(0, 2))
+        # normalisation statistics gathered on the backend feed the next call
+        obj.policy.update_statistics(first.obs_stats)
+        second = obj.evaluate(thetas, obj.episode_seeds(1, 2))
+        return first, second, obj.policy.state_dict()
+
+
+@pytest.mark.parametrize("kind,options", [("linear", {}), ("mlp", {"hidden_sizes": (6,)}),
+                                          ("open_loop", {"knots": 3})])
+def test_serial_process_and_ray_give_identical_results(ray_session, kind, options):
+    ref = _results("serial", kind, options)
+    for backend in ("process", "ray"):
+        got = _results(backend, kind, options)
+        for r, g in zip(ref[:2], got[:2]):
+            np.testing.assert_array_equal(g.returns, r.returns)
+            np.testing.assert_array_equal(g.lengths, r.lengths)
+            assert g.env_steps == r.env_steps
+            if r.obs_stats is not None:
+                assert g.obs_stats.count == r.obs_stats.count
+                np.testing.assert_array_equal(g.obs_stats.mean, r.obs_stats.mean)
+                np.testing.assert_array_equal(g.obs_stats.m2, r.obs_stats.m2)
+        for k in ref[2]:
+            np.testing.assert_array_equal(got[2][k], ref[2][k])
+    assert BACKENDS == ("serial", "process", "ray")
+
+
+@pytest.mark.filterwarnings("ignore:.*not within the observation space")
+def test_ray_backend_reports_nan_with_candidate_and_seed(ray_session):
+    with EpisodeObjective("Pendulum-v1", env_kwargs={"g": float("nan")}, policy_kind="linear",
+                          max_episode_steps=10, backend="ray", num_workers=2) as obj:
+        with pytest.raises(ValueError, match=r"candidate 0 with reset seed 8"):
+            obj.evaluate(_thetas(obj, 3), [8, 9])
+
+
+def test_process_backend_workers_persist_and_shut_down_cleanly():
+    obj = EpisodeObjective("Pendulum-v1", policy_kind="linear", max_episode_steps=20, backend="process",
+                           num_workers=2)
+    assert obj.backend.pids == []  # started lazily
+    obj.evaluate(_thetas(obj, 4), [0, 1])
+    pids = obj.backend.pids
+    assert len(pids) == 2
+    obj.evaluate(_thetas(obj, 4), [2])
+    assert obj.backend.pids == pids  # the same workers (and envs) serve every call
+    obj.close()
+    assert all(_pid_gone(p) for p in pids)
+    obj.close()  # idempotent
+
+    # garbage collection stops the workers too
+    obj = EpisodeObjective("Pendulum-v1", policy_kind="linear", max_episode_steps=20, backend="process",
+                           num_workers=1)
+    obj.evaluate(_thetas(obj, 2), [0])
+    pids = obj.backend.pids
+    del obj
+    gc.collect()
+    assert all(_pid_gone(p) for p in pids)
+
+
+def test_process_backend_reports_nan():
+    with EpisodeObjective("Pendulum-v1", env_kwargs={"g": float("nan")}, policy_kind="linear",
+                          max_episode_steps=10, backend="process", num_workers=2) as obj:
+        with pytest.raises(ValueError, match=r"candidate 0 with reset seed 4"):
+            obj.evaluate(_thetas(obj, 3), [4])
+
+
+def test_process_backend_replaces_a_dead_worker():
+    with EpisodeObjective("Pendulum-v1", policy_kind="linear", max_episode_steps=20, backend="process",
+                          num_workers=2) as obj:
+        ref = obj.evaluate(_thetas(obj, 3), [0])
+        old = obj.backend.pids
+        os.kill(old[0], 9)
+        assert _pid_gone(old[0])
+        with pytest.warns(RuntimeWarning, match="restarting"):
+            res = obj.evaluate(_thetas(obj, 3), [0])
+        np.testing.assert_array_equal(res.returns, ref.returns)
+        assert len(obj.backend.pids) == 2 and not set(obj.backend.pids) & set(old)
+
+
+def test_process_workers_ignore_ctrl_c():
+    # a terminal Ctrl-C reaches the whole process group; only the parent decides what to do with it
+    with EpisodeObjective("Pendulum-v1", policy_kind="linear", max_episode_steps=20, backend="process",
+                          num_workers=2) as obj:
+        ref = obj.evaluate(_thetas(obj, 3), [0])
+        pids = obj.backend.pids
+        for pid in pids:
+            os.kill(pid, signal.SIGINT)
+        time.sleep(0.2)
+        np.testing.assert_array_equal(obj.evaluate(_thetas(obj, 3), [0]).returns, ref.returns)
+        assert obj.backend.pids == pids
+
+
+def test_one_of_our_envs_on_serial_and_process_backends():
+    # fixed-target design task: open-loop controls, one placement per step
+    results = []
+    for backend in ("serial", "process"):
+        with EpisodeObjective("zg/ShadowCaster-v0", policy_kind="open_loop", max_episode_steps=8,
+                              backend=backend, num_workers=2) as obj:
+            assert obj.num_params == 8 * 4
+            res = obj.evaluate(_thetas(obj, 3, scale=0.5), [0, 1])
+            assert res.env_steps == 3 * 2 * 8
+            results.append(res.returns)
+    np.testing.assert_array_equal(results[0], results[1])
+    assert len(set(results[0][:, 0].tolist())) == 3  # candidates differ

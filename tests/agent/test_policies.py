@@ -1,0 +1,195 @@
+"""Policy parameterisations: sizes, action mapping into the Box, interpolation, normalisation, errors."""
+
+import numpy as np
+import pytest
+from gymnasium import spaces
+
+from zg_agent.policies import POLICY_KINDS, LinearPolicy, MLPPolicy, ObsStats, OpenLoopPolicy, make_policy
+
+OBS = spaces.Box(-np.inf, np.inf, shape=(3,), dtype=np.float32)
+ACT = spaces.Box(np.array([-2.0, 0.0], dtype=np.float32), np.array([2.0, 1.0], dtype=np.float32))
+
+
+# ------------------------------------------------------------------------------------------ open loop
+def test_open_loop_per_step_maps_each_step_through_tanh():
+    pol = make_policy("open_loop", OBS, ACT, horizon=4)
+    assert pol.num_params == 4 * 2
+    theta = np.linspace(-1.5, 1.5, 8)
+    ctrl = pol.controller(theta)
+    centre, half = np.array([0.0, 0.5]), np.array([2.0, 0.5])
+    for t in range(4):
+        a = ctrl(None, t)
+        assert a.dtype == np.float32 and a.shape == (2,)
+        np.testing.assert_allclose(a, centre + half * np.tanh(theta.reshape(4, 2)[t]), rtol=1e-6)
+    # past the horizon the last action is held
+    np.testing.assert_array_equal(ctrl(None, 10), ctrl(None, 3))
+
+
+def test_open_loop_zero_is_box_centre_and_large_values_stay_inside():
+    for squash in ("tanh", "clip"):
+        pol = make_policy("open_loop", OBS, ACT, horizon=3, squash=squash)
+        np.testing.assert_allclose(pol.controller(pol.initial_params(0))(None, 0), [0.0, 0.5])
+        acts = pol.actions(np.full(pol.num_params, 50.0))
+        assert np.all(acts <= ACT.high) and np.all(acts >= ACT.low)
+        acts = pol.actions(np.full(pol.num_params, -50.0))
+        assert np.all(acts <= ACT.high) and np.all(acts >= ACT.low)
+    # clip is linear inside the Box
+    pol = make_policy("open_loop", OBS, ACT, horizon=1, squash="clip")
+    np.testing.assert_allclose(pol.controller([0.5, -0.5])(None, 0), [1.0, 0.25])
+
+
+def test_open_loop_knots_interpolate_linearly_between_evenly_spaced_knots():
+    act = spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
+    pol = make_policy("open_loop", OBS, act, horizon=5, knots=3, squash="clip")
+    assert pol.num_params == 3
+    # knots at t = 0, 2, 4 with values 0, 1, -1
+    acts = pol.actions([0.0, 1.0, -1.0])[:, 0]
+    np.testing.assert_allclose(acts, [0.0, 0.5, 1.0, 0.0, -1.0])
+    const = make_policy("open_loop", OBS, act, horizon=5, knots=1, squash="clip")
+    np.testing.assert_allclose(const.actions([0.3])[:, 0], [0.3] * 5)
+    # knot-major layout with two action dims
+    pol2 = make_policy("open_loop", OBS, ACT, horizon=3, knots=2, squash="clip")
+    acts2 = pol2.actions([1.0, 1.0, -1.0, -1.0])  # knot 0 = (1, 1), knot 1 = (-1, -1)
+    np.testing.assert_allclose(acts2, [[2.0, 1.0], [0.0, 0.5], [-2.0, 0.0]])
+
+
+def test_open_loop_init_scale_draws_from_seed():
+    pol = make_policy("open_loop", OBS, ACT, horizon=4, init_scale=0.5)
+    np.testing.assert_array_equal(pol.initial_params(1), pol.initial_params(1))
+    assert not np.array_equal(pol.initial_params(1), pol.initial_params(2))
+
+
+def test_open_loop_errors_name_the_argument():
+    with pytest.raises(ValueError, match="horizon"):
+        make_policy("open_loop", OBS, ACT, horizon=None)
+    with pytest.raises(ValueError, match="knots"):
+        make_policy("open_loop", OBS, ACT, horizon=4, knots=5)
+    with pytest.raises(ValueError, match="knots"):
+        make_policy("open_loop", OBS, ACT, horizon=4, knots=0)
+    pol = make_policy("open_loop", OBS, ACT, horizon=4)
+    with pytest.raises(ValueError, match=r"theta must have shape \(8,\)"):
+        pol.controller(np.zeros(7))
+
+
+# ------------------------------------------------------------------------------------------ linear
+def test_linear_policy_matches_hand_computation_without_normalisation():
+    pol = make_policy("linear", OBS, ACT, normalize_obs=False, squash="clip")
+    assert pol.num_params == 2 * 3 + 2
+    assert not pol.uses_obs_stats
+    w = np.array([[0.1, 0.2, 0.3], [-0.4, 0.0, 0.5]])
+    b = np.array([0.05, -0.1])
+    obs = np.array([1.0, -1.0, 0.5])
+    a = pol.controller(np.concatenate([w.ravel(), b]))(obs, 0)
+    u = w @ obs + b
+    np.testing.assert_allclose(a, np.clip([0.0, 0.5] + np.array([2.0, 0.5]) * u, ACT.low, ACT.high), rtol=1e-6)
+    # ARS starts at zero: the Box centre
+    np.testing.assert_allclose(pol.controller(pol.initial_params(3))(obs, 0), [0.0, 0.5])
+
+
+def test_linear_policy_normalises_with_running_statistics():
+    pol = make_policy("linear", OBS, ACT, bias=False, squash="clip", obs_clip=None)
+    assert pol.uses_obs_stats and pol.num_params == 6
+    rng = np.random.default_rng(0)
+    batch1, batch2 = rng.normal(3.0, 2.0, (50, 3)), rng.normal(-1.0, 0.5, (30, 3))
+    pol.update_statistics(ObsStats.from_batch(batch1))
+    pol.update_statistics(ObsStats.from_batch(batch2))
+    allx = np.concatenate([batch1, batch2])
+    np.testing.assert_allclose(pol.stats.mean, allx.mean(0))
+    np.testing.assert_allclose(pol.stats.std, allx.std(0))
+    assert pol.stats.count == 80
+    theta = np.array([0.1, 0.0, 0.0, 0.0, 0.1, 0.0])
+    obs = np.array([1.0, 2.0, 3.0])
+    z = (obs - allx.mean(0)) / allx.std(0)
+    expected = np.clip([0.0, 0.5] + np.array([2.0, 0.5]) * (theta.reshape(2, 3) @ z), ACT.low, ACT.high)
+    np.testing.assert_allclose(pol.controller(theta)(obs, 0), expected, rtol=1e-5)
+    # statistics live outside theta and round-trip through state_dict
+    other = make_policy("linear", OBS, ACT, bias=False, squash="clip", obs_clip=None)
+    other.load_state_dict(pol.state_dict())
+    np.testing.assert_array_equal(other.controller(theta)(obs, 0), pol.controller(theta)(obs, 0))
+
+
+def test_obs_clip_bounds_normalised_observations():
+    pol = make_policy("linear", OBS, spaces.Box(-100, 100, (1,)), bias=False, squash="clip", obs_clip=2.0)
+    pol.update_statistics(ObsStats.from_batch(np.random.default_rng(1).normal(0, 1, (100, 3))))
+    a = pol.controller(np.array([0.01, 0.0, 0.0]))(np.array([1e6, 0.0, 0.0]), 0)
+    np.testing.assert_allclose(a, [100 * 0.01 * 2.0], rtol=1e-6)
+
+
+def test_obs_stats_merge_equals_batch_statistics_and_handles_empty():
+    rng = np.random.default_rng(2)
+    parts = [rng.normal(size=(n, 4)) for n in (1, 7, 20)]
+    merged = ObsStats.merge_all([ObsStats.from_batch(p) for p in parts] + [None], 4)
+    ref = ObsStats.from_batch(np.concatenate(parts))
+    assert merged.count == 28
+    np.testing.assert_allclose(merged.mean, ref.mean)
+    np.testing.assert_allclose(merged.m2, ref.m2)
+    empty = ObsStats.empty(4)
+    np.testing.assert_array_equal(empty.std, np.ones(4))
+    # constant features do not divide by zero
+    const = ObsStats.from_batch(np.ones((5, 4)))
+    np.testing.assert_array_equal(const.std, np.ones(4))
+
+
+# ------------------------------------------------------------------------------------------ mlp
+def test_mlp_sizes_seeded_init_and_actions_inside_box():
+    pol = make_policy("mlp", OBS, ACT, hidden_sizes=(5, 4))
+    assert pol.num_params == (5 * 3 + 5) + (4 * 5 + 4) + (2 * 4 + 2)
+    th0 = pol.initial_params(7)
+    np.testing.assert_array_equal(th0, pol.initial_params(7))
+    assert not np.array_equal(th0, pol.initial_params(8))
+    layers = pol.unflatten(th0)
+    assert [w.shape for w, _ in layers] == [(5, 3), (4, 5), (2, 4)]
+    rng = np.random.default_rng(0)
+    ctrl = pol.controller(rng.normal(0, 10, pol.num_params))
+    for _ in range(20):
+        a = ctrl(rng.normal(0, 100, 3), 0)
+        assert a.shape == (2,) and a.dtype == np.float32
+        assert np.all(a >= ACT.low) and np.all(a <= ACT.high)
+
+
+def test_mlp_forward_matches_hand_computation():
+    act = spaces.Box(-1.0, 1.0, (1,), dtype=np.float32)
+    pol = make_policy("mlp", OBS, act, hidden_sizes=(2,), normalize_obs=False)
+    theta = np.arange(pol.num_params, dtype=float) / 10 - 0.5
+    w1, b1 = theta[:6].reshape(2, 3), theta[6:8]
+    w2, b2 = theta[8:10].reshape(1, 2), theta[10:11]
+    obs = np.array([0.3, -0.2, 0.1])
+    expected = np.tanh(w2 @ np.tanh(w1 @ obs + b1) + b2)
+    np.testing.assert_allclose(pol.controller(theta)(obs, 0), expected, rtol=1e-6)
+
+
+def test_mlp_flattens_dict_observations():
+    obs_space = spaces.Dict({"a": spaces.Box(-1, 1, (2,)), "b": spaces.Discrete(3)})
+    pol = make_policy("mlp", obs_space, ACT, hidden_sizes=(4,))
+    assert pol.obs_dim == 5
+    a = pol.controller(pol.initial_params(0))({"a": np.zeros(2, np.float32), "b": 1}, 0)
+    assert a.shape == (2,)
+
+
+# ------------------------------------------------------------------------------------------ registry / errors
+def test_make_policy_bad_input_names_argument_and_allowed_values():
+    with pytest.raises(ValueError, match="policy kind must be one of"):
+        make_policy("rnn", OBS, ACT)
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['hiden_sizes'\]"):
+        make_policy("mlp", OBS, ACT, hiden_sizes=(4,))
+    with pytest.raises(ValueError, match="action_space must be a gymnasium.spaces.Box"):
+        make_policy("linear", OBS, spaces.Discrete(3))
+    with pytest.raises(ValueError, match="squash must be one of"):
+        make_policy("linear", OBS, ACT, squash="sigmoid")
+    with pytest.raises(ValueError, match="hidden_sizes"):
+        make_policy("mlp", OBS, ACT, hidden_sizes=(4, 0))
+    with pytest.raises(ValueError, match="normalize_obs"):
+        make_policy("linear", OBS, ACT, normalize_obs="yes")
+    pol = make_policy("linear", OBS, ACT)
+    with pytest.raises(ValueError, match="dimension 3"):
+        pol.update_statistics(ObsStats.from_batch(np.zeros((2, 4))))
+    assert set(POLICY_KINDS) == {"open_loop", "linear", "mlp"}
+    assert isinstance(make_policy("open_loop", OBS, ACT, horizon=2), OpenLoopPolicy)
+    assert isinstance(make_policy("linear", OBS, ACT), LinearPolicy)
+    assert isinstance(make_policy("mlp", OBS, ACT), MLPPolicy)
+
+
+def test_infinite_action_bounds_pass_raw_outputs():
+    act = spaces.Box(np.array([-np.inf, -1.0], np.float32), np.array([np.inf, 1.0], np.float32))
+    pol = make_policy("open_loop", OBS, act, horizon=1)
+    np.testing.assert_allclose(pol.controller([5.0, 5.0])(None, 0), [5.0, np.tanh(5.0)])

@@ -1,0 +1,278 @@
+"""Trainers end to end on tiny budgets: every algorithm, shared TensorBoard tags, resume, bad input."""
+
+import csv
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium import spaces
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from zg_agent.config import ALGOS, BLACK_BOX_ALGOS, load_config
+from zg_agent.trainers import (eval_seeds, has_checkpoint, load_solution, read_evaluations, read_status, resume,
+                               train)
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED_TAGS = ("rollout/ep_rew_mean", "eval/mean_reward", "time/fps", "time/elapsed_s")
+
+
+# ---------------------------------------------------------------------------------------------- a toy env
+class ToyPointEnv(gym.Env):
+    """A point on a line steered to 0.5; renders a small picture; can return NaN rewards on request."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+
+    def __init__(self, horizon: int = 5, nan_from_step: int | None = None, render_mode=None):
+        self.action_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
+        self.observation_space = spaces.Box(-10.0, 10.0, (2,), np.float32)
+        self.horizon, self.nan_from_step, self.render_mode = horizon, nan_from_step, render_mode
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.x, self.t = float(self.np_random.uniform(-0.1, 0.1)), 0
+        return np.array([self.x, 0.0], np.float32), {}
+
+    def step(self, action):
+        self.x += 0.3 * float(action[0])
+        self.t += 1
+        reward = -abs(self.x - 0.5)
+        if self.nan_from_step is not None and self.t >= self.nan_from_step and action[0] > 0:
+            reward = float("nan")
+        return np.array([self.x, self.t], np.float32), reward, self.t >= self.horizon, False, {}
+
+    def render(self):
+        img = np.zeros((8, 16, 3), np.uint8)
+        img[:, int(np.clip((self.x + 1) * 7.5, 0, 15))] = 255
+        return img
+
+
+gym.register("TestToyPoint-v0", entry_point=ToyPointEnv)
+gym.register("TestToyDiscrete-v0", entry_point="gymnasium.envs.classic_control.cartpole:CartPoleEnv",
+             max_episode_steps=20)
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def tiny_config(algo, root, env_id="Pendulum-v1", **fields):
+    """Pendulum with 40-step episodes, small populations / rollouts, a budget of a few iterations."""
+    over = {"run_root": str(root), "max_episode_steps": 40, "eval_every": 320, "eval_episodes": 2,
+            "slice_every": 2, "slice_points": 3, "budget": 960}
+    if algo == "ppo":
+        over.update({"options.n_steps": 160, "options.batch_size": 80, "options.n_epochs": 2,
+                     "options.n_envs": 2, "options.use_sde": False, "budget": 960})
+    else:
+        over.update({"options.popsize": 4, "policy": "linear"})
+    over.update(fields)
+    return load_config(algo, env_id, overrides=over)
+
+
+def scalars(run_dir):
+    acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0, "images": 0})
+    acc.Reload()
+    return acc
+
+
+def column(path, key):
+    with open(path, newline="") as f:
+        return [(int(r["step"]), float(r[key])) for r in csv.DictReader(f) if r.get(key)]
+
+
+# ---------------------------------------------------------------------------------------------- end to end
+@pytest.mark.parametrize("algo", ALGOS)
+def test_every_algorithm_trains_end_to_end_with_shared_tags(algo, tmp_path):
+    cfg = tiny_config(algo, tmp_path)
+    seen = []
+    result = train(cfg, progress=lambda steps, info: seen.append((steps, info["best_return"])))
+    run = result.run_dir
+    assert result.status == "finished" and read_status(run)["state"] == "finished"
+    assert 0 < result.env_steps <= cfg.budget
+    assert run.parent == tmp_path and run.name.startswith(f"Pendulum-v1__{algo}__s0__")
+    for name in ("config.yaml", "command.txt", "progress.csv", "evaluations.csv"):
+        assert (run / name).is_file(), name
+    assert has_checkpoint(run)
+    assert (run / ("final_model.zip" if algo == "ppo" else "solution.pkl")).is_file()
+    evals = read_evaluations(run)
+    assert evals[0]["env_steps"] == 0 and evals[-1]["env_steps"] == result.env_steps
+    assert len(evals) >= 3 and all(np.isfinite(r["mean_reward"]) for r in evals)
+    assert result.final_return == pytest.approx(evals[-1]["mean_reward"])
+    assert seen and seen[-1][0] == result.env_steps
+    acc = scalars(run)
+    tags = set(acc.Tags()["scalars"])
+    for tag in SHARED_TAGS:
+        assert tag in tags, (algo, tag, sorted(tags))
+    prefix = "train/" if algo == "ppo" else f"{algo}/"
+    assert any(t.startswith(prefix) for t in tags), (algo, sorted(tags))
+    steps = [e.step for e in acc.Scalars("eval/mean_reward")]
+    assert steps == [int(r["env_steps"]) for r in evals]
+    assert "hparams/text_summary" in acc.Tags()["tensors"]  # the Markdown table
+    assert "_hparams_/session_start_info" in acc.PluginTagToContent("hparams")  # the HPARAMS entry
+    if algo == "zerograds":
+        assert "zerograds/surrogate_slice" in acc.Tags()["images"]
+        assert "zerograds/grad_cosine" in tags or any(t.startswith("zerograds/surrogate") for t in tags)
+
+
+def test_black_box_solution_replays_to_the_logged_return(tmp_path):
+    cfg = tiny_config("random", tmp_path, eval_episodes=1)
+    result = train(cfg)
+    policy, theta, sol = load_solution(result.run_dir)
+    from zg_agent.objective import make_env, run_episode
+
+    env = make_env("Pendulum-v1", {}, 40)
+    ret, length, _, _ = run_episode(env, policy, theta, eval_seeds(1)[0])
+    env.close()
+    assert length == 40 and ret == pytest.approx(result.final_return)
+
+
+def test_pictures_for_an_env_that_renders(tmp_path):
+    cfg = tiny_config("random", tmp_path, env_id="TestToyPoint-v0", max_episode_steps=None, eval_every=40,
+                      budget=120, render_every=1)
+    result = train(cfg)
+    acc = scalars(result.run_dir)
+    images = acc.Tags()["images"]
+    assert "eval/render" in images and "eval/frames" in images
+    img = acc.Images("eval/render")[-1]
+    assert img.width == 16 and img.height == 8
+
+
+# ---------------------------------------------------------------------------------------------- resume
+@pytest.mark.parametrize("algo", BLACK_BOX_ALGOS)
+def test_resume_after_interruption_reproduces_the_curve(algo, tmp_path):
+    full = train(tiny_config(algo, tmp_path / "a", budget=1600, eval_every=160))
+
+    def interrupt(trainer):
+        if trainer.iteration == 4:
+            raise KeyboardInterrupt
+
+    cut = train(tiny_config(algo, tmp_path / "b", budget=1600, eval_every=160), callback=interrupt)
+    assert cut.status == "interrupted" and cut.env_steps == 4 * 160
+    assert read_status(cut.run_dir)["state"] == "interrupted"
+    done = resume(cut.run_dir)
+    assert done.status == "finished" and done.env_steps == full.env_steps
+    a, b = read_evaluations(full.run_dir), read_evaluations(done.run_dir)
+    assert [r["env_steps"] for r in a] == [r["env_steps"] for r in b]
+    assert [r["mean_reward"] for r in a] == [r["mean_reward"] for r in b]
+    key = "rollout/ep_rew_mean"
+    assert column(full.run_dir / "progress.csv", key) == column(done.run_dir / "progress.csv", key)
+    ea = [(e.step, e.value) for e in scalars(full.run_dir).Scalars("eval/mean_reward")]
+    eb = [(e.step, e.value) for e in scalars(done.run_dir).Scalars("eval/mean_reward")]
+    assert ea == eb
+    with open(full.run_dir / "solution.pkl", "rb") as f, open(done.run_dir / "solution.pkl", "rb") as g:
+        np.testing.assert_array_equal(pickle.load(f)["theta"], pickle.load(g)["theta"])
+
+
+KILL_SCRIPT = """
+import os, sys
+from zg_agent.config import load_config
+from zg_agent.trainers import train
+cfg = load_config("es", "Pendulum-v1", overrides={overrides!r})
+def kill(trainer):
+    if trainer.iteration == 5:
+        os._exit(9)   # like SIGKILL: no cleanup, logs of iteration 5 written, checkpoint only at 4
+train(cfg, run_dir=sys.argv[1], callback=kill)
+"""
+
+
+def test_resume_after_a_hard_kill_drops_what_came_after_the_checkpoint(tmp_path):
+    over = {"run_root": str(tmp_path), "max_episode_steps": 40, "eval_every": 160, "eval_episodes": 2,
+            "budget": 1600, "options.popsize": 4, "policy": "linear", "checkpoint_every": 2}
+    full = train(load_config("es", "Pendulum-v1", overrides=over), run_dir=tmp_path / "full")
+    run = tmp_path / "killed"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-c", KILL_SCRIPT.format(overrides=over), str(run)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 9, proc.stderr
+    assert read_evaluations(run)[-1]["env_steps"] == 5 * 160  # logged after the last checkpoint (4)
+    assert read_status(run)["state"] == "running"  # a kill leaves no chance to say otherwise
+    done = resume(run)
+    assert done.status == "finished"
+    assert read_evaluations(run) == [{**r, "elapsed_s": s["elapsed_s"]} for r, s in
+                                     zip(read_evaluations(full.run_dir), read_evaluations(run))]
+    key = "rollout/ep_rew_mean"
+    assert column(full.run_dir / "progress.csv", key) == column(run / "progress.csv", key)
+
+
+@pytest.mark.parametrize("how", ["request_stop", "KeyboardInterrupt"])
+def test_ppo_resume_continues_to_the_budget(how, tmp_path):
+    def interrupt(trainer):
+        if trainer.iteration == 2:
+            if how == "request_stop":  # what the first Ctrl-C does: finish the rollout, train, save
+                trainer.request_stop()
+            else:  # a second Ctrl-C: stop at once (the rollout just collected is not trained on)
+                raise KeyboardInterrupt
+
+    cfg = tiny_config("ppo", tmp_path, budget=1280, eval_every=320, **{"options.normalize": True})
+    cut = train(cfg, callback=interrupt)
+    assert cut.status == "interrupted" and cut.env_steps == 640
+    assert (cut.run_dir / "checkpoints" / "vecnormalize.pkl").is_file()
+    done = resume(cut.run_dir)
+    assert done.status == "finished" and done.env_steps == 1280
+    steps = [r["env_steps"] for r in read_evaluations(cut.run_dir)]
+    assert steps == sorted(set(steps)) and steps[0] == 0 and steps[-1] == 1280
+    tb_steps = [e.step for e in scalars(cut.run_dir).Scalars("time/total_timesteps")]
+    assert tb_steps == sorted(tb_steps) and tb_steps[-1] == 1280
+
+
+# ---------------------------------------------------------------------------------------------- bad input
+def test_budget_smaller_than_one_iteration_is_a_clear_error_and_keeps_the_folder(tmp_path):
+    cfg = tiny_config("random", tmp_path, budget=100)
+    with pytest.raises(ValueError) as info:
+        train(cfg, run_dir=tmp_path / "run")
+    msg = str(info.value)
+    assert "budget 100" in msg and "popsize 4" in msg and "160" in msg
+    assert (tmp_path / "run" / "config.yaml").is_file() and (tmp_path / "run" / "error.txt").is_file()
+    assert read_status(tmp_path / "run")["state"] == "failed"
+    with pytest.raises(ValueError, match="smaller than one PPO rollout"):
+        train(tiny_config("ppo", tmp_path, budget=100), run_dir=tmp_path / "ppo")
+    assert (tmp_path / "ppo" / "error.txt").is_file()
+
+
+@pytest.mark.parametrize("algo", ["random", "ppo"])
+def test_non_box_action_space_is_refused(algo, tmp_path):
+    cfg = tiny_config(algo, tmp_path, env_id="TestToyDiscrete-v0", max_episode_steps=None)
+    with pytest.raises(ValueError, match="Box"):
+        train(cfg, run_dir=tmp_path / "run")
+    assert (tmp_path / "run" / "error.txt").is_file()
+
+
+def test_nan_episode_names_candidate_and_seed_and_keeps_the_run(tmp_path):
+    cfg = tiny_config("random", tmp_path, env_id="TestToyPoint-v0", max_episode_steps=None,
+                      env_kwargs={"nan_from_step": 2}, budget=200, eval_every=40)
+    with pytest.raises(ValueError) as info:
+        train(cfg, run_dir=tmp_path / "run")
+    msg = str(info.value)
+    assert "candidate" in msg and "reset seed" in msg
+    run = tmp_path / "run"
+    assert read_status(run)["state"] == "failed" and "candidate" in read_status(run)["error"]
+    assert "ValueError" in (run / "error.txt").read_text()
+    assert has_checkpoint(run) and (run / "config.yaml").is_file()
+
+
+# ---------------------------------------------------------------------------------------------- one of ours
+@pytest.mark.parametrize("algo", ALGOS)
+def test_every_algorithm_on_shadow_caster_with_pictures(algo, tmp_path):
+    over = {"budget": 256, "eval_every": 64, "eval_episodes": 1, "slice_every": 2, "slice_points": 3,
+            "render_every": 100, "env_kwargs": {"resolution": 32}}
+    over.update({"options.n_steps": 64, "options.batch_size": 32, "options.n_epochs": 1} if algo == "ppo"
+                else {"options.popsize": 4})
+    result = train(load_config(algo, "zg/ShadowCaster-v0", overrides={"run_root": str(tmp_path), **over}))
+    assert result.status == "finished" and result.env_steps == 256
+    acc = scalars(result.run_dir)
+    for tag in SHARED_TAGS:
+        assert tag in acc.Tags()["scalars"], tag
+    images = acc.Tags()["images"]
+    assert "eval/render" in images and "eval/frames" in images
+    # the first and the last evaluation are rendered (render_every is larger than the number of evaluations)
+    assert [im.step for im in acc.Images("eval/render")] == [0, 256]
+
+
+def test_process_backend_gives_the_serial_curve(tmp_path):
+    serial = train(tiny_config("es", tmp_path / "s", budget=640, eval_every=160))
+    process = train(tiny_config("es", tmp_path / "p", budget=640, eval_every=160, backend="process",
+                                num_workers=2))
+    assert read_evaluations(serial.run_dir) != []
+    assert [(r["env_steps"], r["mean_reward"]) for r in read_evaluations(serial.run_dir)] == \
+        [(r["env_steps"], r["mean_reward"]) for r in read_evaluations(process.run_dir)]

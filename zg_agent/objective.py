@@ -1,0 +1,694 @@
+"""The episode objective: ``theta -> -(mean return over episodes)``, evaluated on a backend.
+
+:class:`EpisodeObjective` turns a Gymnasium env with a Box action space and a policy parameterisation
+(:mod:`zg_agent.policies`) into a black-box loss for the ask/tell optimizers. Every candidate of one call
+to :meth:`EpisodeObjective.evaluate` runs its episodes with the *same* reset seeds (common random numbers),
+so differences in loss come from the candidates, not from the luck of the initial states.
+
+Backends (``backend=``):
+
+``"serial"``
+    Every episode in the calling process, on one env built once.
+``"process"``
+    Persistent local worker processes (``multiprocessing`` with ``forkserver`` where available, else
+    ``spawn``); each builds its own env and policy once and keeps them. Work is sent in chunks of episodes
+    and results are put back in order. :meth:`EpisodeObjective.close` (or garbage collection, or
+    interpreter exit) stops and joins the workers.
+``"ray"``
+    Ray actors that own the envs, on the cluster at ``ray_address`` (``ray.init(address=...)``) or on a
+    local Ray instance when ``ray_address`` is None (then shut down again by ``close``). Ray is optional:
+    ``pip install -e .[ray]``. On a remote cluster the package must be importable by the workers.
+
+Each episode depends only on ``(theta, reset seed, policy statistics)``: the env is reset with the seed at the
+start of every episode and the policy's observation statistics are frozen for the whole call and sent to
+the workers with the work. Per-episode results are reassembled in candidate/episode order in the calling
+process, so the same seed gives bit-identical returns and statistics on every backend.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import math
+import multiprocessing as mp
+import os
+import queue as queue_mod
+import signal
+import traceback
+import warnings
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from .policies import ObsStats, Policy, make_policy
+
+BACKENDS = ("serial", "process", "ray")
+
+
+# ---------------------------------------------------------------------------------------------- results
+@dataclass
+class EvalResult:
+    """What :meth:`EpisodeObjective.evaluate` returns for ``n`` candidates and ``E`` episodes each.
+
+    Attributes:
+        losses: ``(n,)``, ``-mean(returns, axis=1)`` (minimisation convention).
+        returns: ``(n, E)`` undiscounted episode returns.
+        lengths: ``(n, E)`` episode lengths in env steps.
+        env_steps: total env steps of this call (``lengths.sum()``).
+        obs_stats: the merged :class:`~zg_agent.policies.ObsStats` of every observation the policy saw
+            (candidate-major, episode order), for ``policy.update_statistics``; ``None`` when the policy
+            keeps no statistics.
+    """
+
+    losses: np.ndarray
+    returns: np.ndarray
+    lengths: np.ndarray
+    env_steps: int
+    obs_stats: ObsStats | None
+
+
+@dataclass
+class _EnvConfig:
+    """Everything a worker needs to build its own env and policy (picklable)."""
+
+    env_id: str
+    env_kwargs: dict
+    max_episode_steps: int | None
+    policy_kind: str
+    policy_options: dict
+    horizon: int | None
+
+
+# ---------------------------------------------------------------------------------------------- env helpers
+def _import_env_package(env_id: str) -> None:
+    """Import the package that registers ``env_id``: ``zg/...`` ids come from ``zg_envs``; ``module:Id`` ids
+    from ``module``."""
+    if ":" in env_id:
+        importlib.import_module(env_id.split(":", 1)[0])
+    elif env_id.startswith("zg/"):
+        importlib.import_module("zg_envs")
+
+
+def _registered_id(env_id: str) -> str:
+    return env_id.split(":", 1)[1] if ":" in env_id else env_id
+
+
+def check_env_id(env_id) -> str:
+    """Raise ``ValueError`` unless ``env_id`` is a registered Gymnasium id; suggests close matches."""
+    if not isinstance(env_id, str) or not env_id:
+        raise ValueError(f"env_id must be a non-empty string, got {env_id!r}")
+    try:
+        _import_env_package(env_id)
+    except ImportError as exc:
+        raise ValueError(f"env_id {env_id!r}: cannot import the package that registers it ({exc})") from exc
+    name = _registered_id(env_id)
+    if name not in gym.registry:
+        ids = sorted(gym.registry)
+        close = difflib.get_close_matches(name, ids, n=5, cutoff=0.5)
+        hint = f"did you mean {close}? " if close else ""
+        zg = [i for i in ids if i.startswith("zg/")]
+        raise ValueError(f"env_id {env_id!r} is not a registered Gymnasium environment; {hint}"
+                         f"registered ids include {zg + [i for i in ids if '/' not in i][:20]} "
+                         f"(see gymnasium.pprint_registry())")
+    return env_id
+
+
+def make_env(env_id: str, env_kwargs: dict | None = None, max_episode_steps: int | None = None,
+             render_mode: str | None = None) -> gym.Env:
+    """``gymnasium.make`` with clear errors for unknown ids, rejected kwargs and missing modules."""
+    check_env_id(env_id)
+    kwargs = dict(env_kwargs or {})
+    if render_mode is not None:
+        kwargs["render_mode"] = render_mode
+    try:
+        return gym.make(_registered_id(env_id), max_episode_steps=max_episode_steps, **kwargs)
+    except TypeError as exc:
+        raise ValueError(f"env_kwargs {env_kwargs!r} were rejected by {env_id!r}: {exc}") from exc
+    except ImportError as exc:
+        raise ValueError(f"env_id {env_id!r} is registered but its module cannot be imported: {exc}") from exc
+
+
+def run_episode(env: gym.Env, policy: Policy, theta, seed: int, collect_stats: bool = False,
+                render: bool = False):
+    """One episode of ``theta`` from ``env.reset(seed=seed)`` until termination or truncation.
+
+    Returns ``(return, length, obs_stats or None, frames or None)``. A non-finite reward ends the episode
+    at once with a NaN return (the caller reports it).
+    """
+    ctrl = policy.controller(theta)
+    obs, _ = env.reset(seed=int(seed))
+    frames = [env.render()] if render else None
+    seen = [] if collect_stats else None
+    total, t = 0.0, 0
+    while True:
+        if seen is not None:
+            seen.append(policy.flatten_obs(obs))
+        obs, reward, terminated, truncated, _ = env.step(ctrl(obs, t))
+        t += 1
+        reward = float(reward)
+        if not math.isfinite(reward):
+            total = float("nan")
+            break
+        total += reward
+        if render:
+            frames.append(env.render())
+        if terminated or truncated:
+            break
+    stats = ObsStats.from_batch(np.stack(seen)) if seen else None
+    return total, t, stats, frames
+
+
+def _run_jobs(env, policy: Policy, policy_state: dict, jobs):
+    """Run ``jobs`` = [(theta, seed), ...] with the given policy statistics -> [(ret, len, stats), ...]."""
+    policy.load_state_dict(policy_state)
+    collect = policy.uses_obs_stats
+    out = []
+    for theta, seed in jobs:
+        ret, length, stats, _ = run_episode(env, policy, theta, seed, collect_stats=collect)
+        out.append((ret, length, stats))
+    return out
+
+
+def _build(cfg: _EnvConfig):
+    env = make_env(cfg.env_id, cfg.env_kwargs, cfg.max_episode_steps)
+    policy = make_policy(cfg.policy_kind, env.observation_space, env.action_space, cfg.horizon,
+                         **cfg.policy_options)
+    return env, policy
+
+
+# ---------------------------------------------------------------------------------------------- backends
+class Backend:
+    """Runs lists of episodes ``[(theta, seed), ...]`` and returns ``[(return, length, stats), ...]`` in
+    the same order."""
+
+    name = ""
+
+    def run(self, jobs: list, policy_state: dict) -> list:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class SerialBackend(Backend):
+    """Every episode in the calling process on one env."""
+
+    name = "serial"
+
+    def __init__(self, cfg: _EnvConfig, env=None, policy=None):
+        self.cfg = cfg
+        self._owns_env = env is None
+        self._env, self._policy = (env, policy) if env is not None else _build(cfg)
+
+    def run(self, jobs, policy_state):
+        if self._env is None:
+            raise RuntimeError("the serial backend is closed")
+        return _run_jobs(self._env, self._policy, policy_state, jobs)
+
+    def close(self):
+        if self._env is not None and self._owns_env:
+            self._env.close()
+        self._env = None
+
+
+def _process_worker(cfg: _EnvConfig, tasks, results, worker_index: int) -> None:
+    """Worker loop: build env and policy once, then run chunks until a ``None`` arrives."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    # Ctrl-C is the parent's to handle: it stops the workers through close()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        env, policy = _build(cfg)
+    except BaseException:  # noqa: BLE001 - reported to the parent, which raises
+        msg = f"worker {worker_index} could not build the env:\n{traceback.format_exc()}"
+        results.put(((0, -1), "error", msg))
+        return
+    try:
+        while True:
+            msg = tasks.get()
+            if msg is None:
+                break
+            chunk_id, policy_state, jobs = msg  # chunk_id = (call number, chunk number)
+            try:
+                results.put((chunk_id, "ok", _run_jobs(env, policy, policy_state, jobs)))
+            except BaseException:  # noqa: BLE001
+                results.put((chunk_id, "error", traceback.format_exc()))
+    finally:
+        env.close()
+
+
+def _stop_processes(procs, tasks, results, graceful: bool = True) -> None:
+    """Stop the workers and join them (no zombies): ``graceful`` asks them to finish and exit, otherwise (or
+    for stragglers) they are terminated. Safe to call twice."""
+    if graceful:
+        for p in procs:
+            if p.is_alive():
+                try:
+                    tasks.put(None)
+                except (OSError, ValueError):
+                    pass
+    for p in procs:
+        if graceful:
+            p.join(timeout=5)
+        if p.is_alive():
+            p.terminate()
+            p.join(timeout=5)
+        if p.is_alive():  # pragma: no cover - last resort
+            p.kill()
+            p.join()
+    for q in (tasks, results):
+        try:
+            q.cancel_join_thread()  # whatever is still queued is abandoned; never block on it
+            q.close()
+        except (OSError, ValueError, AssertionError):
+            pass
+    procs.clear()
+
+
+class ProcessBackend(Backend):
+    """Persistent local worker processes, each with its own env (see the module docstring).
+
+    Args:
+        num_workers: number of processes (default ``os.cpu_count()``).
+        start_method: ``"forkserver"`` (default where available) or ``"spawn"``; ``"fork"`` is refused
+            because forking a process that holds threads (torch, Ray) can deadlock.
+        chunks_per_worker: work of one call is cut into about this many chunks per worker, to balance load.
+
+    Workers start at the first :meth:`run` and ignore SIGINT (Ctrl-C is the parent's to handle). A worker
+    found dead at the start of a call is replaced, with a ``RuntimeWarning``, before the call runs; a worker
+    dying during a call, an episode raising, or a ``KeyboardInterrupt`` in the parent terminates the pool
+    and re-raises, and the next call starts a fresh one.
+    """
+
+    name = "process"
+
+    def __init__(self, cfg: _EnvConfig, num_workers: int | None = None, start_method: str | None = None,
+                 chunks_per_worker: int = 4):
+        allowed = [m for m in ("forkserver", "spawn") if m in mp.get_all_start_methods()]
+        if start_method is None:
+            start_method = allowed[0]
+        if start_method not in allowed:
+            raise ValueError(f"start_method must be one of {allowed}, got {start_method!r}")
+        self.cfg = cfg
+        self.num_workers = num_workers or os.cpu_count() or 1
+        self.chunks_per_worker = int(chunks_per_worker)
+        self._ctx = mp.get_context(start_method)
+        self._procs: list = []
+        self._tasks = self._results = None
+        self._finalizer = None
+        self._calls = 0
+
+    def _start(self):
+        ctx = self._ctx
+        if ctx.get_start_method() == "forkserver":
+            # workers fork from a server that has imported this module once
+            ctx.set_forkserver_preload(["zg_agent.objective"])
+        self._tasks, self._results = ctx.Queue(), ctx.Queue()
+        for i in range(self.num_workers):
+            p = ctx.Process(target=_process_worker, args=(self.cfg, self._tasks, self._results, i),
+                            name=f"zg-episode-worker-{i}", daemon=True)
+            p.start()
+            self._procs.append(p)
+        # stop the workers when this backend is closed, collected, or the interpreter exits
+        self._finalizer = weakref.finalize(self, _stop_processes, self._procs, self._tasks, self._results)
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the live workers (empty before the first call and after ``close``)."""
+        return [p.pid for p in self._procs]
+
+    def run(self, jobs, policy_state):
+        if not jobs:
+            return []
+        dead = [p for p in self._procs if not p.is_alive()]
+        if dead:
+            codes = {p.name: p.exitcode for p in dead}
+            warnings.warn(f"episode worker process(es) exited (exit codes {codes}); restarting the pool",
+                          RuntimeWarning, stacklevel=3)
+            self.close(graceful=False)
+        if not self._procs:
+            self._start()
+        self._calls += 1
+        call = self._calls
+        size = max(1, math.ceil(len(jobs) / (self.num_workers * self.chunks_per_worker)))
+        chunks = [jobs[i:i + size] for i in range(0, len(jobs), size)]
+        try:
+            for cid, chunk in enumerate(chunks):
+                self._tasks.put(((call, cid), policy_state, chunk))
+            done: dict[int, list] = {}
+            while len(done) < len(chunks):
+                try:
+                    (c, cid), status, payload = self._results.get(timeout=1.0)
+                except queue_mod.Empty:
+                    dead = [p for p in self._procs if not p.is_alive()]
+                    if dead:
+                        codes = {p.name: p.exitcode for p in dead}
+                        raise RuntimeError(f"episode worker process(es) died: exit codes {codes}") from None
+                    continue
+                if status != "ok":
+                    raise RuntimeError(f"an episode failed in a worker process:\n{payload}")
+                if c == call:
+                    done[cid] = payload
+        except BaseException:
+            # an error or Ctrl-C leaves work queued: stop the workers now; the next call starts fresh ones
+            self.close(graceful=False)
+            raise
+        return [r for cid in range(len(chunks)) for r in done[cid]]
+
+    def close(self, graceful: bool = True):
+        """Stop and join the workers (idempotent; a later ``run`` starts new ones)."""
+        if self._finalizer is not None:
+            finalizer, self._finalizer = self._finalizer, None
+            if graceful:
+                finalizer()  # runs _stop_processes once
+            else:
+                finalizer.detach()
+                _stop_processes(self._procs, self._tasks, self._results, graceful=False)
+        self._procs = []
+
+
+class _RayEpisodeWorker:
+    """Body of a Ray actor: builds env and policy once, then runs chunks."""
+
+    def __init__(self, cfg: _EnvConfig):
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        self.env, self.policy = _build(cfg)
+
+    def run(self, policy_state, jobs):
+        return _run_jobs(self.env, self.policy, policy_state, jobs)
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError as exc:
+        raise ImportError("backend='ray' needs Ray, an optional extra: pip install -e .[ray] "
+                          "(or pip install 'ray>=2.9')") from exc
+    return ray
+
+
+class RayBackend(Backend):
+    """Ray actors own the envs (see the module docstring).
+
+    Args:
+        address: Ray cluster address for ``ray.init(address=...)`` (e.g. ``"auto"`` or
+            ``"ray://host:10001"``); ``None`` starts a local instance (``num_cpus=num_workers``) unless Ray
+            is already initialised in this process, in which case that session is used.
+        num_workers: number of actors (default: the CPUs the cluster reports, at least 1).
+    """
+
+    name = "ray"
+
+    def __init__(self, cfg: _EnvConfig, address: str | None = None, num_workers: int | None = None,
+                 chunks_per_worker: int = 4):
+        ray = _import_ray()
+        self._ray = ray
+        self._owns_ray = False
+        if not ray.is_initialized():
+            if address is None:
+                ray.init(num_cpus=num_workers, include_dashboard=False, log_to_driver=False)
+            else:
+                ray.init(address=address, log_to_driver=False)
+            self._owns_ray = True
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        if num_workers is None:
+            num_workers = cpus
+        elif num_workers > cpus:
+            # each actor holds one CPU; more actors than CPUs would wait forever to be scheduled
+            warnings.warn(f"num_workers={num_workers} exceeds the {cpus} CPUs of the Ray cluster; using {cpus}",
+                          stacklevel=3)
+            num_workers = cpus
+        self.num_workers = int(num_workers)
+        self.chunks_per_worker = int(chunks_per_worker)
+        actor_cls = ray.remote(num_cpus=1)(_RayEpisodeWorker)
+        self._actors = [actor_cls.remote(cfg) for _ in range(self.num_workers)]
+
+    def run(self, jobs, policy_state):
+        if not jobs:
+            return []
+        if self._actors is None:
+            raise RuntimeError("the ray backend is closed")
+        ray = self._ray
+        size = max(1, math.ceil(len(jobs) / (self.num_workers * self.chunks_per_worker)))
+        chunks = [jobs[i:i + size] for i in range(0, len(jobs), size)]
+        state_ref = ray.put(policy_state)
+        # dynamic load balancing: each actor takes the next chunk when it finishes one
+        results: dict[int, list] = {}
+        pending: dict[Any, tuple[int, int]] = {}
+        next_chunk = 0
+        for a in range(min(self.num_workers, len(chunks))):
+            pending[self._actors[a].run.remote(state_ref, chunks[next_chunk])] = (next_chunk, a)
+            next_chunk += 1
+        while pending:
+            [ready], _ = ray.wait(list(pending), num_returns=1)
+            cid, a = pending.pop(ready)
+            try:
+                results[cid] = ray.get(ready)
+            except Exception as exc:
+                raise RuntimeError(f"an episode failed in a Ray actor: {exc}") from exc
+            if next_chunk < len(chunks):
+                pending[self._actors[a].run.remote(state_ref, chunks[next_chunk])] = (next_chunk, a)
+                next_chunk += 1
+        return [r for cid in range(len(chunks)) for r in results[cid]]
+
+    def close(self):
+        if self._actors is None:
+            return
+        for actor in self._actors:
+            try:
+                self._ray.kill(actor)
+            except Exception:  # noqa: BLE001 - cluster may already be gone
+                pass
+        self._actors = None
+        if self._owns_ray and self._ray.is_initialized():
+            self._ray.shutdown()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def make_backend(name: str, cfg: _EnvConfig, num_workers: int | None = None, ray_address: str | None = None,
+                 **options) -> Backend:
+    """Build an evaluation backend by name (one of :data:`BACKENDS`)."""
+    if name not in BACKENDS:
+        raise ValueError(f"backend must be one of {list(BACKENDS)}, got {name!r}")
+    if num_workers is not None and (isinstance(num_workers, bool) or not isinstance(num_workers, int)
+                                    or num_workers < 1):
+        raise ValueError(f"num_workers must be a positive integer or None, got {num_workers!r}")
+    if name == "serial":
+        return SerialBackend(cfg, **options)
+    if name == "process":
+        return ProcessBackend(cfg, num_workers=num_workers, **options)
+    return RayBackend(cfg, address=ray_address, num_workers=num_workers, **options)
+
+
+# ---------------------------------------------------------------------------------------------- objective
+class EpisodeObjective:
+    """``theta -> -(mean return over episodes)`` of a policy in a Gymnasium env.
+
+    Args:
+        env_id: registered Gymnasium id (``"Pendulum-v1"``, ``"zg/ShadowCaster-v0"``, ``"module:Id"``).
+        env_kwargs: keyword arguments for ``gymnasium.make``.
+        policy_kind: ``"open_loop"``, ``"linear"`` or ``"mlp"`` (:func:`zg_agent.policies.make_policy`).
+        policy_options: keyword arguments of that policy (``knots``, ``hidden_sizes``, ``squash``, ...).
+        episodes: episodes per candidate that :meth:`episode_seeds` hands out by default.
+        max_episode_steps: time limit (overrides the registered one). Also the open-loop horizon.
+        backend: ``"serial"``, ``"process"`` or ``"ray"``.
+        num_workers: processes / actors for the parallel backends (default: all CPUs).
+        ray_address: Ray cluster address; ``None`` = local instance.
+        seed: seed of :meth:`initial_params` and of :meth:`episode_seeds`.
+
+    Attributes:
+        policy: the :class:`~zg_agent.policies.Policy`; its observation statistics are *not* updated by
+            :meth:`evaluate` - the caller decides which rollouts count (ARS: the training rollouts) and calls
+            ``objective.policy.update_statistics(result.obs_stats)``.
+        total_env_steps: env steps used by every :meth:`evaluate` and :meth:`rollout` so far.
+
+    Raises:
+        ValueError: unknown env id, policy kind or backend, non-Box action space, missing horizon.
+        ImportError: ``backend="ray"`` without Ray installed.
+    """
+
+    def __init__(self, env_id: str, env_kwargs: dict | None = None, policy_kind: str = "open_loop",
+                 policy_options: dict | None = None, episodes: int = 1, max_episode_steps: int | None = None,
+                 backend: str = "serial", num_workers: int | None = None, ray_address: str | None = None,
+                 seed: int = 0):
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
+        if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
+            raise ValueError(f"episodes must be a positive integer, got {episodes!r}")
+        if max_episode_steps is not None and (isinstance(max_episode_steps, bool) or
+                                              not isinstance(max_episode_steps, int) or max_episode_steps < 1):
+            raise ValueError(f"max_episode_steps must be a positive integer or None, got {max_episode_steps!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        if env_kwargs is not None and not isinstance(env_kwargs, dict):
+            raise ValueError(f"env_kwargs must be a dict or None, got {env_kwargs!r}")
+        if policy_options is not None and not isinstance(policy_options, dict):
+            raise ValueError(f"policy_options must be a dict or None, got {policy_options!r}")
+        self.env_id = env_id
+        self.env_kwargs = dict(env_kwargs or {})
+        self.policy_kind = policy_kind
+        self.policy_options = dict(policy_options or {})
+        self.episodes = episodes
+        self.backend_name = backend
+        self.seed = int(seed)
+        self.total_env_steps = 0
+        self._render_env = None
+
+        env = make_env(env_id, self.env_kwargs, max_episode_steps)
+        try:
+            if not isinstance(env.action_space, spaces.Box):
+                raise ValueError(f"env {env_id!r} has action space {env.action_space!r}; only "
+                                 f"gymnasium.spaces.Box action spaces are supported")
+            spec_steps = env.spec.max_episode_steps if env.spec is not None else None
+            self.max_episode_steps = max_episode_steps
+            self.horizon = max_episode_steps or spec_steps
+            if self.horizon is None and policy_kind == "open_loop":
+                raise ValueError(f"max_episode_steps is required for env {env_id!r} with the 'open_loop' "
+                                 f"policy: the env has no registered time limit to use as the horizon")
+            self.policy = make_policy(policy_kind, env.observation_space, env.action_space, self.horizon,
+                                      **self.policy_options)
+        except BaseException:
+            env.close()
+            raise
+        self.observation_space = env.observation_space
+        self.action_space = env.action_space
+        self._cfg = _EnvConfig(env_id, self.env_kwargs, max_episode_steps, policy_kind, self.policy_options,
+                               self.horizon)
+        # the main env serves rollout() and the serial backend; parallel backends build their own
+        self._env = env
+        self._local_policy = make_policy(policy_kind, env.observation_space, env.action_space, self.horizon,
+                                         **self.policy_options)
+        if backend == "serial":
+            self.backend = SerialBackend(self._cfg, env=self._env, policy=self._local_policy)
+        else:
+            try:
+                self.backend = make_backend(backend, self._cfg, num_workers=num_workers,
+                                            ray_address=ray_address)
+            except BaseException:
+                env.close()
+                raise
+
+    # -------------------------------------------------------------------------------------- properties
+    @property
+    def num_params(self) -> int:
+        return self.policy.num_params
+
+    def initial_params(self, seed: int | None = None) -> np.ndarray:
+        """``policy.initial_params(seed)`` (default: the objective's seed)."""
+        return self.policy.initial_params(self.seed if seed is None else seed)
+
+    def episode_seeds(self, iteration: int, count: int | None = None) -> list[int]:
+        """Reset seeds for one iteration (``count`` defaults to ``episodes``), a deterministic function of
+        ``(seed, iteration)``. Use the same list for every candidate of that iteration."""
+        count = self.episodes if count is None else count
+        ss = np.random.SeedSequence([self.seed, int(iteration)])
+        return [int(s) for s in ss.generate_state(count, dtype=np.uint32)]
+
+    # -------------------------------------------------------------------------------------- evaluation
+    def _check_thetas(self, thetas) -> np.ndarray:
+        x = np.asarray(thetas, dtype=np.float64)
+        if x.ndim == 1:
+            x = x[None, :]
+        if x.ndim != 2 or x.shape[1] != self.num_params or x.shape[0] == 0:
+            raise ValueError(f"thetas must have shape (n, {self.num_params}) with n >= 1, "
+                             f"got {np.shape(thetas)}")
+        if not np.all(np.isfinite(x)):
+            rows = np.flatnonzero(~np.all(np.isfinite(x), axis=1))
+            raise ValueError(f"thetas must be finite; candidate(s) {rows[:10].tolist()} contain NaN or inf")
+        return x
+
+    @staticmethod
+    def _check_seeds(reset_seeds) -> list[int]:
+        try:
+            seeds = list(reset_seeds)
+        except TypeError:
+            seeds = None
+        if not seeds or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 0
+                                for s in seeds):
+            raise ValueError(f"reset_seeds must be a non-empty list of non-negative integers, "
+                             f"got {reset_seeds!r}")
+        return [int(s) for s in seeds]
+
+    def evaluate(self, thetas, reset_seeds) -> EvalResult:
+        """Run every candidate (rows of ``thetas``) once per reset seed.
+
+        Every candidate uses the same ``reset_seeds`` (common random numbers). The policy's observation
+        statistics are frozen during the call. Raises ``ValueError`` if an episode returns NaN, naming the
+        candidate index and the reset seed.
+        """
+        if self.backend is None:
+            raise RuntimeError("the objective is closed")
+        x = self._check_thetas(thetas)
+        seeds = self._check_seeds(reset_seeds)
+        jobs = [(x[i], s) for i in range(x.shape[0]) for s in seeds]
+        out = self.backend.run(jobs, self.policy.state_dict())
+        n, e = x.shape[0], len(seeds)
+        returns = np.array([r[0] for r in out], dtype=np.float64).reshape(n, e)
+        lengths = np.array([r[1] for r in out], dtype=np.int64).reshape(n, e)
+        self.total_env_steps += int(lengths.sum())
+        bad = np.argwhere(~np.isfinite(returns))
+        if bad.size:
+            i, j = (int(v) for v in bad[0])
+            raise ValueError(f"episode return is {returns[i, j]} for candidate {i} with reset seed {seeds[j]} "
+                             f"(env {self.env_id!r}; {len(bad)} non-finite episode(s) in this batch)")
+        stats = ObsStats.merge_all((r[2] for r in out), self.policy.obs_dim) if self.policy.uses_obs_stats \
+            else None
+        return EvalResult(losses=-returns.mean(axis=1), returns=returns, lengths=lengths,
+                          env_steps=int(lengths.sum()), obs_stats=stats)
+
+    def __call__(self, theta, reset_seeds=None) -> float:
+        """Loss of one ``theta`` (reset seeds default to ``episode_seeds(0)``)."""
+        seeds = self.episode_seeds(0) if reset_seeds is None else reset_seeds
+        return float(self.evaluate(np.asarray(theta)[None, :], seeds).losses[0])
+
+    def rollout(self, theta, seed: int, render: bool = False):
+        """One episode in this process (current statistics, no update): ``(return, length, frames or None)``.
+
+        With ``render=True`` the frames come from a second env built with ``render_mode="rgb_array"``.
+        """
+        theta = self._check_thetas(theta)[0]
+        seed = self._check_seeds([seed])[0]
+        if render:
+            if self._render_env is None:
+                modes = (self._env.metadata or {}).get("render_modes", [])
+                if "rgb_array" not in modes:
+                    raise ValueError(f"render=True needs an env with render_mode 'rgb_array'; {self.env_id!r} "
+                                     f"supports {modes}")
+                self._render_env = make_env(self.env_id, self.env_kwargs, self.max_episode_steps, "rgb_array")
+            env = self._render_env
+        else:
+            env = self._env
+        self._local_policy.load_state_dict(self.policy.state_dict())
+        ret, length, _, frames = run_episode(env, self._local_policy, theta, seed, render=render)
+        self.total_env_steps += int(length)
+        return ret, length, frames
+
+    def close(self) -> None:
+        """Stop workers and close envs (idempotent)."""
+        backend = getattr(self, "backend", None)
+        if backend is not None:
+            backend.close()
+            self.backend = None
+        for name in ("_env", "_render_env"):
+            env = getattr(self, name, None)
+            if env is not None:
+                env.close()
+                setattr(self, name, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"EpisodeObjective(env_id={self.env_id!r}, policy={self.policy!r}, "
+                f"backend={self.backend_name!r}, horizon={self.horizon})")

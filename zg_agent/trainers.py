@@ -1,0 +1,935 @@
+"""Trainers: one budget in environment steps, one evaluation protocol, one set of logger tags.
+
+- :class:`BlackBoxTrainer` drives any registered ask/tell optimizer (``zerograds``, ``es``, ``cma``,
+  ``random``) through an :class:`~zg_agent.objective.EpisodeObjective`: ``ask`` -> episodes on a backend ->
+  ``tell(-returns)``.
+- :class:`PPOTrainer` wraps stable-baselines3's ``PPO`` (Schulman et al. 2017, https://arxiv.org/abs/1707.06347)
+  and forwards its records into the same logger.
+
+Both write a run folder ``<run_root>/<env>__<algo>__s<seed>__<time>/``::
+
+    config.yaml        the full RunConfig (``zg-train --resume`` reads it back)
+    command.txt        the command line that started the run
+    status.json        running / interrupted / failed / finished, env steps, error
+    events.out.tfevents.*  TensorBoard (logger), progress.csv (logger)
+    evaluations.csv    one row per evaluation: env steps, wall time, mean/std return (what compare.py reads)
+    checkpoints/       the last checkpoint (optimizer / PPO model, policy statistics, progress, RNG states)
+    solution.pkl       the final solution (theta and policy statistics) / final_model.zip for PPO
+    error.txt          the traceback when a run failed
+
+Evaluation protocol (every algorithm): at step 0, then whenever the training env steps pass a multiple of
+``eval_every``, and at the end, the current solution (the optimizer's ``mean``; PPO's deterministic policy)
+runs ``eval_episodes`` episodes with the fixed reset seeds :func:`eval_seeds` (the same for every algorithm and
+run seed). Evaluation episodes (and the ZeroGrads slice plot's) are not counted in the training budget; they
+are logged as ``time/eval_env_steps``.
+
+Shared tags: ``rollout/ep_rew_mean``, ``eval/mean_reward``, ``time/fps``, ``time/elapsed_s``; diagnostics under
+``zerograds/``, ``es/``, ``cma/``, ``random/`` (the optimizer's ``tell`` metrics) and PPO's ``train/``.
+Pictures: ``eval/render`` (last frame of an episode of the best design, for envs that render ``rgb_array``),
+``eval/frames`` (a strip of frames of that episode), ``zerograds/surrogate_slice`` (surrogate vs true loss
+along a line through theta).
+
+Interruption: the first Ctrl-C finishes the current iteration (PPO: stops collecting), saves a checkpoint and
+returns with status ``interrupted``; a second Ctrl-C stops at once (the last checkpoint is kept). A checkpoint
+is written after every ``checkpoint_every`` iterations, atomically; ``resume=True`` continues from it with at
+most one iteration lost, and a black-box run resumed this way reproduces the uninterrupted run exactly.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import pickle
+import random
+import signal
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .config import BLACK_BOX_ALGOS, RunConfig, hparams, load_run_config, markdown_table, optimizer_kwargs
+
+#: first reset seed of the evaluation episodes (fixed: the same for every algorithm and run seed)
+EVAL_SEED_BASE = 1_000_003
+CHECKPOINT_VERSION = 1
+EVAL_COLUMNS = ("env_steps", "elapsed_s", "iteration", "mean_reward", "std_reward", "mean_length")
+
+
+def eval_seeds(episodes: int) -> list[int]:
+    """The reset seeds of the evaluation episodes."""
+    return [EVAL_SEED_BASE + i for i in range(int(episodes))]
+
+
+def env_tag(env_id: str) -> str:
+    """The env id as a folder name (``zg/ShadowCaster-v0`` -> ``zg_ShadowCaster-v0``)."""
+    return env_id.replace("/", "_").replace(":", "_")
+
+
+# ---------------------------------------------------------------------------------------------- results
+@dataclass
+class TrainResult:
+    """What a trainer returns."""
+
+    run_dir: Path
+    status: str
+    """finished, interrupted or failed"""
+    env_steps: int
+    iterations: int
+    elapsed_s: float
+    final_return: float | None
+    """mean return of the last evaluation"""
+    best_return: float | None
+    """best mean return over the evaluations"""
+    evaluations: list[dict[str, float]] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------- run folder
+def new_run_dir(cfg: RunConfig, name: str | None = None) -> Path:
+    """Create ``<run_root>/<env>__<algo>__s<seed>__<time>`` (or ``<run_root>/<name>``); never reuses one."""
+    root = Path(cfg.run_root)
+    base = name or f"{env_tag(cfg.env_id)}__{cfg.algo}__s{cfg.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
+    path, k = root / base, 1
+    while path.exists():
+        k += 1
+        path = root / f"{base}_{k}"
+    path.mkdir(parents=True)
+    return path
+
+
+def write_run_files(run_dir: Path, cfg: RunConfig, command: str | None = None) -> None:
+    """``config.yaml`` and ``command.txt`` (appended on resume) in the run folder."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(cfg.to_yaml())
+    cmd = command if command is not None else " ".join([Path(sys.argv[0]).name] + sys.argv[1:])
+    with open(run_dir / "command.txt", "a") as f:
+        f.write(cmd.rstrip() + "\n")
+
+
+def read_status(run_dir) -> dict[str, Any]:
+    """The run's ``status.json`` (``{}`` when missing)."""
+    path = Path(run_dir) / "status.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_status(run_dir: Path, **fields) -> None:
+    status = read_status(run_dir)
+    status.update(fields, updated=time.strftime("%Y-%m-%d %H:%M:%S"))
+    _atomic_write(run_dir / "status.json", json.dumps(status, indent=1).encode())
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def checkpoint_path(run_dir) -> Path:
+    return Path(run_dir) / "checkpoints" / "checkpoint.pkl"
+
+
+def has_checkpoint(run_dir) -> bool:
+    return checkpoint_path(run_dir).is_file()
+
+
+# ---------------------------------------------------------------------------------------------- evaluations.csv
+class EvalLog:
+    """``evaluations.csv``: one row per evaluation (:data:`EVAL_COLUMNS`), flushed at once."""
+
+    def __init__(self, path: Path, resume_step: int | None = None):
+        self.path = Path(path)
+        rows = read_evaluations(self.path) if (resume_step is not None and self.path.exists()) else []
+        self.rows = [r for r in rows if r["env_steps"] <= resume_step] if resume_step is not None else []
+        with open(self.path, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(EVAL_COLUMNS)
+            for r in self.rows:
+                w.writerow([r[c] for c in EVAL_COLUMNS])
+
+    def append(self, row: dict[str, float]) -> None:
+        self.rows.append(dict(row))
+        with open(self.path, "a", newline="") as f:
+            csv.writer(f).writerow([row[c] for c in EVAL_COLUMNS])
+
+
+def read_evaluations(path) -> list[dict[str, float]]:
+    """Rows of an ``evaluations.csv`` (or of a run folder's) as dicts of floats."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "evaluations.csv"
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        out = []
+        for row in csv.DictReader(f):
+            try:
+                out.append({k: float(v) for k, v in row.items()})
+            except (TypeError, ValueError):
+                continue  # a torn last line after a kill
+        return out
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+class _Interrupts:
+    """SIGINT handling while training: the first Ctrl-C asks for a graceful stop, the second raises."""
+
+    def __init__(self):
+        self.requested = False
+        self._old = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nstopping after this iteration and saving a checkpoint (Ctrl-C again to stop now)",
+              file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+        return False
+
+
+def _rng_states() -> dict[str, Any]:
+    states: dict[str, Any] = {"numpy": np.random.get_state(), "python": random.getstate()}
+    if "torch" in sys.modules:
+        states["torch"] = sys.modules["torch"].get_rng_state()
+    return states
+
+
+def _set_rng_states(states: dict[str, Any]) -> None:
+    np.random.set_state(states["numpy"])
+    random.setstate(states["python"])
+    if "torch" in states:
+        import torch
+
+        torch.set_rng_state(states["torch"])
+
+
+def _numeric(value) -> float | None:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return float(value)
+    if isinstance(value, np.ndarray) and value.size == 1:
+        return float(value.reshape(()))
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- base trainer
+class Trainer:
+    """Shared machinery: run folder, logger, evaluation bookkeeping, status, checkpoints, interrupts.
+
+    Args:
+        cfg: the run's configuration.
+        run_dir: its folder (created if missing); ``config.yaml`` and ``command.txt`` are written there.
+        resume: continue from ``run_dir``'s checkpoint (a fresh start if there is none).
+        progress: ``progress(env_steps, info)`` after each iteration; ``info`` has ``budget``,
+            ``best_return``, ``eval_return``, ``fps``.
+        callback: ``callback(trainer)`` after each iteration (after the checkpoint); may call
+            :meth:`request_stop`.
+        command: the command line to record (default: ``sys.argv``).
+    """
+
+    def __init__(self, cfg: RunConfig, run_dir, *, resume: bool = False,
+                 progress: Callable[[int, dict], None] | None = None,
+                 callback: Callable[["Trainer"], None] | None = None, command: str | None = None):
+        self.cfg = cfg.validate()
+        self.run_dir = Path(run_dir)
+        self.resume = bool(resume) and has_checkpoint(self.run_dir)
+        self.progress = progress
+        self.callback = callback
+        self.logger = None
+        self._interrupts = _Interrupts()
+        self._stop = False
+        self._render_ok = cfg.render != "off"
+        self._render_error_logged = False
+        # progress state (saved in checkpoints)
+        self.iteration = 0
+        self.env_steps = 0
+        self.next_eval = 0
+        self.num_evals = 0
+        self.best_eval = -math.inf
+        self.last_eval: float | None = None
+        self.eval_env_steps = 0
+        self.elapsed_before = 0.0
+        self.last_cost: int | None = None
+        self._t0 = time.perf_counter()
+        write_run_files(self.run_dir, self.cfg, command)
+
+    # ------------------------------------------------------------------ public
+    def request_stop(self) -> None:
+        """Stop after the current iteration (with a checkpoint), as the first Ctrl-C does."""
+        self._stop = True
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop or self._interrupts.requested
+
+    def elapsed(self) -> float:
+        """Wall time of the run so far, resumed parts included."""
+        return self.elapsed_before + (time.perf_counter() - self._t0)
+
+    def train(self) -> TrainResult:
+        """Run until the budget is spent (or a stop is requested); always leaves the run folder usable."""
+        status = "failed"
+        _write_status(self.run_dir, state="running", algo=self.cfg.algo, env_id=self.cfg.env_id,
+                      seed=self.cfg.seed, budget=self.cfg.budget, pid=os.getpid())
+        try:
+            with self._interrupts:
+                self._setup()
+                self._t0 = time.perf_counter()
+                self._run()
+            status = "finished" if self.budget_spent() else "interrupted"
+        except KeyboardInterrupt:
+            status = "interrupted"
+            self._save_on_exit()
+        except BaseException as exc:
+            self._save_on_exit()
+            (self.run_dir / "error.txt").write_text(traceback.format_exc())
+            _write_status(self.run_dir, state="failed", error=f"{type(exc).__name__}: {exc}",
+                          env_steps=self.env_steps)
+            raise
+        finally:
+            self._close()
+            if status != "failed":
+                _write_status(self.run_dir, state=status, env_steps=self.env_steps, iterations=self.iteration,
+                              elapsed_s=round(self.elapsed(), 3), final_return=self.last_eval,
+                              best_return=None if self.best_eval == -math.inf else self.best_eval)
+        return TrainResult(self.run_dir, status, self.env_steps, self.iteration, self.elapsed(), self.last_eval,
+                           None if self.best_eval == -math.inf else self.best_eval,
+                           list(self.eval_log.rows) if getattr(self, "eval_log", None) else [])
+
+    # ------------------------------------------------------------------ subclass hooks
+    def budget_spent(self) -> bool:
+        """Whether another iteration would exceed the budget."""
+        raise NotImplementedError
+
+    def _setup(self) -> None:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def _save_on_exit(self) -> None:
+        """Save what can be saved after an interruption or a crash (never raises)."""
+
+    def _close(self) -> None:
+        if self.logger is not None:
+            try:
+                self.logger.close()
+            except Exception:  # noqa: BLE001 - closing must not hide the real error
+                pass
+            self.logger = None
+
+    # ------------------------------------------------------------------ shared pieces
+    def _make_logger(self, resume_step: int | None):
+        from .logger import make_logger
+
+        return make_logger(self.run_dir, formats=tuple(self.cfg.log_formats), resume_step=resume_step)
+
+    def _progress_state(self) -> dict[str, Any]:
+        return {"iteration": self.iteration, "env_steps": self.env_steps, "next_eval": self.next_eval,
+                "num_evals": self.num_evals, "best_eval": self.best_eval, "last_eval": self.last_eval,
+                "eval_env_steps": self.eval_env_steps, "elapsed": self.elapsed(), "last_cost": self.last_cost}
+
+    def _load_progress_state(self, s: dict[str, Any]) -> None:
+        self.iteration = int(s["iteration"])
+        self.env_steps = int(s["env_steps"])
+        self.next_eval = int(s["next_eval"])
+        self.num_evals = int(s["num_evals"])
+        self.best_eval = float(s["best_eval"])
+        self.last_eval = s["last_eval"]
+        self.eval_env_steps = int(s["eval_env_steps"])
+        self.elapsed_before = float(s["elapsed"])
+        self.last_cost = s.get("last_cost")
+
+    def _record_eval(self, returns: np.ndarray, lengths: np.ndarray) -> None:
+        """Log one evaluation (``returns``/``lengths`` of the ``eval_episodes`` episodes)."""
+        mean = float(np.mean(returns))
+        self.num_evals += 1
+        self.last_eval = mean
+        self.best_eval = max(self.best_eval, mean)
+        self.eval_env_steps += int(np.sum(lengths))
+        self.logger.record("eval/mean_reward", mean)
+        self.logger.record("eval/std_reward", float(np.std(returns)))
+        self.logger.record("eval/mean_ep_length", float(np.mean(lengths)))
+        self.logger.record("eval/best_mean_reward", self.best_eval)
+        self.logger.record("time/eval_env_steps", float(self.eval_env_steps))
+        self.eval_log.append({"env_steps": self.env_steps, "elapsed_s": round(self.elapsed(), 4),
+                              "iteration": self.iteration, "mean_reward": mean,
+                              "std_reward": float(np.std(returns)), "mean_length": float(np.mean(lengths))})
+        every = self.cfg.eval_every
+        self.next_eval = (self.env_steps // every + 1) * every
+
+    def _render_due(self, final: bool) -> bool:
+        return self._render_ok and (final or (self.num_evals - 1) % self.cfg.render_every == 0)
+
+    def _log_frames(self, frames) -> None:
+        if not frames:
+            return
+        frames = [np.asarray(f) for f in frames if f is not None]
+        if not frames or frames[-1].ndim != 3:
+            return
+        self.logger.record_image("eval/render", frames[-1].astype(np.uint8)[:, :, :3])
+        if len(frames) > 2:
+            from .logger import frame_strip
+
+            strip = frame_strip(frames)
+            stride = -(-strip.shape[1] // 2048)  # keep the strip at most ~2048 pixels wide
+            self.logger.record_image("eval/frames", strip[::stride, ::stride] if stride > 1 else strip)
+
+    def _render_failed(self, exc: BaseException) -> None:
+        self._render_ok = False
+        if not self._render_error_logged:
+            self._render_error_logged = True
+            self.logger.record_text("eval/render_error", f"rendering disabled for this run: {exc}")
+
+    def _report_progress(self, fps: float) -> None:
+        if self.progress is not None:
+            self.progress(self.env_steps, {
+                "budget": self.cfg.budget, "fps": fps, "eval_return": self.last_eval,
+                "best_return": None if self.best_eval == -math.inf else self.best_eval})
+
+    def _log_hparams_text(self) -> None:
+        self.logger.record_text("hparams", markdown_table(self.cfg))
+
+    def _log_hparams_final(self) -> None:
+        metrics = {"eval/mean_reward": None, "eval/best_mean_reward": None, "rollout/ep_rew_mean": None}
+        hp = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in hparams(self.cfg).items()}
+        self.logger.record_hparams(hp, metrics)
+
+
+# ---------------------------------------------------------------------------------------------- black box
+class BlackBoxTrainer(Trainer):
+    """Drives a registered ask/tell optimizer through an :class:`~zg_agent.objective.EpisodeObjective`.
+
+    One iteration: ``ask()`` a population, run every candidate for ``episodes_per_candidate`` episodes with the
+    same reset seeds (common random numbers, drawn from ``(seed, iteration)``), ``tell`` the losses
+    (``-mean return``), merge the observation statistics into the policy (linear / MLP policies).
+    """
+
+    def _setup(self) -> None:
+        from .objective import EpisodeObjective
+        from .optim import make_optimizer
+
+        cfg = self.cfg
+        if cfg.algo not in BLACK_BOX_ALGOS:
+            raise ValueError(f"algo must be one of {list(BLACK_BOX_ALGOS)} for BlackBoxTrainer, got {cfg.algo!r}")
+        self.objective = EpisodeObjective(
+            cfg.env_id, cfg.env_kwargs, cfg.policy, cfg.policy_options, episodes=cfg.episodes_per_candidate,
+            max_episode_steps=cfg.max_episode_steps, backend=cfg.backend, num_workers=cfg.num_workers,
+            ray_address=cfg.ray_address, seed=cfg.seed)
+        self.policy = self.objective.policy
+        theta0 = self.objective.initial_params(cfg.seed)
+        self.opt = make_optimizer(cfg.algo, theta0, seed=cfg.seed, **optimizer_kwargs(cfg.options))
+        horizon = self.objective.horizon or 1
+        self.iteration_cost = self.opt.popsize * cfg.episodes_per_candidate * horizon
+        if cfg.budget < self.iteration_cost:
+            raise ValueError(
+                f"budget {cfg.budget} env steps is smaller than one iteration of {cfg.algo!r} on {cfg.env_id!r}: "
+                f"popsize {self.opt.popsize} x {cfg.episodes_per_candidate} episode(s) x up to {horizon} steps "
+                f"= {self.iteration_cost}; raise the budget to at least {self.iteration_cost} "
+                f"or lower options.popsize / episodes_per_candidate / max_episode_steps")
+        self._blob: bytes | None = None
+        resume_step = None
+        if self.resume:
+            ckpt = self._read_checkpoint()
+            resume_step = self.env_steps
+            self._blob = pickle.dumps(ckpt, protocol=pickle.HIGHEST_PROTOCOL)
+        self.eval_log = EvalLog(self.run_dir / "evaluations.csv", resume_step=resume_step)
+        self.logger = self._make_logger(resume_step)
+
+    def _read_checkpoint(self) -> dict[str, Any]:
+        path = checkpoint_path(self.run_dir)
+        with open(path, "rb") as f:
+            ckpt = pickle.load(f)
+        expected = (CHECKPOINT_VERSION, "blackbox", self.cfg.algo, self.cfg.env_id, self.cfg.seed)
+        found = (ckpt.get("version"), ckpt.get("kind"), ckpt.get("algo"), ckpt.get("env_id"), ckpt.get("seed"))
+        if found != expected:
+            raise ValueError(f"checkpoint {str(path)!r} is for (version, kind, algo, env, seed) = {found}, "
+                             f"not {expected}; resume it with its own config")
+        self.opt.load_state_dict(ckpt["optimizer"])
+        self.policy.load_state_dict(ckpt["policy"])
+        self._load_progress_state(ckpt["progress"])
+        _set_rng_states(ckpt["rng"])
+        return ckpt
+
+    def _checkpoint_blob(self) -> bytes:
+        ckpt = {"version": CHECKPOINT_VERSION, "kind": "blackbox", "algo": self.cfg.algo,
+                "env_id": self.cfg.env_id, "seed": self.cfg.seed, "optimizer": self.opt.state_dict(),
+                "policy": self.policy.state_dict(), "progress": self._progress_state(), "rng": _rng_states()}
+        return pickle.dumps(ckpt, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def _write_checkpoint(self, blob: bytes | None = None) -> None:
+        blob = blob if blob is not None else self._blob
+        if blob is None:
+            return
+        path = checkpoint_path(self.run_dir)
+        path.parent.mkdir(exist_ok=True)
+        _atomic_write(path, blob)
+
+    def _save_on_exit(self) -> None:
+        # the state after the last completed iteration (an iteration in flight is lost)
+        try:
+            self._write_checkpoint()
+            if self.logger is not None:
+                self.logger.dump(self.env_steps)
+        except Exception:  # noqa: BLE001
+            pass
+
+    # ------------------------------------------------------------------ loop
+    def budget_spent(self) -> bool:
+        # the next iteration is assumed to cost what the last one did (exact for fixed-length episodes), so a
+        # run ends at or just under the budget instead of overshooting it by up to one iteration
+        if self.env_steps >= self.cfg.budget:
+            return True
+        return self.last_cost is not None and self.env_steps + self.last_cost > self.cfg.budget
+
+    def _run(self) -> None:
+        cfg, opt, logger = self.cfg, self.opt, self.logger
+        prefix = cfg.algo
+        if self.num_evals == 0:
+            self._log_hparams_text()
+            self._evaluate(final=False)
+            logger.dump(self.env_steps)
+            self._blob = self._checkpoint_blob()
+            self._write_checkpoint()
+        while not self.budget_spent() and not self.stop_requested:
+            seeds = self.objective.episode_seeds(self.iteration)
+            mean_before = opt.mean
+            candidates = opt.ask()
+            res = self.objective.evaluate(candidates, seeds)
+            metrics = opt.tell(candidates, res.losses)
+            self.policy.update_statistics(res.obs_stats)
+            self.iteration += 1
+            self.env_steps += res.env_steps
+            self.last_cost = res.env_steps
+            elapsed = self.elapsed()
+            fps = self.env_steps / max(elapsed, 1e-9)
+            logger.record("rollout/ep_rew_mean", float(res.returns.mean()))
+            logger.record("rollout/ep_len_mean", float(res.lengths.mean()))
+            logger.record("rollout/best_return", float(-opt.best.f))
+            for key, value in metrics.items():
+                v = _numeric(value)
+                if v is not None:
+                    logger.record(f"{prefix}/{key}", v)
+            logger.record("time/fps", fps)
+            logger.record("time/elapsed_s", elapsed)
+            logger.record("time/iterations", float(self.iteration))
+            logger.record("time/total_timesteps", float(self.env_steps))
+            final = self.budget_spent()
+            if self.env_steps >= self.next_eval or final:
+                self._evaluate(final=final)
+            if cfg.slice_every and self.iteration % cfg.slice_every == 0 and hasattr(opt, "predict"):
+                self._slice_plot(mean_before, seeds, metrics)
+            if final:
+                self._log_hparams_final()
+            logger.dump(self.env_steps)
+            self._blob = self._checkpoint_blob()
+            if self.iteration % cfg.checkpoint_every == 0 or final or self.stop_requested:
+                self._write_checkpoint()
+            self._report_progress(fps)
+            if self.callback is not None:
+                self.callback(self)
+        if self.budget_spent():
+            self._save_solution()
+
+    def _evaluate(self, final: bool) -> None:
+        theta = self.opt.mean
+        res = self.objective.evaluate(theta[None, :], eval_seeds(self.cfg.eval_episodes))
+        self._record_eval(res.returns[0], res.lengths[0])
+        if self._render_due(final):
+            self._render()
+
+    def _render(self) -> None:
+        best = self.opt.best
+        theta = best.x if math.isfinite(best.f) else self.opt.mean
+        try:
+            _, _, frames = self.objective.rollout(theta, eval_seeds(1)[0], render=True)
+        except Exception as exc:  # noqa: BLE001 - no display library, no rgb_array mode: keep training
+            self._render_failed(exc)
+            return
+        self._log_frames(frames)
+
+    def _slice_plot(self, mean_before: np.ndarray, seeds: list[int], metrics: dict) -> None:
+        """Surrogate vs true loss along the last update direction through the current theta."""
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        opt = self.opt
+        centre = opt.mean
+        direction = centre - mean_before
+        norm = float(np.linalg.norm(direction))
+        if norm < 1e-12:
+            direction = np.random.default_rng([self.cfg.seed, self.iteration]).standard_normal(centre.size)
+            norm = float(np.linalg.norm(direction))
+        direction /= norm
+        sigma = _numeric(metrics.get("sigma"))
+        sigma = sigma if sigma and sigma > 0 else float(getattr(opt, "sigma", 0.1) or 0.1)
+        radius = 3.0 * sigma
+        ts = np.linspace(-radius, radius, self.cfg.slice_points)
+        res = self.objective.evaluate(centre[None, :] + ts[:, None] * direction[None, :], seeds)
+        self.eval_env_steps += res.env_steps
+        dense = np.linspace(-radius, radius, 101)
+        pred = np.asarray(opt.predict(centre[None, :] + dense[:, None] * direction[None, :]), dtype=float).ravel()
+        fig = Figure(figsize=(5, 3.2), dpi=100)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot(1, 1, 1)
+        ax.plot(dense, pred, label="surrogate", color="tab:blue")
+        ax.plot(ts, res.losses, "o", label="true loss", color="tab:red")
+        ax.axvline(0.0, color="gray", lw=0.8, ls="--")
+        ax.set_xlabel("t along the last update direction (theta = mean + t d)")
+        ax.set_ylabel("loss (-return)")
+        ax.set_title(f"iteration {self.iteration}, {self.env_steps} env steps")
+        ax.legend(loc="best", fontsize=8)
+        fig.tight_layout()
+        self.logger.record_figure("zerograds/surrogate_slice", fig, close=False)
+
+    def _save_solution(self) -> None:
+        best = self.opt.best
+        sol = {"env_id": self.cfg.env_id, "env_kwargs": self.cfg.env_kwargs, "algo": self.cfg.algo,
+               "max_episode_steps": self.cfg.max_episode_steps, "policy_kind": self.cfg.policy,
+               "policy_options": self.cfg.policy_options, "theta": self.opt.mean, "best_theta": best.x,
+               "best_train_return": -best.f, "policy_state": self.policy.state_dict(),
+               "eval_return": self.last_eval, "env_steps": self.env_steps}
+        _atomic_write(self.run_dir / "solution.pkl", pickle.dumps(sol, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def _close(self) -> None:
+        super()._close()
+        objective = getattr(self, "objective", None)
+        if objective is not None:
+            objective.close()
+
+
+def load_solution(run_dir):
+    """``(policy, theta, solution dict)`` of a finished black-box run; ``policy.controller(theta)`` acts.
+
+    Example:
+        >>> policy, theta, sol = load_solution("runs/Pendulum-v1__es__s0__20250101-120000")
+        >>> ctrl = policy.controller(theta)   # ctrl(obs, t) -> action
+    """
+    from .objective import make_env
+    from .policies import make_policy
+
+    path = Path(run_dir) / "solution.pkl"
+    if not path.is_file():
+        raise FileNotFoundError(f"{str(path)!r} does not exist (PPO runs save final_model.zip instead)")
+    with open(path, "rb") as f:
+        sol = pickle.load(f)
+    env = make_env(sol["env_id"], sol["env_kwargs"], sol["max_episode_steps"])
+    try:
+        horizon = sol["max_episode_steps"] or (env.spec.max_episode_steps if env.spec else None)
+        policy = make_policy(sol["policy_kind"], env.observation_space, env.action_space, horizon,
+                             **sol["policy_options"])
+    finally:
+        env.close()
+    policy.load_state_dict(sol["policy_state"])
+    return policy, np.asarray(sol["theta"]), sol
+
+
+# ---------------------------------------------------------------------------------------------- PPO
+class PPOTrainer(Trainer):
+    """stable-baselines3 ``PPO`` with the shared budget, evaluation protocol, logger tags and run folder.
+
+    SB3's own records (``rollout/``, ``train/``, ``time/fps``) are forwarded into the run's logger by a
+    ``KVWriter``; evaluation, pictures, checkpoints and Ctrl-C are handled by a callback. A checkpoint (model,
+    VecNormalize statistics, progress) is written after every ``checkpoint_every`` rollouts; a resumed run loses
+    at most one rollout but does not repeat the uninterrupted run bit for bit (the envs restart their episodes).
+    """
+
+    def _setup(self) -> None:
+        from gymnasium import spaces
+        from stable_baselines3 import PPO
+        from stable_baselines3.common.env_util import make_vec_env
+        from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+        from .objective import make_env
+
+        cfg, opts = self.cfg, self.cfg.options
+        probe = make_env(cfg.env_id, cfg.env_kwargs, cfg.max_episode_steps)
+        try:
+            if not isinstance(probe.action_space, spaces.Box):
+                raise ValueError(f"env {cfg.env_id!r} has action space {probe.action_space!r}; only "
+                                 f"gymnasium.spaces.Box action spaces are supported")
+        finally:
+            probe.close()
+        rollout = opts.n_steps * opts.n_envs
+        if cfg.budget < rollout:
+            raise ValueError(f"budget {cfg.budget} env steps is smaller than one PPO rollout on {cfg.env_id!r}: "
+                             f"n_steps {opts.n_steps} x n_envs {opts.n_envs} = {rollout}; raise the budget to at "
+                             f"least {rollout} or lower options.n_steps / options.n_envs")
+        self.iteration_cost = rollout
+
+        def env_fn():
+            return make_env(cfg.env_id, cfg.env_kwargs, cfg.max_episode_steps)
+
+        venv = make_vec_env(env_fn, n_envs=opts.n_envs, seed=cfg.seed, vec_env_cls=DummyVecEnv)
+        ckpt_dir = self.run_dir / "checkpoints"
+        resume_step = None
+        if self.resume:
+            with open(checkpoint_path(self.run_dir), "rb") as f:
+                ckpt = pickle.load(f)
+            expected = (CHECKPOINT_VERSION, "ppo", cfg.env_id, cfg.seed)
+            found = (ckpt.get("version"), ckpt.get("kind"), ckpt.get("env_id"), ckpt.get("seed"))
+            if found != expected:
+                raise ValueError(f"checkpoint in {str(ckpt_dir)!r} is for (version, kind, env, seed) = {found}, "
+                                 f"not {expected}")
+            if opts.normalize:
+                venv = VecNormalize.load(str(ckpt_dir / "vecnormalize.pkl"), venv)
+            self.model = PPO.load(str(ckpt_dir / "ppo_model.zip"), env=venv, device="cpu")
+            self._load_progress_state(ckpt["progress"])
+            _set_rng_states(ckpt["rng"])
+            resume_step = self.env_steps
+        else:
+            if opts.normalize:
+                venv = VecNormalize(venv, gamma=opts.gamma)
+            self.model = PPO(opts.policy, venv, seed=cfg.seed, device="cpu", verbose=0, **opts.ppo_kwargs())
+        self.venv = venv
+        self.clean_stop_step: int | None = None
+        self.eval_log = EvalLog(self.run_dir / "evaluations.csv", resume_step=resume_step)
+        self.logger = self._make_logger(resume_step)
+        self._eval_env = make_env(cfg.env_id, cfg.env_kwargs, cfg.max_episode_steps)
+        self._render_env = None
+
+    def _run(self) -> None:
+        from stable_baselines3.common.logger import Logger as SB3Logger
+
+        cfg = self.cfg
+        forward_writer, callback = _ppo_helpers()
+        self.model.set_logger(SB3Logger(folder=None, output_formats=[forward_writer(self)]))
+        if self.num_evals == 0:
+            self._log_hparams_text()
+            self._evaluate(final=False)
+            self.logger.dump(self.env_steps)
+            self._write_checkpoint()
+        # whole rollouts only, never past the budget (SB3 would finish a started rollout)
+        remaining = (cfg.budget - self.env_steps) // self.iteration_cost * self.iteration_cost
+        self.target_steps = self.env_steps + remaining
+        if remaining > 0 and not self.stop_requested:
+            self.model.learn(total_timesteps=remaining, callback=callback(self), reset_num_timesteps=False,
+                             progress_bar=False, log_interval=1)
+        if self.clean_stop_step is not None:
+            # stopped on request at a rollout boundary, already saved; the few steps of the rollout that had
+            # just begun are discarded with it
+            self.env_steps = self.clean_stop_step
+            return
+        self.env_steps = int(self.model.num_timesteps)
+        if self.budget_spent():
+            if self.last_eval_step != self.env_steps:
+                self._evaluate(final=True)
+            self._log_hparams_final()
+            self.logger.dump(self.env_steps)
+        self._write_checkpoint()
+        if self.budget_spent():
+            self.model.save(str(self.run_dir / "final_model.zip"))
+            if cfg.options.normalize:
+                self.venv.save(str(self.run_dir / "vecnormalize.pkl"))
+
+    def budget_spent(self) -> bool:
+        return self.env_steps + self.iteration_cost > self.cfg.budget
+
+    @property
+    def last_eval_step(self) -> int | None:
+        return int(self.eval_log.rows[-1]["env_steps"]) if self.eval_log.rows else None
+
+    def _predict(self, obs) -> np.ndarray:
+        if self.cfg.options.normalize:
+            obs = self.venv.normalize_obs(obs)
+        action, _ = self.model.predict(obs, deterministic=True)
+        return action
+
+    def _episode(self, env, seed: int, render: bool):
+        obs, _ = env.reset(seed=seed)
+        frames = [env.render()] if render else None
+        total, length = 0.0, 0
+        while True:
+            obs, reward, terminated, truncated, _ = env.step(self._predict(obs))
+            total += float(reward)
+            length += 1
+            if render:
+                frames.append(env.render())
+            if terminated or truncated:
+                return total, length, frames
+
+    def _evaluate(self, final: bool) -> None:
+        results = [self._episode(self._eval_env, s, False) for s in eval_seeds(self.cfg.eval_episodes)]
+        returns = np.array([r[0] for r in results])
+        if not np.all(np.isfinite(returns)):
+            i = int(np.flatnonzero(~np.isfinite(returns))[0])
+            raise ValueError(f"evaluation episode return is {returns[i]} with reset seed {eval_seeds(i + 1)[i]} "
+                             f"(env {self.cfg.env_id!r})")
+        self._record_eval(returns, np.array([r[1] for r in results]))
+        if self._render_due(final):
+            self._render()
+
+    def _render(self) -> None:
+        from .objective import make_env
+
+        try:
+            if self._render_env is None:
+                modes = (self._eval_env.metadata or {}).get("render_modes", [])
+                if "rgb_array" not in modes:
+                    raise ValueError(f"env {self.cfg.env_id!r} does not render rgb_array (modes {modes})")
+                self._render_env = make_env(self.cfg.env_id, self.cfg.env_kwargs, self.cfg.max_episode_steps,
+                                            "rgb_array")
+            _, _, frames = self._episode(self._render_env, eval_seeds(1)[0], True)
+        except Exception as exc:  # noqa: BLE001
+            self._render_failed(exc)
+            return
+        self._log_frames(frames)
+
+    def _write_checkpoint(self) -> None:
+        ckpt_dir = self.run_dir / "checkpoints"
+        ckpt_dir.mkdir(exist_ok=True)
+        tmp = ckpt_dir / "ppo_model.tmp.zip"
+        self.model.save(str(tmp))
+        os.replace(tmp, ckpt_dir / "ppo_model.zip")
+        if self.cfg.options.normalize:
+            self.venv.save(str(ckpt_dir / "vecnormalize.tmp.pkl"))
+            os.replace(ckpt_dir / "vecnormalize.tmp.pkl", ckpt_dir / "vecnormalize.pkl")
+        ckpt = {"version": CHECKPOINT_VERSION, "kind": "ppo", "algo": "ppo", "env_id": self.cfg.env_id,
+                "seed": self.cfg.seed, "progress": self._progress_state(), "rng": _rng_states()}
+        _atomic_write(checkpoint_path(self.run_dir), pickle.dumps(ckpt, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def _save_on_exit(self) -> None:
+        try:
+            if getattr(self, "model", None) is not None:
+                self.env_steps = int(self.model.num_timesteps)
+                self._write_checkpoint()
+            if self.logger is not None:
+                self.logger.dump(self.env_steps)
+        except Exception:  # noqa: BLE001
+            pass
+
+    def _close(self) -> None:
+        super()._close()
+        for name in ("venv", "_eval_env", "_render_env"):
+            env = getattr(self, name, None)
+            if env is not None:
+                try:
+                    env.close()
+                except Exception:  # noqa: BLE001
+                    pass
+                setattr(self, name, None)
+
+
+def _ppo_helpers():
+    """The SB3 ``KVWriter`` and callback classes (built on first use: SB3 is imported only for PPO runs)."""
+    global _PPO_HELPERS
+    if _PPO_HELPERS is not None:
+        return _PPO_HELPERS
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.logger import KVWriter
+
+    class ForwardWriter(KVWriter):
+        """Forwards SB3's logger records (numbers only) into the run's logger at SB3's step."""
+
+        def __init__(self, trainer: PPOTrainer):
+            self.trainer = trainer
+
+        def write(self, key_values, key_excluded, step: int = 0) -> None:
+            tr = self.trainer
+            for key, value in key_values.items():
+                v = _numeric(value)
+                if v is not None and key not in ("time/fps", "time/time_elapsed"):
+                    tr.logger.record(key, v)
+            tr.env_steps = int(step)
+            elapsed = tr.elapsed()
+            # fps over the whole run (resumed parts included), like the black-box trainer's
+            tr.logger.record("time/fps", step / max(elapsed, 1e-9))
+            tr.logger.record("time/elapsed_s", elapsed)
+            tr.logger.record("time/total_timesteps", float(step))
+            tr.logger.dump(int(step))
+
+        def close(self) -> None:
+            pass
+
+    class Callback(BaseCallback):
+        """Evaluation every ``eval_every`` env steps, checkpoints, progress and stop requests inside ``learn``."""
+
+        def __init__(self, trainer: PPOTrainer):
+            super().__init__(verbose=0)
+            self.trainer = trainer
+
+        def _on_step(self) -> bool:
+            tr = self.trainer
+            tr.env_steps = int(self.num_timesteps)
+            if tr.env_steps >= tr.next_eval and tr.env_steps < tr.target_steps:
+                tr._evaluate(final=False)
+                tr.logger.dump(tr.env_steps)
+            return tr.clean_stop_step is None
+
+        def _on_rollout_start(self) -> None:
+            # here the model has trained on every rollout collected so far: a consistent checkpoint. A stop
+            # request (first Ctrl-C) waits for this point, saves, and ends learn() at the next step.
+            tr = self.trainer
+            tr.env_steps = int(self.num_timesteps)
+            if tr.stop_requested and tr.iteration > 0:
+                tr._write_checkpoint()
+                tr.clean_stop_step = tr.env_steps
+            elif tr.iteration > 0 and tr.iteration % tr.cfg.checkpoint_every == 0:
+                tr._write_checkpoint()
+
+        def _on_rollout_end(self) -> None:
+            tr = self.trainer
+            tr.iteration += 1
+            tr.env_steps = int(self.num_timesteps)
+            tr._report_progress(tr.env_steps / max(tr.elapsed(), 1e-9))
+            if tr.callback is not None:
+                tr.callback(tr)
+
+    _PPO_HELPERS = (ForwardWriter, Callback)
+    return _PPO_HELPERS
+
+
+_PPO_HELPERS = None
+
+
+# ---------------------------------------------------------------------------------------------- entry point
+TRAINERS: dict[str, type[Trainer]] = {**{a: BlackBoxTrainer for a in BLACK_BOX_ALGOS}, "ppo": PPOTrainer}
+
+
+def make_trainer(cfg: RunConfig, run_dir=None, **kwargs) -> Trainer:
+    """The trainer for ``cfg.algo`` (a new run folder under ``cfg.run_root`` when ``run_dir`` is None)."""
+    cfg.validate()
+    if run_dir is None:
+        run_dir = new_run_dir(cfg)
+    return TRAINERS[cfg.algo](cfg, run_dir, **kwargs)
+
+
+def train(cfg: RunConfig, run_dir=None, **kwargs) -> TrainResult:
+    """Train one run (see :class:`Trainer` for the keyword arguments) and return its :class:`TrainResult`."""
+    return make_trainer(cfg, run_dir, **kwargs).train()
+
+
+def resume(run_dir, budget: int | None = None, **kwargs) -> TrainResult:
+    """Continue the run in ``run_dir`` from its checkpoint (its own ``config.yaml``; optionally a new budget)."""
+    cfg = load_run_config(run_dir)
+    if budget is not None:
+        cfg.budget = int(budget)
+    return TRAINERS[cfg.algo](cfg, run_dir, resume=True, **kwargs).train()
+
+
+__all__ = ["BlackBoxTrainer", "EVAL_SEED_BASE", "PPOTrainer", "TRAINERS", "TrainResult", "Trainer",
+           "env_tag", "eval_seeds", "has_checkpoint", "load_solution", "make_trainer", "new_run_dir",
+           "read_evaluations", "read_status", "resume", "train"]
