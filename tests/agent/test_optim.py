@@ -176,6 +176,14 @@ def test_tell_checks_shapes_and_order(method):
     opt.tell(xs, np.zeros(len(xs)))  # the failed calls did not consume the pending batch
 
 
+def test_random_search_never_moves_to_a_point_worse_than_the_start():
+    opt = make_optimizer("random", np.zeros(3), seed=0, sigma=5.0)
+    xs = opt.ask()
+    np.testing.assert_array_equal(xs[0], np.zeros(3))
+    opt.tell(xs, np.abs(xs).sum(axis=1))  # every perturbed point is worse than the start
+    np.testing.assert_array_equal(opt.mean, np.zeros(3))
+
+
 def test_nonfinite_worst_policy_counts_and_never_becomes_best():
     opt = make_optimizer("es", np.zeros(3), seed=0, nonfinite="worst", popsize=4)
     xs = opt.ask()

@@ -37,6 +37,8 @@ class RandomSearch(Optimizer):
 
     def _ask(self) -> np.ndarray:
         noise = self.rng.standard_normal((self.popsize, self.dim))
+        if self.num_iterations == 0:
+            noise[0] = 0.0  # evaluate the start itself, so the search never recentres on a worse point
         return self._center + self.sigma * noise
 
     def _tell(self, candidates, losses) -> dict[str, float]:
