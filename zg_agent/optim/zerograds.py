@@ -25,7 +25,6 @@ lr_theta = 1e-5-1e-4, lr_phi = 1e-4; k_phi = 3, k_theta = 1-3; batches of 2 to 4
 
 from __future__ import annotations
 
-import collections
 import copy
 from typing import Any
 
@@ -38,6 +37,7 @@ from .es import centered_ranks
 from .surrogate import SURROGATES, make_surrogate
 
 TARGET_TRANSFORMS = ("standardize", "rank", "none")
+FITS = ("auto", "adam", "exact")
 #: ``surrogate="auto"`` uses the MLP up to this dimension and the linear model above it.
 AUTO_MLP_MAX_DIM = 32
 
@@ -61,9 +61,17 @@ class ZeroGrads(Optimizer):
         encoding_bands: NeRF-style positional-encoding frequency bands of the MLP input (0 = off).
         leaky_slope: negative slope of the leaky ReLUs.
         linear_skip: add a linear term ``w . z`` to the MLP.
+        fit: how the surrogate is fitted to the stored samples: ``"adam"`` (``k_phi`` Adam steps from the
+            previous parameters, online, as in the paper), ``"exact"`` (closed-form weighted ridge
+            regression; linear and quadratic surrogates only), or ``"auto"`` (exact where possible).
+            Adam normalises every coordinate's step, so in high dimension it moves the weight of every
+            coordinate by the same amount whether the data supports it or not; the exact fit does not.
+        ridge: ridge penalty of the exact fit, relative to the mean eigenvalue of the sample Gram matrix.
         lr_theta: Adam step size of ``theta``.
-        lr_phi: Adam step size of the surrogate's parameters.
-        k_phi: surrogate Adam steps per batch.
+        beta1_theta: Adam's first-moment decay for ``theta``. The surrogate already averages over the
+            stored batches, so less momentum than Adam's usual 0.9 is needed (measured).
+        lr_phi: Adam step size of the surrogate's parameters (``fit="adam"``).
+        k_phi: surrogate Adam steps per batch (``fit="adam"``).
         k_theta: ``theta`` Adam steps per batch, each on the surrogate fitted to this batch.
         target_transform: how losses become regression targets: ``"standardize"`` (weighted z-score over
             the stored samples), ``"rank"`` (centred ranks scaled to unit variance) or ``"none"``.
@@ -71,11 +79,13 @@ class ZeroGrads(Optimizer):
         locality: width, in units of ``sigma`` per coordinate, of the Gaussian kernel that weights stored
             samples by their distance to the current ``theta`` (0 = equal weights).
         sigma_decay: ``sigma`` is multiplied by this after every iteration (1 = constant).
-        sigma_min: lower bound of ``sigma`` under decay.
+        sigma_min: lower bound of ``sigma`` under decay (at most ``sigma``).
         normalize_gradient: rescale the surrogate gradient to norm ``sqrt(d)`` before the Adam step of
-            ``theta``, so the step size does not shrink when the fitted slope does (Adam's second moment
-            remembers early, large gradients for about 1,000 steps).
+            ``theta``.
         seed, nonfinite: see :class:`~zg_agent.optim.base.Optimizer`.
+
+    Memory: stored samples take ``4 * d * history * popsize`` bytes (float32), the local coordinates of
+    one fit as much again, and the surrogate what :mod:`zg_agent.optim.surrogate` says.
     """
 
     name = "zerograds"
@@ -94,12 +104,15 @@ class ZeroGrads(Optimizer):
         encoding_bands: int = 0,
         leaky_slope: float = 0.01,
         linear_skip: bool = True,
+        fit: str = "auto",
+        ridge: float = 0.1,
         lr_theta: float = 0.02,
-        lr_phi: float = 1e-3,
+        beta1_theta: float = 0.5,
+        lr_phi: float = 3e-3,
         k_phi: int = 10,
         k_theta: int = 1,
         target_transform: str = "rank",
-        history: int = 4,
+        history: int = 2,
         locality: float = 1.0,
         sigma_decay: float = 1.0,
         sigma_min: float = 0.0,
@@ -115,13 +128,25 @@ class ZeroGrads(Optimizer):
         self.antithetic = bool(antithetic)
         self.inner_sigma = check_positive("inner_sigma", inner_sigma, allow_zero=True)
         check_choice("surrogate", surrogate, (*SURROGATES, "auto"))
-        self.surrogate_kind = ("mlp" if self.dim <= AUTO_MLP_MAX_DIM else "linear") if surrogate == "auto" else surrogate
+        if surrogate == "auto":
+            surrogate = "mlp" if self.dim <= AUTO_MLP_MAX_DIM else "linear"
+        self.surrogate_kind = surrogate
+        check_choice("fit", fit, FITS)
+        if fit == "auto":
+            fit = "adam" if surrogate == "mlp" else "exact"
+        if fit == "exact" and surrogate == "mlp":
+            raise ValueError("fit='exact' needs surrogate='linear' or 'quadratic'; the MLP is fitted with 'adam'")
+        self.fit = fit
+        self.ridge = check_positive("ridge", ridge)
         self.layers = check_int("layers", layers, 1)
         self.width = check_int("width", width, 1)
         self.encoding_bands = check_int("encoding_bands", encoding_bands, 0)
         self.leaky_slope = check_positive("leaky_slope", leaky_slope, allow_zero=True)
         self.linear_skip = bool(linear_skip)
         self.lr_theta = check_positive("lr_theta", lr_theta)
+        self.beta1_theta = check_positive("beta1_theta", beta1_theta, allow_zero=True)
+        if self.beta1_theta >= 1:
+            raise ValueError(f"beta1_theta must be in [0, 1), got {beta1_theta!r}")
         self.lr_phi = check_positive("lr_phi", lr_phi)
         self.k_phi = check_int("k_phi", k_phi, 1)
         self.k_theta = check_int("k_theta", k_theta, 1)
@@ -132,6 +157,8 @@ class ZeroGrads(Optimizer):
         if self.sigma_decay > 1:
             raise ValueError(f"sigma_decay must be in (0, 1], got {sigma_decay!r}")
         self.sigma_min = check_positive("sigma_min", sigma_min, allow_zero=True)
+        if self.sigma_min > self.sigma:
+            raise ValueError(f"sigma_min must be at most sigma ({self.sigma}), got {sigma_min!r}")
         self.normalize_gradient = bool(normalize_gradient)
 
         generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
@@ -142,9 +169,16 @@ class ZeroGrads(Optimizer):
         )
         self.model_optim = torch.optim.Adam(self.model.parameters(), lr=self.lr_phi)
         self._theta = self._best.x.copy()
-        self._theta_adam = Adam(self.dim, self.lr_theta)
-        self._samples: collections.deque = collections.deque(maxlen=self.history)  # (points, losses)
+        self._theta_adam = Adam(self.dim, self.lr_theta, beta1=self.beta1_theta)
+        # Ring buffer of the last `history` batches: un-jittered points (float32) and their losses.
+        capacity = self.history * self.popsize
+        self._points = torch.zeros((capacity, self.dim), dtype=torch.float32)
+        self._losses = np.zeros(capacity)
+        self._stored = 0  # rows filled
+        self._cursor = 0  # next row to write
         self._jitter: np.ndarray | None = None
+        # The frame the surrogate was last fitted in: z = (x - frame_theta) / frame_sigma.
+        self._frame_theta, self._frame_sigma = self._theta.copy(), self.sigma
         self._target_shift, self._target_scale = 0.0, 1.0
 
     # ------------------------------------------------------------------ ask / tell
@@ -170,24 +204,22 @@ class ZeroGrads(Optimizer):
         self._jitter = None
         theta_fit, sigma = self._theta.copy(), self.sigma
 
-        self._samples.append((points, losses))
-        x = np.concatenate([p for p, _ in self._samples])
-        f = np.concatenate([l for _, l in self._samples])
-        z = torch.from_numpy((x - theta_fit) / sigma).float()
+        with torch.no_grad():  # how well the surrogate, in the frame it was fitted in, predicts the batch
+            z_old = torch.from_numpy((points - self._frame_theta) / self._frame_sigma).float()
+            predicted = self.model(z_old).double().numpy() * self._target_scale + self._target_shift
+        fresh = self._store(points, losses)
+
+        z = (self._points[: self._stored] - torch.from_numpy(theta_fit).float()) / sigma
         weights = self._locality_weights(z)
+        f = self._losses[: self._stored]
         targets = torch.from_numpy(self._transform(f, weights.double().numpy())).float()
-        fresh = slice(len(f) - len(losses), len(f))
+        # Prediction error relative to the batch's spread, both in the units of the new targets.
+        scaled_error = (predicted - losses) / self._target_scale
+        fresh_var = max(float(targets[fresh].var(unbiased=False)), 1e-12)
+        surrogate_error = float(np.mean(scaled_error**2) / fresh_var)
 
-        with torch.no_grad():  # how well the surrogate predicted the fresh batch before seeing it
-            pred = self.model(z[fresh])
-            fresh_var = targets[fresh].var(unbiased=False).clamp_min(1e-12)
-            surrogate_error = float(((pred - targets[fresh]) ** 2).mean() / fresh_var)
-
-        for _ in range(self.k_phi):
-            self.model_optim.zero_grad(set_to_none=True)
-            fit_loss = (weights * (self.model(z) - targets) ** 2).sum() / weights.sum()
-            fit_loss.backward()
-            self.model_optim.step()
+        fit_loss = self._fit_exact(z, targets, weights) if self.fit == "exact" else self._fit_adam(z, targets, weights)
+        self._frame_theta, self._frame_sigma = theta_fit, sigma
 
         for _ in range(self.k_theta):
             grad = self._surrogate_gradient((self._theta - theta_fit) / sigma) / sigma
@@ -200,17 +232,17 @@ class ZeroGrads(Optimizer):
 
         self.sigma = max(self.sigma_min, self.sigma * self.sigma_decay)
         return {
-            "surrogate_loss": float(fit_loss.detach()),
+            "surrogate_loss": fit_loss,
             "surrogate_error": surrogate_error,
             "grad_norm": float(np.linalg.norm(first_grad)),
             "grad_cosine": _cosine(first_grad, self._finite_difference_gradient(points, losses, theta_fit, sigma)),
             "sigma": sigma,
-            "num_samples": float(len(f)),
+            "num_samples": float(self._stored),
         }
 
     # ------------------------------------------------------------------ surrogate helpers
     def predict(self, x) -> np.ndarray:
-        """Surrogate values at points ``x`` (n, d), mapped back to loss units.
+        """Surrogate values at points ``x`` (n, d), in the frame it was fitted in, mapped to loss units.
 
         The map back inverts the last standardisation exactly; after a rank transform it is the affine map
         with the stored losses' mean and std, so only the shape, not the scale, is meaningful.
@@ -219,8 +251,52 @@ class ZeroGrads(Optimizer):
         if x.shape[1] != self.dim:
             raise ValueError(f"x must have shape (n, {self.dim}), got {x.shape}")
         with torch.no_grad():
-            y = self.model(torch.from_numpy((x - self._theta) / self.sigma).float()).double().numpy()
+            z = torch.from_numpy((x - self._frame_theta) / self._frame_sigma).float()
+            y = self.model(z).double().numpy()
         return y * self._target_scale + self._target_shift
+
+    def _store(self, points: np.ndarray, losses: np.ndarray) -> np.ndarray:
+        """Write a batch into the ring buffer; returns the row indices it occupies."""
+        rows = (self._cursor + np.arange(len(points))) % len(self._losses)
+        self._points[torch.from_numpy(rows)] = torch.from_numpy(points).float()
+        self._losses[rows] = losses
+        self._cursor = int((self._cursor + len(points)) % len(self._losses))
+        self._stored = min(self._stored + len(points), len(self._losses))
+        return rows
+
+    def _fit_adam(self, z: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> float:
+        """``k_phi`` Adam steps of weighted MSE from the current surrogate; returns the last fit loss."""
+        for _ in range(self.k_phi):
+            self.model_optim.zero_grad(set_to_none=True)
+            fit_loss = (weights * (self.model(z) - targets) ** 2).sum() / weights.sum()
+            fit_loss.backward()
+            self.model_optim.step()
+        return float(fit_loss.detach())
+
+    def _fit_exact(self, z: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> float:
+        """Closed-form weighted ridge regression of the linear/quadratic surrogate, in dual form.
+
+        With n stored samples and p features (d, or 2d with curvature) it solves an n x n system, so it
+        costs O(n^2 p): cheap for the few hundred samples a window holds, whatever d is.
+        """
+        zd = z.double()
+        features = torch.cat([zd, 0.5 * zd * zd], dim=1) if self.model.curv is not None else zd
+        w = weights.double() / weights.double().sum()
+        y = targets.double()
+        feature_mean, target_mean = w @ features, w @ y
+        root_w = w.sqrt()
+        a = (features - feature_mean) * root_w[:, None]
+        r = (y - target_mean) * root_w
+        gram = a @ a.T
+        penalty = self.ridge * float(gram.trace()) / len(gram) + 1e-12
+        coef = a.T @ torch.linalg.solve(gram + penalty * torch.eye(len(gram), dtype=gram.dtype), r)
+        with torch.no_grad():
+            self.model.grad.copy_(coef[: self.dim])
+            if self.model.curv is not None:
+                self.model.curv.copy_(coef[self.dim:])
+            self.model.bias.fill_(float(target_mean - feature_mean @ coef))
+        residual = features @ coef + (target_mean - feature_mean @ coef) - y
+        return float(w @ residual**2)
 
     def _surrogate_gradient(self, z0: np.ndarray) -> np.ndarray:
         z = torch.from_numpy(z0).float().unsqueeze(0).requires_grad_(True)
@@ -262,8 +338,11 @@ class ZeroGrads(Optimizer):
             "theta_adam": self._theta_adam.state_dict(),
             "model": copy.deepcopy(self.model.state_dict()),
             "model_optim": copy.deepcopy(self.model_optim.state_dict()),
-            "samples": [(p.copy(), l.copy()) for p, l in self._samples],
+            "points": self._points[: self._stored].numpy().copy(),
+            "losses": self._losses[: self._stored].copy(),
+            "cursor": self._cursor,
             "jitter": None if self._jitter is None else self._jitter.copy(),
+            "frame": (self._frame_theta.copy(), self._frame_sigma),
             "target": (self._target_shift, self._target_scale),
         }
 
@@ -273,9 +352,15 @@ class ZeroGrads(Optimizer):
         self._theta_adam.load_state_dict(state["theta_adam"])
         self.model.load_state_dict(state["model"])
         self.model_optim.load_state_dict(state["model_optim"])
-        self._samples.clear()
-        self._samples.extend((np.array(p), np.array(l)) for p, l in state["samples"])
+        stored = len(state["losses"])
+        self._points.zero_()
+        self._points[:stored] = torch.as_tensor(state["points"], dtype=torch.float32)
+        self._losses[:] = 0.0
+        self._losses[:stored] = state["losses"]
+        self._stored, self._cursor = stored, int(state["cursor"])
         self._jitter = None if state["jitter"] is None else np.array(state["jitter"])
+        frame_theta, self._frame_sigma = state["frame"]
+        self._frame_theta = np.array(frame_theta, dtype=np.float64)
         self._target_shift, self._target_scale = state["target"]
 
 
