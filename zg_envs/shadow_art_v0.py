@@ -6,10 +6,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from zg_envs._shadow_common import GLYPH_POOL, LOSSES, cached_glyph, check_float, mask_target, target_kind, target_rng
+from zg_envs._shadow_common import GLYPH_POOL, LOSSES, cached_glyph, mask_target, target_kind, target_rng
 from zg_envs.render.shadow import (SCREEN_DIRECTIONS, SCREEN_UPS, area_weights, axis_shadows, grid_ray_cells,
                                    screen_rays)
-from zg_envs.utils import check_action, check_choice, check_int_arg
+from zg_envs.utils import check_action, check_bool, check_choice, check_float, check_int_arg, warn_no_render_mode
 
 DEFAULT_TARGETS = ("glyph:Z", "glyph:G", "heart")
 LIGHT_TYPES = ("directional", "point")
@@ -118,9 +118,7 @@ class ShadowArtEnv(gym.Env):
         self.obs_resolution = (min(16, res) if obs_resolution is None
                                else check_int_arg("obs_resolution", obs_resolution, 1, res))
         self.target_seed = check_int_arg("target_seed", target_seed, 0)
-        if not isinstance(randomize_target, (bool, np.bool_)):
-            raise ValueError(f"randomize_target must be True or False, got {randomize_target!r}")
-        self.randomize_target = bool(randomize_target)
+        self.randomize_target = check_bool("randomize_target", randomize_target)
         self.loss = check_choice("loss", loss, LOSSES)
         self.volume_weight = check_float("volume_weight", volume_weight, 0.0)
         if render_mode is not None:
@@ -300,6 +298,7 @@ class ShadowArtEnv(gym.Env):
 
     def render(self):
         if self.render_mode != "rgb_array":
+            warn_no_render_mode()
             return None
         from zg_envs.render.shadow_view import art_picture
 

@@ -39,7 +39,8 @@ def test_make_without_import_and_render_picture():
     env.step(env.action_space.sample())
     frame = env.render()
     assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3 and frame.shape[1] > frame.shape[0]
-    assert ShadowArtEnv(grid=8).render() is None
+    with pytest.warns(UserWarning, match="render_mode"):
+        assert ShadowArtEnv(grid=8).render() is None
 
 
 def test_default_targets_are_three_different_glyphs():
