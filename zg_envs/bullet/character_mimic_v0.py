@@ -82,6 +82,9 @@ class CharacterMimicEnv(BulletEnv):
       + 0.001 |omega - omega_ref|^2))``;
     - ``r_com = exp(-10 * |v_com - v_ref_com|^2)``: centre-of-mass velocity error.
 
+    Every reference quantity is blended linearly between the two clip frames around the current time
+    (quaternions by slerp): pose, root, end-effector positions and centre-of-mass velocity alike.
+
     ``info`` also holds ``time`` (seconds into the clip) and ``phase`` (fraction of the clip).
 
     ## Starting State
@@ -297,11 +300,16 @@ class CharacterMimicEnv(BulletEnv):
         )
 
     def _reference_extras(self, t: float) -> tuple[np.ndarray, np.ndarray]:
-        """Interpolated end-effector positions (4, 3) and centre-of-mass velocity (3,) of the clip at t."""
+        """End-effector positions (4, 3) and centre-of-mass velocity (3,) of the clip at time ``t``.
+
+        Both are blended linearly between the two frames around ``t``, like the pose, so the reference
+        moves continuously across frame boundaries (no jump in the ``r_com`` target at each new frame).
+        """
         i, j, a, cycle = self.clip.locate(t)
         kin = self._ref_kin
         ee = (1 - a) * kin["ee"][i] + a * kin["ee"][j] + cycle * self.clip.cycle_offset
-        return ee, kin["com_vel"][i]
+        com_vel = (1 - a) * kin["com_vel"][i] + a * kin["com_vel"][j]
+        return ee, com_vel
 
     # ------------------------------------------------------------------ Gymnasium API
     def reset_model(self, options: dict):
