@@ -82,8 +82,9 @@ class CharacterMimicEnv(BulletEnv):
       + 0.001 |omega - omega_ref|^2))``;
     - ``r_com = exp(-10 * |v_com - v_ref_com|^2)``: centre-of-mass velocity error.
 
-    Every reference quantity is blended linearly between the two clip frames around the current time
-    (quaternions by slerp): pose, root, end-effector positions and centre-of-mass velocity alike.
+    The reference pose, root position, end-effector positions and centre-of-mass velocity are blended
+    linearly between the two clip frames around the current time (quaternions by slerp); the root and
+    joint velocities are the clip's finite differences over that frame interval, the rates of the blend.
 
     ``info`` also holds ``time`` (seconds into the clip) and ``phase`` (fraction of the clip).
 
