@@ -9,7 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from zg_envs import tree_grammar as tg
-from zg_envs.render.tree import comparison_picture, tree_picture, tree_silhouette
+from zg_envs.render.tree import tree_silhouette
 from zg_envs.targets import load_image_mask
 from zg_envs.utils import check_action, check_bool, check_choice, check_float, check_int_arg, warn_no_render_mode
 
@@ -130,7 +130,7 @@ class TreeGrowthEnv(gym.Env):
 
     | Parameter           | Type                          | Default | Description                                              |
     |---------------------|-------------------------------|---------|----------------------------------------------------------|
-    | `render_mode`       | str or None                   | None    | `"rgb_array"`: `render()` returns a uint8 picture: the coloured tree with the target outline in blue (left) and the silhouette/target overlap at `resolution` (right: light blue = target only, orange = tree only, dark blue = both) |
+    | `render_mode`       | str or None                   | None    | `"rgb_array"`: `render()` returns a uint8 picture: a title (generation, segments, leaves, IoU), the coloured tree with the target outline in blue (left), the silhouette/target overlap at `resolution` (right: dark blue = tree on target, orange = tree only, light blue = target only) and a colour legend |
     | `resolution`        | int                           | 64      | side of the square silhouette in pixels, 8 .. 1024       |
     | `generations`       | int                           | 6       | steps per episode G, 1 .. 16                             |
     | `max_segments`      | int                           | 512     | segment cap (trunk included), 1 .. 1,000,000             |
@@ -318,13 +318,13 @@ class TreeGrowthEnv(gym.Env):
         if self.render_mode is None:
             warn_no_render_mode()
             return None
-        size = self.render_resolution
+        from zg_envs.render.tree_view import growth_picture
+
         tree = self._tree if self._tree is not None else tg.Tree(self.max_segments)
         target = self._target if self._target is not None else np.zeros_like(self._silhouette)
-        left = tree_picture(tree.segments, tree.leaves, size, target=target)
-        right = comparison_picture(self._silhouette, target, size)
-        gap = np.full((size, max(2, size // 64), 3), 255, dtype=np.uint8)
-        return np.concatenate([left, gap, right], axis=1)
+        title = (f"TreeGrowth-v0  generation {tree.generation}/{self.generations}   {tree.n_segments} segments, "
+                 f"{tree.n_leaves} leaves   IoU {self._iou:.2f}")
+        return growth_picture(tree.segments, tree.leaves, self._silhouette, target, title, self.render_resolution)
 
     # ------------------------------------------------------------------ helpers
     def _pooled(self, mask: np.ndarray) -> np.ndarray:
