@@ -67,10 +67,3 @@ def image_losses(mismatch: int, inter: int, union: int, n_pixels: int) -> tuple[
     """(l1, iou) from pixel counts: l1 is the fraction of wrong pixels; IoU is 1 when both masks are empty."""
     return mismatch / n_pixels, (inter / union if union else 1.0)
 
-
-def check_float(name: str, value, minimum: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(value) or (minimum is not None and value < minimum):
-        allowed = "a finite number" + ("" if minimum is None else f" >= {minimum}")
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
-    return float(value)

@@ -6,10 +6,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from zg_envs._shadow_common import GLYPH_POOL, LOSSES, cached_glyph, check_float, mask_target, target_kind, target_rng
-from zg_envs.render.shadow import (SCREEN_DIRECTIONS, SCREEN_UPS, area_weights, axis_shadows, grid_ray_cells,
-                                   screen_rays)
-from zg_envs.utils import check_action, check_choice, check_int_arg
+from zg_envs._shadow_common import GLYPH_POOL, LOSSES, cached_glyph, mask_target, target_kind, target_rng
+from zg_envs.render.shadow import (SCREEN_DIRECTIONS, SCREEN_UPS, area_weights, axis_hull, axis_shadows,
+                                   grid_ray_cells, screen_rays)
+from zg_envs.utils import check_action, check_bool, check_choice, check_float, check_int_arg, warn_no_render_mode
 
 DEFAULT_TARGETS = ("glyph:Z", "glyph:G", "heart")
 LIGHT_TYPES = ("directional", "point")
@@ -68,7 +68,9 @@ class ShadowArtEnv(gym.Env):
     `"glyph:<text>"`, a shape (`"disc"`, `"square"`, `"triangle"`, `"star"`, `"heart"`), an image path or a
     2-D array. With `randomize_target=True`, `"random"` draws a new sculpture and glyph targets draw random
     letters or shapes; image targets cannot be randomised. Glyph targets need not be consistent with one
-    another, so their best loss is usually above 0 (the visual hull is a good start).
+    another, so their best loss is usually above 0; `env.unwrapped.visual_hull()` returns the largest
+    design that shadows nothing outside the targets (their visual hull), a good start and loss 0 for
+    `targets="random"`.
 
     ## Episode End
     Terminated after the single step.
@@ -118,9 +120,7 @@ class ShadowArtEnv(gym.Env):
         self.obs_resolution = (min(16, res) if obs_resolution is None
                                else check_int_arg("obs_resolution", obs_resolution, 1, res))
         self.target_seed = check_int_arg("target_seed", target_seed, 0)
-        if not isinstance(randomize_target, (bool, np.bool_)):
-            raise ValueError(f"randomize_target must be True or False, got {randomize_target!r}")
-        self.randomize_target = bool(randomize_target)
+        self.randomize_target = check_bool("randomize_target", randomize_target)
         self.loss = check_choice("loss", loss, LOSSES)
         self.volume_weight = check_float("volume_weight", volume_weight, 0.0)
         if render_mode is not None:
@@ -246,6 +246,32 @@ class ShadowArtEnv(gym.Env):
             return None
         return np.where(self._target_occ.ravel(), 1.0, -1.0).astype(np.float32)
 
+    def visual_hull(self) -> np.ndarray:
+        """The carved design: every voxel whose shadow falls inside the target on every screen, as an action
+        (``K^3`` float32, +1 solid, -1 empty).
+
+        It is the largest sculpture that casts no shadow outside any target (the visual hull of the
+        targets): a natural starting design, and an exact solution (loss 0) whenever the targets are the
+        shadows of one sculpture, e.g. with ``targets="random"``. For inconsistent targets (most glyph
+        triples) some target pixels stay lit; the loss of this design shows how far from consistent they are.
+        """
+        k = self.grid
+        outside = ~self._targets
+        if self._cells is not None:  # point lights: carve every cell on a ray to a pixel outside its target
+            keep = np.ones(k ** 3 + 1, dtype=bool)
+            keep[self._cells[outside.reshape(-1)].ravel()] = False
+            hull = keep[:-1]
+        else:
+            if self._pixel_index is None:
+                views = self._targets
+            else:  # a voxel column is inside a view when every pixel sampled from it is inside the target
+                coords = -1.0 + (np.arange(self.resolution) + 0.5) * (2.0 / self.resolution)
+                col = np.minimum(np.floor((coords + 1.0) * (k / 2.0)).astype(np.intp), k - 1)
+                onehot = (col[:, None] == np.arange(k)[None, :]).astype(np.float64)
+                views = np.stack([onehot.T @ o @ onehot == 0 for o in outside.astype(np.float64)])
+            hull = axis_hull(views, self._screens).ravel()
+        return np.where(hull, 1.0, -1.0).astype(np.float32)
+
     @property
     def shadows(self) -> np.ndarray:
         """The shadows of the last design, ``(S, R, R)`` bool (a copy; all False after reset)."""
@@ -300,6 +326,7 @@ class ShadowArtEnv(gym.Env):
 
     def render(self):
         if self.render_mode != "rgb_array":
+            warn_no_render_mode()
             return None
         from zg_envs.render.shadow_view import art_picture
 

@@ -6,11 +6,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from zg_envs._shadow_common import (GLYPH_POOL, LOSSES, cached_glyph, check_float, image_losses, mask_target,
-                                    target_kind, target_rng)
+from zg_envs._shadow_common import GLYPH_POOL, LOSSES, cached_glyph, image_losses, mask_target, target_kind, target_rng
 from zg_envs.render.shadow import (area_weights, box_shadow_window, ground_coordinates, ground_shadow,
                                    sphere_shadow_window)
-from zg_envs.utils import check_action, check_choice, check_int_arg
+from zg_envs.utils import check_action, check_bool, check_choice, check_float, check_int_arg, warn_no_render_mode
 
 #: Scene constants: the imaged ground square is [-EXTENT, EXTENT]^2 at z = 0, the point light is at LIGHT.
 EXTENT = 1.0
@@ -130,9 +129,7 @@ class ShadowCasterEnv(gym.Env):
         self.resolution = check_int_arg("resolution", resolution, 8)
         self.obs_resolution = check_int_arg("obs_resolution", obs_resolution, 1, self.resolution)
         self.target_seed = check_int_arg("target_seed", target_seed, 0)
-        if not isinstance(randomize_target, (bool, np.bool_)):
-            raise ValueError(f"randomize_target must be True or False, got {randomize_target!r}")
-        self.randomize_target = bool(randomize_target)
+        self.randomize_target = check_bool("randomize_target", randomize_target)
         self.loss = check_choice("loss", loss, LOSSES)
         self.reward_scale = check_float("reward_scale", reward_scale, 0.0)
         self.obs_type = check_choice("obs_type", obs_type, OBS_TYPES)
@@ -274,6 +271,7 @@ class ShadowCasterEnv(gym.Env):
 
     def render(self):
         if self.render_mode != "rgb_array":
+            warn_no_render_mode()
             return None
         from zg_envs.render.shadow_view import caster_picture
 

@@ -9,9 +9,9 @@ import numpy as np
 from gymnasium import spaces
 
 from zg_envs import tree_grammar as tg
-from zg_envs.render.tree import comparison_picture, tree_picture, tree_silhouette
+from zg_envs.render.tree import tree_silhouette
 from zg_envs.targets import load_image_mask
-from zg_envs.utils import check_action, check_choice, check_int_arg
+from zg_envs.utils import check_action, check_bool, check_choice, check_float, check_int_arg, warn_no_render_mode
 
 #: Number of tree statistics at the end of the observation (see the class docstring).
 N_STATS = 14
@@ -130,7 +130,7 @@ class TreeGrowthEnv(gym.Env):
 
     | Parameter           | Type                          | Default | Description                                              |
     |---------------------|-------------------------------|---------|----------------------------------------------------------|
-    | `render_mode`       | str or None                   | None    | `"rgb_array"`: `render()` returns a uint8 picture: the coloured tree with the target outline in blue (left) and the silhouette/target overlap at `resolution` (right: light blue = target only, orange = tree only, dark blue = both) |
+    | `render_mode`       | str or None                   | None    | `"rgb_array"`: `render()` returns a uint8 picture: a title (generation, segments, leaves, IoU), the coloured tree with the target outline in blue (left), the silhouette/target overlap at `resolution` (right: dark blue = tree on target, orange = tree only, light blue = target only) and a colour legend |
     | `resolution`        | int                           | 64      | side of the square silhouette in pixels, 8 .. 1024       |
     | `generations`       | int                           | 6       | steps per episode G, 1 .. 16                             |
     | `max_segments`      | int                           | 512     | segment cap (trunk included), 1 .. 1,000,000             |
@@ -175,17 +175,15 @@ class TreeGrowthEnv(gym.Env):
         self.generations = check_int_arg("generations", generations, 1, 16)
         self.max_segments = check_int_arg("max_segments", max_segments, 1, 1_000_000)
         self.target_seed = check_int_arg("target_seed", target_seed, 0)
-        if not isinstance(randomize_target, (bool, np.bool_)):
-            raise ValueError(f"randomize_target must be True or False, got {randomize_target!r}")
-        self.randomize_target = bool(randomize_target)
+        self.randomize_target = check_bool("randomize_target", randomize_target)
         self.obs_resolution = check_int_arg("obs_resolution", obs_resolution, 1, self.resolution)
         if self.resolution % self.obs_resolution:
             raise ValueError(
                 f"obs_resolution must divide resolution={self.resolution}, got {obs_resolution!r} "
                 f"(allowed: {[d for d in range(1, self.resolution + 1) if self.resolution % d == 0]})"
             )
-        self.iou_weight = _check_float("iou_weight", iou_weight)
-        self.segment_penalty = _check_float("segment_penalty", segment_penalty, minimum=0.0)
+        self.iou_weight = check_float("iou_weight", iou_weight)
+        self.segment_penalty = check_float("segment_penalty", segment_penalty, minimum=0.0)
         self.render_resolution = check_int_arg("render_resolution", render_resolution, 16, 2048)
 
         if target is None:
@@ -318,17 +316,15 @@ class TreeGrowthEnv(gym.Env):
 
     def render(self):
         if self.render_mode is None:
-            gym.logger.warn(
-                "render() called without a render_mode; make the env with render_mode='rgb_array' to get pictures"
-            )
+            warn_no_render_mode()
             return None
-        size = self.render_resolution
+        from zg_envs.render.tree_view import growth_picture
+
         tree = self._tree if self._tree is not None else tg.Tree(self.max_segments)
         target = self._target if self._target is not None else np.zeros_like(self._silhouette)
-        left = tree_picture(tree.segments, tree.leaves, size, target=target)
-        right = comparison_picture(self._silhouette, target, size)
-        gap = np.full((size, max(2, size // 64), 3), 255, dtype=np.uint8)
-        return np.concatenate([left, gap, right], axis=1)
+        title = (f"TreeGrowth-v0  generation {tree.generation}/{self.generations}   {tree.n_segments} segments, "
+                 f"{tree.n_leaves} leaves   IoU {self._iou:.2f}")
+        return growth_picture(tree.segments, tree.leaves, self._silhouette, target, title, self.render_resolution)
 
     # ------------------------------------------------------------------ helpers
     def _pooled(self, mask: np.ndarray) -> np.ndarray:
@@ -382,12 +378,3 @@ class TreeGrowthEnv(gym.Env):
             "at_cap": tree.at_cap,
         }
 
-
-def _check_float(name: str, value, minimum: float | None = None) -> float:
-    allowed = "a finite number" + ("" if minimum is None else f" >= {minimum}")
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
-    value = float(value)
-    if not np.isfinite(value) or (minimum is not None and value < minimum):
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
-    return value

@@ -1,25 +1,24 @@
-"""Small helpers shared by every environment."""
+"""Small helpers shared by every environment: action and argument validation, the no-render-mode warning."""
 
 from __future__ import annotations
 
 import numpy as np
-from gymnasium import spaces
+from gymnasium import logger, spaces
 
 
 def check_action(action, space: spaces.Box) -> np.ndarray:
     """Return ``action`` as a float array of the space's shape, clipped into the Box.
 
-    Raises ``ValueError`` for a wrong shape or any NaN/inf entry: a non-finite action is a bug in the
-    caller, and silently clipping it would hide that bug inside a plausible-looking rollout.
-    Finite values outside the Box are clipped on purpose (documented in every env's docstring).
+    The action must have exactly the space's shape (a list or tuple of the right length is fine for a
+    1-D Box); anything else, even with the right number of entries (a ``(2, 2)`` action for a ``(4,)``
+    Box), raises ``ValueError`` naming both shapes: reshaping it silently would hide a layout bug in the
+    caller. A NaN or inf entry also raises ``ValueError``: clipping it would hide that bug inside a
+    plausible-looking rollout. Finite values outside the Box are clipped on purpose (documented in every
+    env's docstring).
     """
     arr = np.asarray(action, dtype=np.float64)
     if arr.shape != space.shape:
-        arr_size = arr.size
-        if arr_size == int(np.prod(space.shape)):
-            arr = arr.reshape(space.shape)
-        else:
-            raise ValueError(f"action has shape {np.shape(action)}, expected {space.shape}")
+        raise ValueError(f"action must have shape {space.shape}, got an action of shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         bad = np.flatnonzero(~np.isfinite(arr.ravel()))
         raise ValueError(
@@ -40,9 +39,53 @@ def check_int_arg(name: str, value, minimum: int, maximum: int | None = None) ->
     return int(value)
 
 
+def check_float(name: str, value, minimum: float | None = None, maximum: float | None = None,
+                strict: bool = False) -> float:
+    """Validate a real-number constructor argument and return it as a ``float``.
+
+    ``value`` must be a finite int or float (not a bool), at least ``minimum`` (greater than it when
+    ``strict``) and at most ``maximum``, each bound only when given. The error names the argument, the
+    bad value and the allowed range, e.g. ``"power must be a finite number > 0.0, got -1"``.
+    """
+    low = "" if minimum is None else f"{minimum}"
+    high = "" if maximum is None else f"{maximum}"
+    if minimum is not None and maximum is not None:
+        allowed = f"a finite number in {'(' if strict else '['}{low}, {high}]"
+    elif minimum is not None:
+        allowed = f"a finite number {'>' if strict else '>='} {low}"
+    elif maximum is not None:
+        allowed = f"a finite number <= {high}"
+    else:
+        allowed = "a finite number"
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    number = float(value)
+    too_low = minimum is not None and (number <= minimum if strict else number < minimum)
+    too_high = maximum is not None and number > maximum
+    if not np.isfinite(number) or too_low or too_high:
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    return number
+
+
+def check_bool(name: str, value) -> bool:
+    """Validate a flag: a Python or NumPy bool only (not 0/1, not a string), returned as ``bool``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def check_choice(name: str, value, allowed) -> str:
     """Validate a string choice, listing the allowed values in the error."""
     allowed = tuple(allowed)
     if value not in allowed:
         raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
     return value
+
+
+def warn_no_render_mode() -> None:
+    """The warning every env gives when ``render()`` is called on an env made without a render mode.
+
+    Call it from ``render()`` itself: the warning then points at the line that called ``render()``.
+    """
+    logger.warn("render() called without a render_mode; make the env with render_mode='rgb_array' to get pictures",
+                stacklevel=3)

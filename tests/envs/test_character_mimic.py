@@ -231,3 +231,27 @@ def test_ppo_learns_a_few_steps():
     model.learn(total_timesteps=256)
     assert model.num_timesteps >= 256
     env.close()
+
+
+@pytest.mark.parametrize("motion", ["walk", "backflip"])
+def test_reference_com_velocity_is_continuous_across_frame_boundaries(motion):
+    env = CharacterMimicEnv(motion=motion, random_start=False)
+    env.reset(seed=0)
+    clip, kin = env.clip, env._ref_kin
+    eps = 1e-6
+    jumps, steps = [], []
+    for k in range(1, clip.num_frames - 1):  # interior frame boundaries
+        t = clip.frame_times[k]
+        before_ee, before_v = env._reference_extras(t - eps)
+        after_ee, after_v = env._reference_extras(t + eps)
+        jumps.append(np.abs(after_v - before_v).max())
+        steps.append(np.abs(kin["com_vel"][k] - kin["com_vel"][k - 1]).max())
+        assert np.abs(after_ee - before_ee).max() < 1e-3  # end effectors were already interpolated
+    # the per-frame values differ (so a piecewise-constant reference would jump) ...
+    assert max(steps) > 0.05
+    # ... but the reference the reward uses moves continuously from one frame to the next
+    assert max(jumps) < 1e-3
+    # mid-way between two frames it is the blend of both
+    t = 0.5 * (clip.frame_times[1] + clip.frame_times[2])
+    np.testing.assert_allclose(env._reference_extras(t)[1], 0.5 * (kin["com_vel"][1] + kin["com_vel"][2]))
+    env.close()

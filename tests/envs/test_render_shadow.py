@@ -161,3 +161,24 @@ def test_pictures_are_uint8_rgb_and_show_the_target_outline():
     art = art_picture(occ, [target] * 3, [target] * 3, ["a", "b", "c"], "title", panel=64)
     assert art.dtype == np.uint8 and art.shape[2] == 3
     assert outline(target, width=1).sum() == 28
+
+
+def test_axis_hull_is_the_largest_grid_inside_the_views():
+    rng = np.random.default_rng(3)
+    occ = rng.random((6, 6, 6)) < 0.15
+    views = S.axis_shadows(occ)
+    hull = S.axis_hull(views)
+    assert np.all(hull >= occ)  # contains the grid that cast the views
+    for got, want in zip(S.axis_shadows(hull), views):
+        np.testing.assert_array_equal(got, want)  # and casts exactly the same shadows
+    # any cell outside the hull shadows a pixel outside some view
+    for cell in zip(*np.nonzero(~hull)):
+        one = np.zeros_like(occ)
+        one[cell] = True
+        assert any((s & ~v).any() for s, v in zip(S.axis_shadows(one), views))
+    # arbitrary views: the hull's shadows stay inside them
+    free = [rng.random((6, 6)) < 0.7 for _ in range(3)]
+    for got, view in zip(S.axis_shadows(S.axis_hull(free)), free):
+        assert not (got & ~view).any()
+    with pytest.raises(ValueError, match="screen must be 0, 1 or 2"):
+        S.axis_hull(free, screens=(0, 1, 5))

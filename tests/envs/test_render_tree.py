@@ -210,3 +210,35 @@ def test_tree_is_deterministic_and_rejects_a_bad_cap():
     np.testing.assert_array_equal(a.leaves, b.leaves)
     with pytest.raises(ValueError, match="max_segments"):
         tg.Tree(0)
+
+
+def test_growth_picture_has_title_panels_and_a_legend_of_every_colour():
+    from zg_envs.render.tree_view import LEGEND, growth_picture
+
+    seg = np.array([[0.5, 0.0, 0.5, 0.5, 0.04, 0.02]])
+    sil = tree_silhouette(seg, None, 32)
+    target = np.zeros((32, 32), dtype=bool)
+    target[8:24, 10:20] = True
+    blank = growth_picture(seg, None, sil, target, "", size=96)
+    titled = growth_picture(seg, None, sil, target, "a title", size=96)
+    assert titled.dtype == np.uint8 and titled.shape == blank.shape and titled.shape[1] == 3 * 12 + 2 * 96
+    assert (titled[:30] != blank[:30]).any() and (titled[30:] == blank[30:]).all()  # the title is on top
+    assert [c for c, _ in LEGEND] == [COMPARE_COLOURS[3], COMPARE_COLOURS[2], COMPARE_COLOURS[1], TARGET_OUTLINE]
+    footer = titled[30 + 96:].reshape(-1, 3)
+    for colour, _ in LEGEND:  # one swatch per colour under the panels
+        assert np.all(footer == colour, axis=1).sum() >= 50, colour
+    # the right panel is the overlap picture, pasted unchanged
+    np.testing.assert_array_equal(titled[30:30 + 96, 2 * 12 + 96:2 * 12 + 192], comparison_picture(sil, target, 96))
+
+
+def test_legend_wraps_within_the_given_width():
+    from zg_envs.render import annotate
+    from zg_envs.render.tree_view import LEGEND
+
+    assert annotate.legend_height(LEGEND) == annotate.legend_height(LEGEND, 10_000)
+    assert annotate.legend_height(LEGEND, 150) == 4 * annotate.legend_height(LEGEND)  # one item per row
+    from zg_envs.render.tree_view import growth_picture
+
+    narrow = growth_picture(np.zeros((0, 6)), None, np.zeros((16, 16), bool), np.ones((16, 16), bool), "t", size=32)
+    wide = growth_picture(np.zeros((0, 6)), None, np.zeros((16, 16), bool), np.ones((16, 16), bool), "t", size=256)
+    assert narrow.shape[0] - 30 - 32 > wide.shape[0] - 30 - 256  # the narrow picture's legend takes more rows

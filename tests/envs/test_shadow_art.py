@@ -39,7 +39,8 @@ def test_make_without_import_and_render_picture():
     env.step(env.action_space.sample())
     frame = env.render()
     assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3 and frame.shape[1] > frame.shape[0]
-    assert ShadowArtEnv(grid=8).render() is None
+    with pytest.warns(UserWarning, match="render_mode"):
+        assert ShadowArtEnv(grid=8).render() is None
 
 
 def test_default_targets_are_three_different_glyphs():
@@ -221,3 +222,36 @@ def test_visual_hull_of_glyph_targets_casts_no_extra_shadow():
     _, reward, _, _, info = env.step(np.where(hull.ravel(), 1.0, -1.0))
     assert np.all(env.shadows <= env.targets)
     assert info["loss"] < 0.1 and reward > -0.1
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"targets": "random"}, {"targets": "random", "light": "point", "grid": 12},
+     {"targets": "random", "resolution": 24}, {"targets": "random", "n_screens": 2, "resolution": 12}],
+)
+def test_visual_hull_solves_consistent_targets(kwargs):
+    env = ShadowArtEnv(**kwargs)
+    env.reset(seed=0)
+    hull = env.visual_hull()
+    assert hull.shape == env.action_space.shape and hull.dtype == np.float32 and set(np.unique(hull)) <= {-1.0, 1.0}
+    assert np.all(hull[env.target_actions() > 0] > 0)  # the hidden sculpture is inside its visual hull
+    _, _, _, _, info = env.step(hull)
+    assert info["loss"] == 0.0
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"light": "point"}, {"n_screens": 2, "resolution": 20}])
+def test_visual_hull_of_glyphs_never_shadows_outside_a_target(kwargs):
+    env = ShadowArtEnv(**kwargs)
+    env.reset(seed=0)
+    hull = env.visual_hull()
+    env.step(hull)
+    assert not (env.shadows & ~env.targets).any()
+    assert 0.0 < (hull > 0).mean() < 0.5
+    # adding any carved-away voxel back would shadow a pixel outside a target
+    rng = np.random.default_rng(0)
+    for index in rng.choice(np.flatnonzero(hull < 0), size=5, replace=False):
+        env.reset()
+        grown = hull.copy()
+        grown[index] = 1.0
+        env.step(grown)
+        assert (env.shadows & ~env.targets).any()

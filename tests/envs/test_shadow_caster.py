@@ -40,7 +40,8 @@ def test_make_without_import_and_render_picture():
     env.step(env.action_space.sample())
     frame = env.render()
     assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3 and frame.shape[0] >= 200
-    assert ShadowCasterEnv().render() is None
+    with pytest.warns(UserWarning, match="render_mode"):
+        assert ShadowCasterEnv().render() is None
     assert "rgb_array" in ShadowCasterEnv.metadata["render_modes"] and ShadowCasterEnv.metadata["render_fps"] > 0
 
 

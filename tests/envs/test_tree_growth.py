@@ -8,6 +8,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
 
 import zg_envs  # noqa: F401  (registers the zg namespace)
+from zg_envs.render.tree import COMPARE_COLOURS, TARGET_OUTLINE
 from zg_envs.targets import glyph_mask
 from zg_envs.tree_growth_v0 import N_STATS, TreeGrowthEnv
 
@@ -176,8 +177,14 @@ def test_render_rgb_array():
     for action in env.unwrapped.target_actions()[:3]:
         env.step(action)
     frame = env.render()
-    assert frame.dtype == np.uint8 and frame.shape == (128, 128 + 2 + 128, 3)
+    pad, head = 12, 30
+    assert frame.dtype == np.uint8 and frame.shape[1] == 3 * pad + 2 * 128 and frame.shape[0] > head + 128 + 30
     assert len(np.unique(frame.reshape(-1, 3), axis=0)) >= 5  # background, bark, leaves, outline, overlap
+    # a title above the panels, and under them a legend with a swatch of every overlap colour
+    assert (frame[:head, :, :].min(axis=2) < 100).sum() > 50
+    footer = frame[head + 128:].reshape(-1, 3)
+    for colour in (*COMPARE_COLOURS[1:], TARGET_OUTLINE):
+        assert np.all(footer == colour, axis=1).sum() >= 50, colour
 
 
 def test_render_without_mode_warns_and_returns_none():

@@ -14,9 +14,12 @@ Subclasses fill three hooks, in the spirit of Gymnasium's MuJoCo base class:
   ``self.np_random``; ``options`` is ``reset``'s dict) and return ``(observation, info)``.
 * ``camera_target()``: what the ``rgb_array`` camera looks at.
 
-``dt`` is the control period: ``frame_skip`` physics sub-steps of ``sim_timestep`` each. One
-``do_simulation()`` call advances ``dt`` with a single ``stepSimulation`` (PyBullet runs the sub-steps
-internally, ``numSubSteps``), so motor commands are set once per control step and hold over its sub-steps.
+Timing is given as two frequencies, validated here for every subclass: the physics runs at
+``sim_frequency`` steps per second and the policy acts at ``control_frequency`` (a divisor of it).
+``dt = 1 / control_frequency`` is the control period: ``frame_skip = sim_frequency // control_frequency``
+physics sub-steps of ``sim_timestep = 1 / sim_frequency`` each. One ``do_simulation()`` call advances
+``dt`` with a single ``stepSimulation`` (PyBullet runs the sub-steps internally, ``numSubSteps``), so motor
+commands are set once per control step and hold over its sub-steps.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ import numpy as np
 import pybullet
 import pybullet_data
 from pybullet_utils.bullet_client import BulletClient
+
+from zg_envs.utils import check_int_arg, warn_no_render_mode
 
 try:  # flushing C's stdio buffer keeps buffered C prints from escaping after fd 1 is restored
     _LIBC = ctypes.CDLL(None)
@@ -87,28 +92,35 @@ class BulletEnv(gym.Env):
     def __init__(
         self,
         *,
-        frame_skip: int,
-        sim_timestep: float,
+        control_frequency: int,
+        sim_frequency: int,
         render_mode: str | None = None,
         render_width: int = 240,
         render_height: int = 180,
         gravity: tuple[float, float, float] = (0.0, 0.0, -9.81),
         solver_iterations: int = 50,
     ):
+        control_frequency = check_int_arg("control_frequency", control_frequency, 1)
+        sim_frequency = check_int_arg("sim_frequency", sim_frequency, 1)
+        if sim_frequency % control_frequency != 0:
+            raise ValueError(
+                f"sim_frequency must be a multiple of control_frequency, got sim_frequency={sim_frequency} "
+                f"and control_frequency={control_frequency}"
+            )
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
                 f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}"
             )
-        for name, value in (("render_width", render_width), ("render_height", render_height)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 16 <= value <= 4096:
-                raise ValueError(f"{name} must be an integer in [16, 4096], got {value!r}")
-        self.frame_skip = int(frame_skip)
-        self.sim_timestep = float(sim_timestep)
+        self.control_frequency = control_frequency
+        self.sim_frequency = sim_frequency
+        self.frame_skip = sim_frequency // control_frequency
+        self.sim_timestep = 1.0 / sim_frequency
+        self.solver_iterations = check_int_arg("solver_iterations", solver_iterations, 1)
         self.render_mode = render_mode
-        self.render_width = int(render_width)
-        self.render_height = int(render_height)
+        self.render_width = check_int_arg("render_width", render_width, 16, 4096)
+        self.render_height = check_int_arg("render_height", render_height, 16, 4096)
         self.gravity = tuple(float(g) for g in gravity)
-        self.solver_iterations = int(solver_iterations)
+        self.metadata = {**self.metadata, "render_fps": control_frequency}
         self._client: BulletClient | None = None
         self._client_pid: int | None = None
         self._initial_state: int | None = None
@@ -116,7 +128,7 @@ class BulletEnv(gym.Env):
     # ------------------------------------------------------------------ client life cycle
     @property
     def dt(self) -> float:
-        """Control period in seconds: ``frame_skip * sim_timestep``."""
+        """Control period in seconds: ``frame_skip * sim_timestep`` (= ``1 / control_frequency``)."""
         return self.frame_skip * self.sim_timestep
 
     @property
@@ -193,9 +205,7 @@ class BulletEnv(gym.Env):
 
     def render(self):
         if self.render_mode is None:
-            gym.logger.warn(
-                "render() called without a render_mode; pass render_mode='rgb_array' to the constructor"
-            )
+            warn_no_render_mode()
             return None
         return self.render_rgb(self.camera_target())
 

@@ -12,7 +12,7 @@ import pybullet_data
 from gymnasium import spaces
 
 from zg_envs.bullet.base import BulletEnv, Camera
-from zg_envs.utils import check_action, check_int_arg
+from zg_envs.utils import check_action, check_float
 
 
 @dataclass(frozen=True)
@@ -45,15 +45,6 @@ def mjcf_motors(path: Path) -> list[tuple[str, float]]:
     """``(joint name, gear)`` of every ``<motor>`` in an MJCF file, in file order (= action order)."""
     root = ET.parse(path).getroot()
     return [(m.get("joint"), float(m.get("gear", "1"))) for a in root.iter("actuator") for m in a.iter("motor")]
-
-
-def _number(name: str, value, minimum: float = 0.0, strict: bool = False) -> float:
-    ok = not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
-    if ok:
-        ok = bool(np.isfinite(value)) and (value > minimum if strict else value >= minimum)
-    if not ok:
-        raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} {minimum}, got {value!r}")
-    return float(value)
 
 
 class CharacterLocomotionEnv(BulletEnv):
@@ -160,19 +151,10 @@ class CharacterLocomotionEnv(BulletEnv):
     ):
         if not isinstance(character, str) or character not in CHARACTERS:
             raise ValueError(f"character must be one of {list(CHARACTERS)}, got {character!r}")
-        for name, value in (("control_frequency", control_frequency), ("sim_frequency", sim_frequency)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        if sim_frequency % control_frequency != 0:
-            raise ValueError(
-                f"sim_frequency must be a multiple of control_frequency, got sim_frequency={sim_frequency} "
-                f"and control_frequency={control_frequency}"
-            )
-        solver_iterations = check_int_arg("solver_iterations", solver_iterations, 1)
         super().__init__(
-            solver_iterations=int(solver_iterations),
-            frame_skip=sim_frequency // control_frequency,
-            sim_timestep=1.0 / sim_frequency,
+            control_frequency=control_frequency,
+            sim_frequency=sim_frequency,
+            solver_iterations=solver_iterations,
             render_mode=render_mode,
             render_width=render_width,
             render_height=render_height,
@@ -180,14 +162,11 @@ class CharacterLocomotionEnv(BulletEnv):
         )
         self.character = character
         self.spec_ = CHARACTERS[character]
-        self.forward_weight = _number("forward_weight", forward_weight)
-        self.alive_weight = _number("alive_weight", alive_weight)
-        self.energy_weight = _number("energy_weight", energy_weight)
-        self.power = self.spec_.power if power is None else _number("power", power, strict=True)
-        self.reset_noise_scale = _number("reset_noise_scale", reset_noise_scale)
-        self.control_frequency = int(control_frequency)
-        self.sim_frequency = int(sim_frequency)
-        self.metadata = {**self.metadata, "render_fps": self.control_frequency}
+        self.forward_weight = check_float("forward_weight", forward_weight, minimum=0.0)
+        self.alive_weight = check_float("alive_weight", alive_weight, minimum=0.0)
+        self.energy_weight = check_float("energy_weight", energy_weight, minimum=0.0)
+        self.power = self.spec_.power if power is None else check_float("power", power, 0.0, strict=True)
+        self.reset_noise_scale = check_float("reset_noise_scale", reset_noise_scale, minimum=0.0)
 
         self._mjcf = Path(pybullet_data.getDataPath()) / "mjcf" / self.spec_.file
         self._motors = mjcf_motors(self._mjcf)

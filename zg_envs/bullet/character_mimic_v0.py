@@ -12,26 +12,10 @@ from zg_envs.bullet import humanoid as hm
 from zg_envs.bullet import quaternion as quat
 from zg_envs.bullet.base import BulletEnv, Camera
 from zg_envs.bullet.motion import MotionClip, load_motion_clip
-from zg_envs.utils import check_action, check_int_arg
+from zg_envs.utils import check_action, check_bool, check_float
 
 OBS_SIZE = 2 + 1 + 4 + 3 + 3 + 4 * hm.NUM_SPHERICAL + hm.NUM_REVOLUTE + hm.NUM_DOFS + 3  # 80
 _Y_UP = pybullet.getQuaternionFromEuler([-np.pi / 2, 0.0, 0.0])  # turns the Z-up plane into a Y-up floor
-
-
-def _positive(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
-
-
-def _non_negative(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    if not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
 
 
 class CharacterMimicEnv(BulletEnv):
@@ -98,6 +82,10 @@ class CharacterMimicEnv(BulletEnv):
       + 0.001 |omega - omega_ref|^2))``;
     - ``r_com = exp(-10 * |v_com - v_ref_com|^2)``: centre-of-mass velocity error.
 
+    The reference pose, root position, end-effector positions and centre-of-mass velocity are blended
+    linearly between the two clip frames around the current time (quaternions by slerp); the root and
+    joint velocities are the clip's finite differences over that frame interval, the rates of the blend.
+
     ``info`` also holds ``time`` (seconds into the clip) and ``phase`` (fraction of the clip).
 
     ## Starting State
@@ -158,27 +146,17 @@ class CharacterMimicEnv(BulletEnv):
         render_height: int = 180,
         ghost_offset: float = 1.0,
     ):
-        for name, value in (("control_frequency", control_frequency), ("sim_frequency", sim_frequency)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        if sim_frequency % control_frequency != 0:
-            raise ValueError(
-                f"sim_frequency must be a multiple of control_frequency, got sim_frequency={sim_frequency} "
-                f"and control_frequency={control_frequency}"
-            )
         if episode_length is not None and (
             isinstance(episode_length, bool)
             or not isinstance(episode_length, (int, np.integer))
             or episode_length < 1
         ):
             raise ValueError(f"episode_length must be an integer >= 1 or None, got {episode_length!r}")
-        if not isinstance(random_start, (bool, np.bool_)):
-            raise ValueError(f"random_start must be True or False, got {random_start!r}")
-        solver_iterations = check_int_arg("solver_iterations", solver_iterations, 1)
+        random_start = check_bool("random_start", random_start)
         super().__init__(
-            solver_iterations=int(solver_iterations),
-            frame_skip=sim_frequency // control_frequency,
-            sim_timestep=1.0 / sim_frequency,
+            control_frequency=control_frequency,
+            sim_frequency=sim_frequency,
+            solver_iterations=solver_iterations,
             render_mode=render_mode,
             render_width=render_width,
             render_height=render_height,
@@ -186,19 +164,16 @@ class CharacterMimicEnv(BulletEnv):
         )
         self.clip: MotionClip = load_motion_clip(motion)
         self.motion = motion
-        self.control_frequency = int(control_frequency)
-        self.sim_frequency = int(sim_frequency)
-        self.pose_weight = _non_negative("pose_weight", pose_weight)
-        self.velocity_weight = _non_negative("velocity_weight", velocity_weight)
-        self.end_effector_weight = _non_negative("end_effector_weight", end_effector_weight)
-        self.root_weight = _non_negative("root_weight", root_weight)
-        self.com_weight = _non_negative("com_weight", com_weight)
-        self.spherical_action_scale = _positive("spherical_action_scale", spherical_action_scale)
-        self.revolute_action_scale = _positive("revolute_action_scale", revolute_action_scale)
-        self.random_start = bool(random_start)
+        self.pose_weight = check_float("pose_weight", pose_weight, minimum=0.0)
+        self.velocity_weight = check_float("velocity_weight", velocity_weight, minimum=0.0)
+        self.end_effector_weight = check_float("end_effector_weight", end_effector_weight, minimum=0.0)
+        self.root_weight = check_float("root_weight", root_weight, minimum=0.0)
+        self.com_weight = check_float("com_weight", com_weight, minimum=0.0)
+        self.spherical_action_scale = check_float("spherical_action_scale", spherical_action_scale, 0.0, strict=True)
+        self.revolute_action_scale = check_float("revolute_action_scale", revolute_action_scale, 0.0, strict=True)
+        self.random_start = random_start
         self.episode_length = None if episode_length is None else int(episode_length)
-        self.ghost_offset = _non_negative("ghost_offset", ghost_offset)
-        self.metadata = {**self.metadata, "render_fps": self.control_frequency}
+        self.ghost_offset = check_float("ghost_offset", ghost_offset, minimum=0.0)
 
         self.action_space = spaces.Box(-1.0, 1.0, shape=(hm.NUM_DOFS,), dtype=np.float32)
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(OBS_SIZE,), dtype=np.float64)
@@ -326,11 +301,16 @@ class CharacterMimicEnv(BulletEnv):
         )
 
     def _reference_extras(self, t: float) -> tuple[np.ndarray, np.ndarray]:
-        """Interpolated end-effector positions (4, 3) and centre-of-mass velocity (3,) of the clip at t."""
+        """End-effector positions (4, 3) and centre-of-mass velocity (3,) of the clip at time ``t``.
+
+        Both are blended linearly between the two frames around ``t``, like the pose, so the reference
+        moves continuously across frame boundaries (no jump in the ``r_com`` target at each new frame).
+        """
         i, j, a, cycle = self.clip.locate(t)
         kin = self._ref_kin
         ee = (1 - a) * kin["ee"][i] + a * kin["ee"][j] + cycle * self.clip.cycle_offset
-        return ee, kin["com_vel"][i]
+        com_vel = (1 - a) * kin["com_vel"][i] + a * kin["com_vel"][j]
+        return ee, com_vel
 
     # ------------------------------------------------------------------ Gymnasium API
     def reset_model(self, options: dict):

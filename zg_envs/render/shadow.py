@@ -198,6 +198,32 @@ def axis_shadows(occupancy: np.ndarray, screens=(0, 1, 2)) -> list[np.ndarray]:
     return out
 
 
+
+def axis_hull(views, screens=(0, 1, 2)) -> np.ndarray:
+    """The largest bool ``(K, K, K)`` grid whose :func:`axis_shadows` on ``screens`` lie inside ``views``.
+
+    ``views`` holds one bool ``(K, K)`` image per screen, oriented like :func:`axis_shadows`. A cell is
+    kept when its column is inside the view on every screen: the visual hull of the views (it carves
+    away every cell that would shadow a pixel outside a view). For views that are the shadows of one grid,
+    the hull's shadows are exactly the views.
+    """
+    views = [np.asarray(v, dtype=bool) for v in views]
+    k = views[0].shape[0]
+    hull = np.ones((k, k, k), dtype=bool)
+    for s, view in zip(screens, views):
+        if view.shape != (k, k):
+            raise ValueError(f"views must all be ({k}, {k}) bool images, got {view.shape} for screen {s}")
+        if s == 0:  # the inverse of occupancy.any(axis=0).T[::-1, ::-1]: a (iy, iz) column mask
+            hull &= view[::-1, ::-1].T[None, :, :]
+        elif s == 1:  # (ix, iz)
+            hull &= view[::-1, :].T[:, None, :]
+        elif s == 2:  # (ix, iy)
+            hull &= view[::-1, :].T[:, :, None]
+        else:
+            raise ValueError(f"screen must be 0, 1 or 2, got {s!r}")
+    return hull
+
+
 def grid_ray_cells(origins: np.ndarray, directions: np.ndarray, grid: int, t_max: float = 1.0,
                    lo: float = -1.0, hi: float = 1.0, chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
     """Every cell of the grid ``[lo, hi]^3`` (``grid`` cells a side) crossed by each ray, in order.

@@ -14,8 +14,10 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
+from zg_envs.render import annotate
+from zg_envs.render.annotate import BACKGROUND, FOOT, HEAD, INK, PAD
 from zg_envs.render.shadow import grid_ray_cells
 
 CORRECT = np.array([52, 60, 84], dtype=np.uint8)
@@ -23,21 +25,8 @@ EXTRA = np.array([92, 128, 200], dtype=np.uint8)
 MISSING = np.array([250, 196, 120], dtype=np.uint8)
 LIT = np.array([240, 235, 220], dtype=np.uint8)
 OUTLINE = np.array([220, 30, 30], dtype=np.uint8)
-BACKGROUND = (250, 250, 247)
-INK = (30, 30, 30)
 OCCLUDER_COLORS = [(70, 130, 200), (90, 170, 110), (200, 140, 60), (150, 100, 190),
                    (60, 170, 170), (200, 90, 140), (120, 120, 60), (100, 100, 210)]
-
-
-@functools.lru_cache(maxsize=4)
-def _font(size: int):
-    try:
-        from matplotlib import font_manager
-
-        path = font_manager.findfont(font_manager.FontProperties(family="DejaVu Sans"))
-        return ImageFont.truetype(path, size=size)
-    except Exception:  # pragma: no cover - any Pillow can still draw with its built-in font
-        return ImageFont.load_default()
 
 
 def upscale(image: np.ndarray, factor: int) -> np.ndarray:
@@ -71,21 +60,16 @@ def compare_image(shadow: np.ndarray, target: np.ndarray, size: int) -> np.ndarr
     return big
 
 
-def _panel(canvas: Image.Image, image: np.ndarray, x: int, y: int, label: str) -> None:
-    canvas.paste(Image.fromarray(image), (x, y))
-    ImageDraw.Draw(canvas).text((x, y + image.shape[0] + 3), label, fill=INK, font=_font(13))
-
-
 def caster_picture(shadow, target, shapes, centers, sizes, light, extent: float, title: str,
                    panel: int = 256) -> np.ndarray:
     """ShadowCaster picture: the ground seen from above (shadow vs target, occluders outlined, light marked)
     beside a side view (x-z) of the light, the occluders and the shadowed stretch of ground."""
     top = compare_image(shadow, target, panel)
     n = top.shape[0]
-    pad, head, foot = 12, 30, 42
+    pad, head, foot = PAD, HEAD, FOOT
     canvas = Image.new("RGB", (3 * pad + 2 * n, head + n + foot), BACKGROUND)
     draw = ImageDraw.Draw(canvas)
-    draw.text((pad, 7), title, fill=INK, font=_font(15))
+    annotate.title(draw, title)
 
     # --- top view: occluder footprints and the light
     ox, oy = pad, head
@@ -94,7 +78,7 @@ def caster_picture(shadow, target, shapes, centers, sizes, light, extent: float,
     def to_top(x, y):
         return ox + (x + extent) * scale, oy + (extent - y) * scale
 
-    _panel(canvas, top, ox, oy, "ground seen from above")
+    annotate.panel(canvas, top, ox, oy, "ground seen from above")
     for i, (shape, c, s) in enumerate(zip(shapes, centers, sizes)):
         px, py = to_top(c[0], c[1])
         rr = s * scale
@@ -134,18 +118,14 @@ def caster_picture(shadow, target, shapes, centers, sizes, light, extent: float,
             draw.rectangle(box, fill=color, outline=INK)
     lx, lz = to_side(light[0], light[2])
     draw.ellipse((lx - 8, lz - 8, lx + 8, lz + 8), fill=(250, 200, 30), outline=INK)
-    draw.text((sx, head + n + 3), "side view (x-z)", fill=INK, font=_font(13))
-    _legend(draw, pad, head + n + 21)
+    draw.text((sx, head + n + 3), "side view (x-z)", fill=INK, font=annotate.font(annotate.LABEL_SIZE))
+    annotate.legend(draw, pad, head + n + 21, LEGEND)
     return np.asarray(canvas)
 
 
-def _legend(draw: ImageDraw.ImageDraw, x: int, y: int) -> None:
-    items = [(CORRECT, "correct shadow"), (EXTRA, "extra shadow"), (MISSING, "missing shadow"),
-             (OUTLINE, "target outline")]
-    for color, text in items:
-        draw.rectangle((x, y + 2, x + 11, y + 13), fill=tuple(int(v) for v in color), outline=INK)
-        draw.text((x + 15, y), text, fill=INK, font=_font(12))
-        x += 30 + int(draw.textlength(text, font=_font(12)))
+#: What each colour of a shadow-versus-target panel means (see the module docstring).
+LEGEND = [(CORRECT, "correct shadow"), (EXTRA, "extra shadow"), (MISSING, "missing shadow"),
+          (OUTLINE, "target outline")]
 
 
 @functools.lru_cache(maxsize=4)
@@ -189,17 +169,17 @@ def art_picture(occupancy, shadows, targets, screen_names, title: str, panel: in
     n_screens = len(shadows)
     view = voxel_view(occupancy, size=panel)
     faces = [compare_image(s, t, panel) for s, t in zip(shadows, targets)]
-    pad, head, foot = 12, 30, 42
+    pad, head, foot = PAD, HEAD, FOOT
     width = pad + (view.shape[1] + pad) + sum(f.shape[1] + pad for f in faces)
     height = head + max([view.shape[0]] + [f.shape[0] for f in faces]) + foot
     canvas = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(canvas)
-    draw.text((pad, 7), title, fill=INK, font=_font(15))
+    annotate.title(draw, title)
     x = pad
-    _panel(canvas, view, x, head, "sculpture")
+    annotate.panel(canvas, view, x, head, "sculpture")
     x += view.shape[1] + pad
     for i in range(n_screens):
-        _panel(canvas, faces[i], x, head, screen_names[i])
+        annotate.panel(canvas, faces[i], x, head, screen_names[i])
         x += faces[i].shape[1] + pad
-    _legend(draw, pad, height - 20)
+    annotate.legend(draw, pad, height - 20, LEGEND)
     return np.asarray(canvas)
