@@ -13,7 +13,8 @@ Backends (``backend=``):
     Persistent local worker processes (``multiprocessing`` with ``forkserver`` where available, else
     ``spawn``); each builds its own env and policy once and keeps them. Work is sent in chunks of episodes
     and results are put back in order. :meth:`EpisodeObjective.close` (or garbage collection, or
-    interpreter exit) stops and joins the workers.
+    interpreter exit) stops and joins the workers; if the parent is killed outright (``kill -9``), each
+    worker notices within about a second and exits on its own.
 ``"ray"``
     Ray actors that own the envs, on the cluster at ``ray_address`` (``ray.init(address=...)``) or on a
     local Ray instance when ``ray_address`` is None (then shut down again by ``close``). Ray is optional:
@@ -34,10 +35,13 @@ import multiprocessing as mp
 import os
 import queue as queue_mod
 import signal
+import threading
+import time
 import traceback
 import warnings
 import weakref
 from dataclasses import dataclass
+from multiprocessing.connection import wait as wait_ready
 from typing import Any
 
 import gymnasium as gym
@@ -215,11 +219,51 @@ class SerialBackend(Backend):
         self._env = None
 
 
+def _parent_watch():
+    """A function ``() -> bool`` telling whether the process that started this worker still runs.
+
+    ``multiprocessing.parent_process()`` holds a sentinel that becomes ready when the starting process exits,
+    also under ``forkserver`` (where ``os.getppid()`` is the fork server, which outlives a killed parent for
+    as long as its children run); a change of ``os.getppid()`` is the fallback."""
+    parent = mp.parent_process()
+    ppid = os.getppid()
+
+    def alive() -> bool:
+        if os.getppid() != ppid:
+            return False
+        if parent is not None and parent.sentinel is not None:
+            return not wait_ready([parent.sentinel], timeout=0)
+        return True
+
+    return alive
+
+
+def _exit_with_parent(parent_alive, poll: float = 1.0) -> None:
+    """Start a daemon thread that ends this worker at once (``os._exit``) when its parent process is gone,
+    even in the middle of an episode; the task loop checks ``parent_alive`` too."""
+    parent = mp.parent_process()
+    sentinel = parent.sentinel if parent is not None else None
+
+    def watch():
+        while True:
+            if sentinel is not None:
+                wait_ready([sentinel], timeout=poll)
+            else:
+                time.sleep(poll)
+            if not parent_alive():
+                os._exit(0)
+
+    threading.Thread(target=watch, name="zg-parent-watch", daemon=True).start()
+
+
 def _process_worker(cfg: _EnvConfig, tasks, results, worker_index: int) -> None:
-    """Worker loop: build env and policy once, then run chunks until a ``None`` arrives."""
+    """Worker loop: build env and policy once, then run chunks until a ``None`` arrives or the parent process
+    is gone (killed without a chance to stop its workers, e.g. ``kill -9``)."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     # Ctrl-C is the parent's to handle: it stops the workers through close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent_alive = _parent_watch()
+    _exit_with_parent(parent_alive)
     try:
         env, policy = _build(cfg)
     except BaseException:  # noqa: BLE001 - reported to the parent, which raises
@@ -228,7 +272,12 @@ def _process_worker(cfg: _EnvConfig, tasks, results, worker_index: int) -> None:
         return
     try:
         while True:
-            msg = tasks.get()
+            try:
+                msg = tasks.get(timeout=1.0)
+            except queue_mod.Empty:
+                if not parent_alive():
+                    break
+                continue
             if msg is None:
                 break
             chunk_id, policy_state, jobs = msg  # chunk_id = (call number, chunk number)

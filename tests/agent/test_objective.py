@@ -4,7 +4,9 @@ serial / process / ray backends giving bit-identical results."""
 import gc
 import os
 import signal
+import subprocess
 import sys
+import textwrap
 import time
 
 import gymnasium as gym
@@ -269,6 +271,55 @@ def test_process_backend_workers_persist_and_shut_down_cleanly():
     del obj
     gc.collect()
     assert all(_pid_gone(p) for p in pids)
+
+
+def _exited(pid, timeout=5.0):
+    """True once ``pid`` is gone or a zombie (a dead process whose new parent has not reaped it yet)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _ppid(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads process states from /proc")
+def test_process_workers_exit_when_the_parent_is_killed():
+    # kill -9 of a trainer gives it no chance to stop its workers: they must notice and exit on their own
+    script = textwrap.dedent("""
+        import sys, time
+        import numpy as np
+        from zg_agent.objective import EpisodeObjective
+        obj = EpisodeObjective("Pendulum-v1", policy_kind="linear", max_episode_steps=20, backend="process",
+                               num_workers=2)
+        obj.evaluate(np.zeros((2, obj.num_params)), [0])
+        print(" ".join(map(str, obj.backend.pids)), flush=True)
+        time.sleep(120)
+    """)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            env=env, text=True)
+    try:
+        line = proc.stdout.readline()
+        pids = [int(p) for p in line.split()]
+        assert len(pids) == 2, line
+        servers = {_ppid(p) for p in pids} - {proc.pid}  # the fork server, when the workers came from one
+        assert all(not _exited(p, timeout=0.1) for p in pids)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert all(_exited(p) for p in pids), [p for p in pids if not _exited(p, timeout=0)]
+    assert all(_exited(p) for p in servers)
 
 
 def test_process_backend_reports_nan():
