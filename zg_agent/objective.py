@@ -17,7 +17,9 @@ Backends (``backend=``):
     worker notices within about a second and exits on its own.
 ``"ray"``
     Ray actors that own the envs, on the cluster at ``ray_address`` (``ray.init(address=...)``) or on a
-    local Ray instance when ``ray_address`` is None (then shut down again by ``close``). Ray is optional:
+    local Ray instance when ``ray_address`` is None. Every objective of a process shares one Ray session:
+    Ray is started only if it is not initialised yet, and a session started here is shut down when the
+    last objective using it closes (one started by the user is left alone). Ray is optional:
     ``pip install -e .[ray]``. On a remote cluster the package must be importable by the workers.
 
 Each episode depends only on ``(theta, reset seed, policy statistics)``: the env is reset with the seed at the
@@ -439,13 +441,56 @@ def _import_ray():
     return ray
 
 
+class _RaySession:
+    """The Ray session that this module started in this process, shared by every Ray backend.
+
+    :meth:`acquire` starts Ray only when ``ray.is_initialized()`` is False and counts the backends using a
+    session it started; :meth:`release` shuts Ray down when the last of them closes. A session started by
+    someone else (``ray.init`` in user code, a Ray job) is used as it is and never shut down here.
+    """
+
+    _lock = threading.Lock()
+    _users = 0  # backends holding the session this module started (0: none started, or already shut down)
+    _address: str | None = None
+
+    @classmethod
+    def acquire(cls, ray, address: str | None, num_workers: int | None) -> bool:
+        """Make sure Ray is initialised; True when the caller holds a reference (must :meth:`release`)."""
+        with cls._lock:
+            if not ray.is_initialized():
+                if address is None:
+                    # room for every objective that may share this session, not only the first one
+                    num_cpus = max(num_workers or 1, os.cpu_count() or 1)
+                    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
+                else:
+                    ray.init(address=address, log_to_driver=False)
+                cls._users, cls._address = 0, address
+            elif cls._users == 0:
+                return False  # initialised by someone else: theirs to shut down
+            elif address != cls._address:
+                raise ValueError(f"ray_address={address!r} cannot be used while this process is connected to "
+                                 f"Ray at {cls._address or 'a local instance'!r} for another objective; "
+                                 f"close that objective first or use the same ray_address")
+            cls._users += 1
+            return True
+
+    @classmethod
+    def release(cls, ray) -> None:
+        with cls._lock:
+            cls._users = max(0, cls._users - 1)
+            if cls._users == 0 and ray.is_initialized():
+                ray.shutdown()
+
+
 class RayBackend(Backend):
     """Ray actors own the envs (see the module docstring).
 
     Args:
         address: Ray cluster address for ``ray.init(address=...)`` (e.g. ``"auto"`` or
-            ``"ray://host:10001"``); ``None`` starts a local instance (``num_cpus=num_workers``) unless Ray
-            is already initialised in this process, in which case that session is used.
+            ``"ray://host:10001"``); ``None`` starts a local instance with every CPU of the machine. Either
+            way Ray is started only when it is not initialised yet: every Ray backend of the process shares
+            one session, and the one started here is shut down when the last backend using it closes. A
+            session the user started with ``ray.init`` is used and left running.
         num_workers: number of actors (default: the CPUs the cluster reports, at least 1).
     """
 
@@ -455,25 +500,29 @@ class RayBackend(Backend):
                  chunks_per_worker: int = 4):
         ray = _import_ray()
         self._ray = ray
-        self._owns_ray = False
-        if not ray.is_initialized():
-            if address is None:
-                ray.init(num_cpus=num_workers, include_dashboard=False, log_to_driver=False)
-            else:
-                ray.init(address=address, log_to_driver=False)
-            self._owns_ray = True
-        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        if num_workers is None:
-            num_workers = cpus
-        elif num_workers > cpus:
-            # each actor holds one CPU; more actors than CPUs would wait forever to be scheduled
-            warnings.warn(f"num_workers={num_workers} exceeds the {cpus} CPUs of the Ray cluster; using {cpus}",
-                          stacklevel=3)
-            num_workers = cpus
-        self.num_workers = int(num_workers)
-        self.chunks_per_worker = int(chunks_per_worker)
-        actor_cls = ray.remote(num_cpus=1)(_RayEpisodeWorker)
-        self._actors = [actor_cls.remote(cfg) for _ in range(self.num_workers)]
+        self._actors = None
+        self._holds_session = _RaySession.acquire(ray, address, num_workers)
+        try:
+            cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+            if num_workers is None:
+                num_workers = cpus
+            elif num_workers > cpus:
+                # each actor holds one CPU; more actors than CPUs would wait forever to be scheduled
+                warnings.warn(f"num_workers={num_workers} exceeds the {cpus} CPUs of the Ray cluster; "
+                              f"using {cpus}", stacklevel=3)
+                num_workers = cpus
+            self.num_workers = int(num_workers)
+            self.chunks_per_worker = int(chunks_per_worker)
+            actor_cls = ray.remote(num_cpus=1)(_RayEpisodeWorker)
+            self._actors = [actor_cls.remote(cfg) for _ in range(self.num_workers)]
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        if self._holds_session:
+            self._holds_session = False
+            _RaySession.release(self._ray)
 
     def run(self, jobs, policy_state):
         if not jobs:
@@ -504,16 +553,15 @@ class RayBackend(Backend):
         return [r for cid in range(len(chunks)) for r in results[cid]]
 
     def close(self):
-        if self._actors is None:
-            return
-        for actor in self._actors:
+        """Kill the actors; shut Ray down if this was the last backend using the session started here."""
+        actors, self._actors = getattr(self, "_actors", None), None
+        for actor in actors or ():
             try:
                 self._ray.kill(actor)
             except Exception:  # noqa: BLE001 - cluster may already be gone
                 pass
-        self._actors = None
-        if self._owns_ray and self._ray.is_initialized():
-            self._ray.shutdown()
+        if getattr(self, "_holds_session", False):
+            self._release()
 
     def __del__(self):
         try:

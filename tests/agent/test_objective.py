@@ -223,23 +223,56 @@ def _results(backend, kind, options, ray_address=None):
         return first, second, obj.policy.state_dict()
 
 
-@pytest.mark.parametrize("kind,options", [("linear", {}), ("mlp", {"hidden_sizes": (6,)}),
-                                          ("open_loop", {"knots": 3})])
-def test_serial_process_and_ray_give_identical_results(ray_session, kind, options):
-    ref = _results("serial", kind, options)
-    for backend in ("process", "ray"):
-        got = _results(backend, kind, options)
-        for r, g in zip(ref[:2], got[:2]):
-            np.testing.assert_array_equal(g.returns, r.returns)
-            np.testing.assert_array_equal(g.lengths, r.lengths)
-            assert g.env_steps == r.env_steps
-            if r.obs_stats is not None:
-                assert g.obs_stats.count == r.obs_stats.count
-                np.testing.assert_array_equal(g.obs_stats.mean, r.obs_stats.mean)
-                np.testing.assert_array_equal(g.obs_stats.m2, r.obs_stats.m2)
-        for k in ref[2]:
-            np.testing.assert_array_equal(got[2][k], ref[2][k])
+KINDS = [("linear", {}), ("mlp", {"hidden_sizes": (6,)}), ("open_loop", {"knots": 3})]
+
+
+def _assert_same_results(got, ref):
+    for r, g in zip(ref[:2], got[:2]):
+        np.testing.assert_array_equal(g.returns, r.returns)
+        np.testing.assert_array_equal(g.lengths, r.lengths)
+        assert g.env_steps == r.env_steps
+        if r.obs_stats is not None:
+            assert g.obs_stats.count == r.obs_stats.count
+            np.testing.assert_array_equal(g.obs_stats.mean, r.obs_stats.mean)
+            np.testing.assert_array_equal(g.obs_stats.m2, r.obs_stats.m2)
+    for k in ref[2]:
+        np.testing.assert_array_equal(got[2][k], ref[2][k])
+
+
+@pytest.mark.parametrize("kind,options", KINDS)
+def test_serial_and_process_give_identical_results(kind, options):
+    _assert_same_results(_results("process", kind, options), _results("serial", kind, options))
     assert BACKENDS == ("serial", "process", "ray")
+
+
+@pytest.mark.parametrize("kind,options", KINDS)
+def test_serial_and_ray_give_identical_results(ray_session, kind, options):
+    _assert_same_results(_results("ray", kind, options), _results("serial", kind, options))
+    assert ray_session.is_initialized()  # a session the caller started is never shut down by close()
+
+
+def test_ray_objectives_share_one_local_session():
+    pytest.importorskip("ray")
+    # in a fresh interpreter, so that no Ray session exists yet (the module's fixture may hold one here)
+    script = textwrap.dedent("""
+        import numpy as np, ray
+        from zg_agent.objective import EpisodeObjective
+        kw = dict(policy_kind="linear", max_episode_steps=10, backend="ray", num_workers=1)
+        a = EpisodeObjective("Pendulum-v1", **kw)
+        b = EpisodeObjective("Pendulum-v1", **kw)
+        ra = a.evaluate(np.zeros((2, a.num_params)), [0]).returns
+        a.close()
+        assert ray.is_initialized(), "closing the first objective shut Ray down under the second"
+        rb = b.evaluate(np.zeros((2, b.num_params)), [0]).returns
+        assert (ra == rb).all()
+        b.close()
+        assert not ray.is_initialized(), "the last objective left the Ray session it started running"
+        print("shared-ok")
+    """)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), OMP_NUM_THREADS="1")
+    env.pop("RAY_ADDRESS", None)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=180)
+    assert out.returncode == 0 and "shared-ok" in out.stdout, out.stderr[-3000:]
 
 
 @pytest.mark.filterwarnings("ignore:.*not within the observation space")
