@@ -452,10 +452,12 @@ class _RaySession:
     _lock = threading.Lock()
     _users = 0  # backends holding the session this module started (0: none started, or already shut down)
     _address: str | None = None
+    _generation = 0  # sessions started so far: a reference to an earlier one (shut down by the user) is void
 
     @classmethod
-    def acquire(cls, ray, address: str | None, num_workers: int | None) -> bool:
-        """Make sure Ray is initialised; True when the caller holds a reference (must :meth:`release`)."""
+    def acquire(cls, ray, address: str | None, num_workers: int | None) -> int | None:
+        """Make sure Ray is initialised. Returns a ticket for :meth:`release` when the caller holds a reference
+        to a session started here, else None."""
         with cls._lock:
             if not ray.is_initialized():
                 if address is None:
@@ -465,19 +467,23 @@ class _RaySession:
                 else:
                     ray.init(address=address, log_to_driver=False)
                 cls._users, cls._address = 0, address
+                cls._generation += 1
             elif cls._users == 0:
-                return False  # initialised by someone else: theirs to shut down
+                return None  # initialised by someone else: theirs to shut down
             elif address != cls._address:
-                raise ValueError(f"ray_address={address!r} cannot be used while this process is connected to "
-                                 f"Ray at {cls._address or 'a local instance'!r} for another objective; "
-                                 f"close that objective first or use the same ray_address")
+                current = f"the Ray cluster at {cls._address!r}" if cls._address else "a local Ray instance"
+                raise ValueError(f"ray_address={address!r} cannot be used while this process uses {current} "
+                                 f"for another objective; close that objective first or give the same "
+                                 f"ray_address")
             cls._users += 1
-            return True
+            return cls._generation
 
     @classmethod
-    def release(cls, ray) -> None:
+    def release(cls, ray, ticket: int) -> None:
         with cls._lock:
-            cls._users = max(0, cls._users - 1)
+            if ticket != cls._generation or cls._users == 0:
+                return  # that session is gone already
+            cls._users -= 1
             if cls._users == 0 and ray.is_initialized():
                 ray.shutdown()
 
@@ -501,7 +507,7 @@ class RayBackend(Backend):
         ray = _import_ray()
         self._ray = ray
         self._actors = None
-        self._holds_session = _RaySession.acquire(ray, address, num_workers)
+        self._session = _RaySession.acquire(ray, address, num_workers)
         try:
             cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
             if num_workers is None:
@@ -520,9 +526,9 @@ class RayBackend(Backend):
             raise
 
     def _release(self) -> None:
-        if self._holds_session:
-            self._holds_session = False
-            _RaySession.release(self._ray)
+        ticket, self._session = getattr(self, "_session", None), None
+        if ticket is not None:
+            _RaySession.release(self._ray, ticket)
 
     def run(self, jobs, policy_state):
         if not jobs:
@@ -560,8 +566,7 @@ class RayBackend(Backend):
                 self._ray.kill(actor)
             except Exception:  # noqa: BLE001 - cluster may already be gone
                 pass
-        if getattr(self, "_holds_session", False):
-            self._release()
+        self._release()
 
     def __del__(self):
         try:

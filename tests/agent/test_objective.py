@@ -251,6 +251,51 @@ def test_serial_and_ray_give_identical_results(ray_session, kind, options):
     assert ray_session.is_initialized()  # a session the caller started is never shut down by close()
 
 
+class _FakeRay:
+    """Just the session calls of Ray, to check who starts and who shuts down."""
+
+    def __init__(self):
+        self.up, self.inits, self.shutdowns = False, 0, 0
+
+    def is_initialized(self):
+        return self.up
+
+    def init(self, **kwargs):
+        self.up, self.inits = True, self.inits + 1
+
+    def shutdown(self):
+        self.up, self.shutdowns = False, self.shutdowns + 1
+
+
+def test_ray_session_is_started_once_and_shut_down_by_its_last_user(monkeypatch):
+    from zg_agent.objective import _RaySession
+
+    for name, value in (("_users", 0), ("_generation", 0), ("_address", None)):
+        monkeypatch.setattr(_RaySession, name, value)
+    ray = _FakeRay()
+    a = _RaySession.acquire(ray, None, 2)
+    b = _RaySession.acquire(ray, None, 2)
+    assert ray.inits == 1 and a == b is not None
+    with pytest.raises(ValueError, match="ray_address='ray://elsewhere:10001' cannot be used .* local Ray"):
+        _RaySession.acquire(ray, "ray://elsewhere:10001", 2)
+    _RaySession.release(ray, a)
+    assert ray.up and ray.shutdowns == 0
+    _RaySession.release(ray, b)
+    assert not ray.up and ray.shutdowns == 1
+    # a session the user started is used and never shut down here
+    ray.init()
+    assert _RaySession.acquire(ray, None, 2) is None and ray.inits == 2
+    # the user shut our session down and we started a new one: a ticket of the old one releases nothing
+    ray.shutdown()
+    old = _RaySession.acquire(ray, None, 1)
+    ray.shutdown()
+    new = _RaySession.acquire(ray, None, 1)
+    _RaySession.release(ray, old)
+    assert ray.up
+    _RaySession.release(ray, new)
+    assert not ray.up
+
+
 def test_ray_objectives_share_one_local_session():
     pytest.importorskip("ray")
     # in a fresh interpreter, so that no Ray session exists yet (the module's fixture may hold one here)
