@@ -1,7 +1,8 @@
 """Run configuration: typed dataclasses, YAML files keyed by environment id, and ``--set`` overrides.
 
-One YAML file per algorithm lives in ``configs/`` (``zerograds.yaml``, ``es.yaml``, ``cma.yaml``,
-``random.yaml``, ``ppo.yaml``). Each maps an environment id (or ``default``) to a partial
+One YAML file per algorithm ships inside the package, in ``zg_agent/configs/`` (``zerograds.yaml``,
+``es.yaml``, ``cma.yaml``, ``random.yaml``, ``ppo.yaml``; read with :mod:`importlib.resources`, so they are
+found after a plain ``pip install``); ``config=`` / ``config_dir=`` point at a user's own files instead. Each maps an environment id (or ``default``) to a partial
 :class:`RunConfig`; the ``default`` entry is applied first, then the entry of the environment::
 
     default:
@@ -27,6 +28,7 @@ Every mistake (unknown key, wrong type, missing file, unknown algorithm) is a :c
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
 import types
 import typing
 from dataclasses import dataclass, field
@@ -35,17 +37,20 @@ from typing import Any, Union
 
 import yaml
 
+from . import logger
+from .objective import BACKENDS
+from .optim import OPTIMIZERS
+from .policies import POLICY_KINDS
+
+#: The black-box (ask/tell) algorithms: every registered optimizer (:data:`zg_agent.optim.OPTIMIZERS`).
+BLACK_BOX_ALGOS: tuple[str, ...] = tuple(OPTIMIZERS)
 #: Every algorithm the trainer knows: the ask/tell optimizers and stable-baselines3's PPO.
-ALGOS: tuple[str, ...] = ("zerograds", "es", "cma", "random", "ppo")
-#: The black-box (ask/tell) algorithms among :data:`ALGOS`.
-BLACK_BOX_ALGOS: tuple[str, ...] = ("zerograds", "es", "cma", "random")
-POLICY_KINDS: tuple[str, ...] = ("open_loop", "linear", "mlp")
-BACKENDS: tuple[str, ...] = ("serial", "process", "ray")
+ALGOS: tuple[str, ...] = BLACK_BOX_ALGOS + ("ppo",)
 LOG_FORMATS: tuple[str, ...] = ("tensorboard", "csv", "stdout")
 RENDER_MODES: tuple[str, ...] = ("auto", "off")
 
-#: ``configs/`` at the repository root (beside the package).
-DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+#: The shipped YAML files: ``zg_agent/configs/`` inside the installed package (package data).
+DEFAULT_CONFIG_DIR = importlib.resources.files(__package__) / "configs"
 
 
 class ConfigError(ValueError):
@@ -67,7 +72,8 @@ class ZeroGradsOptions:
     inner_sigma: float | None = None
     """std of the extra jitter of each evaluated point, relative to sigma (0: no smoothing)"""
     surrogate: str | None = None
-    """surrogate family: mlp, quadratic (diagonal) or linear"""
+    """surrogate family: auto (ZeroGrads' default: the MLP up to dimension d = 32, the linear model above),
+    mlp, quadratic (diagonal) or linear"""
     layers: int | None = None
     """MLP layers including the output layer (paper: 3 low-d, 8 high-d)"""
     width: int | None = None
@@ -254,7 +260,8 @@ class RunConfig:
     run_root: str = "runs"
     """folder under which run folders ``<env>__<algo>__s<seed>__<time>`` are created"""
     render: str = "auto"
-    """pictures in TensorBoard: auto (when the env renders rgb_array) or off"""
+    """pictures in TensorBoard: auto (when the env renders rgb_array) or off; YAML's booleans are accepted
+    (``render: off`` reads as false: false is off, true is auto)"""
     render_every: int = 4
     """log pictures at every n-th evaluation (and at the last one)"""
     slice_every: int = 10
@@ -265,6 +272,7 @@ class RunConfig:
     """the algorithm's own settings (see ALGO_OPTIONS); filled from ``options:`` in the YAML"""
 
     def __post_init__(self):
+        self.render = _render_mode(self.render)
         if self.options is None and self.algo in ALGO_OPTIONS:
             self.options = ALGO_OPTIONS[self.algo]()
 
@@ -303,6 +311,17 @@ class RunConfig:
             raise ConfigError(f"options must be a {expected.__name__} for algo {self.algo!r}, "
                               f"got {type(self.options).__name__}")
         return self
+
+
+def _render_mode(value):
+    """YAML 1.1 reads ``off`` / ``on`` / ``no`` / ``yes`` as booleans: False means "off", True "auto"."""
+    if isinstance(value, bool):
+        return "auto" if value else "off"
+    return value
+
+
+#: per-field conversions applied before the type check (YAML files and --set alike)
+_FIELD_CONVERTERS = {"render": _render_mode}
 
 
 def _check_choice(name, value, allowed):
@@ -380,19 +399,31 @@ def _apply(obj, values: dict, prefix: str, source: str) -> None:
         elif key == "options":
             raise ConfigError(f"options in {source} cannot be set before algo is known")
         else:
+            if isinstance(obj, RunConfig) and key in _FIELD_CONVERTERS:
+                value = _FIELD_CONVERTERS[key](value)
             setattr(obj, key, coerce(value, hints[key], full, source))
 
 
 # ---------------------------------------------------------------------------------------------- loading
-def config_path(algo: str, config_dir: str | Path | None = None) -> Path:
-    """The YAML file of ``algo`` in ``config_dir`` (default: the repository's ``configs/``)."""
+def _as_path(path):
+    """A user's ``str`` / ``Path`` becomes a ``Path``; a package resource (``importlib.resources``) stays as
+    it is (it has ``is_file`` and ``read_text`` too, but need not be a file on disk)."""
+    if isinstance(path, (str, Path)):
+        return Path(path)
+    if hasattr(path, "is_file") and hasattr(path, "read_text"):
+        return path
+    raise ConfigError(f"a config path must be a str or a path, got {path!r}")
+
+
+def config_path(algo: str, config_dir: str | Path | None = None):
+    """The YAML file of ``algo`` in ``config_dir`` (default: the shipped ``zg_agent/configs/``)."""
     _check_choice("algo", algo, ALGOS)
-    return Path(config_dir if config_dir is not None else DEFAULT_CONFIG_DIR) / f"{algo}.yaml"
+    return (DEFAULT_CONFIG_DIR if config_dir is None else Path(config_dir)) / f"{algo}.yaml"
 
 
 def read_yaml(path: str | Path) -> dict:
     """Read a config YAML file: a mapping of env id (or ``default``) to a mapping of settings."""
-    path = Path(path)
+    path = _as_path(path)
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist")
     try:
@@ -472,7 +503,7 @@ def load_config(
     ``seed=1, budget=5000`` from the CLI); ``overrides`` (``["options.sigma=0.2", ...]`` or a dict).
     """
     _check_choice("algo", algo, ALGOS)
-    path = Path(config) if config is not None else config_path(algo, config_dir)
+    path = _as_path(config) if config is not None else config_path(algo, config_dir)
     data = read_yaml(path)
     unknown_keys = [k for k in data if not isinstance(k, str)]
     if unknown_keys:
@@ -534,11 +565,9 @@ def hparams(cfg: RunConfig) -> dict[str, Any]:
 
 
 def markdown_table(cfg: RunConfig) -> str:
-    """The hyperparameters as a two-column Markdown table."""
-    rows = ["| parameter | value |", "| --- | --- |"]
-    for k, v in hparams(cfg).items():
-        rows.append(f"| {k} | {v!r} |" if isinstance(v, str) else f"| {k} | {v} |")
-    return "\n".join(rows)
+    """The hyperparameters (:func:`hparams`) as a two-column Markdown table (:func:`zg_agent.logger.markdown_table`,
+    which escapes ``|`` in keys and values)."""
+    return logger.markdown_table(hparams(cfg), header=("parameter", "value"))
 
 
 __all__ = [

@@ -13,10 +13,13 @@ Backends (``backend=``):
     Persistent local worker processes (``multiprocessing`` with ``forkserver`` where available, else
     ``spawn``); each builds its own env and policy once and keeps them. Work is sent in chunks of episodes
     and results are put back in order. :meth:`EpisodeObjective.close` (or garbage collection, or
-    interpreter exit) stops and joins the workers.
+    interpreter exit) stops and joins the workers; if the parent is killed outright (``kill -9``), each
+    worker notices within about a second and exits on its own.
 ``"ray"``
     Ray actors that own the envs, on the cluster at ``ray_address`` (``ray.init(address=...)``) or on a
-    local Ray instance when ``ray_address`` is None (then shut down again by ``close``). Ray is optional:
+    local Ray instance when ``ray_address`` is None. Every objective of a process shares one Ray session:
+    Ray is started only if it is not initialised yet, and a session started here is shut down when the
+    last objective using it closes (one started by the user is left alone). Ray is optional:
     ``pip install -e .[ray]``. On a remote cluster the package must be importable by the workers.
 
 Each episode depends only on ``(theta, reset seed, policy statistics)``: the env is reset with the seed at the
@@ -34,10 +37,13 @@ import multiprocessing as mp
 import os
 import queue as queue_mod
 import signal
+import threading
+import time
 import traceback
 import warnings
 import weakref
 from dataclasses import dataclass
+from multiprocessing.connection import wait as wait_ready
 from typing import Any
 
 import gymnasium as gym
@@ -215,11 +221,51 @@ class SerialBackend(Backend):
         self._env = None
 
 
+def _parent_watch():
+    """A function ``() -> bool`` telling whether the process that started this worker still runs.
+
+    ``multiprocessing.parent_process()`` holds a sentinel that becomes ready when the starting process exits,
+    also under ``forkserver`` (where ``os.getppid()`` is the fork server, which outlives a killed parent for
+    as long as its children run); a change of ``os.getppid()`` is the fallback."""
+    parent = mp.parent_process()
+    ppid = os.getppid()
+
+    def alive() -> bool:
+        if os.getppid() != ppid:
+            return False
+        if parent is not None and parent.sentinel is not None:
+            return not wait_ready([parent.sentinel], timeout=0)
+        return True
+
+    return alive
+
+
+def _exit_with_parent(parent_alive, poll: float = 1.0) -> None:
+    """Start a daemon thread that ends this worker at once (``os._exit``) when its parent process is gone,
+    even in the middle of an episode; the task loop checks ``parent_alive`` too."""
+    parent = mp.parent_process()
+    sentinel = parent.sentinel if parent is not None else None
+
+    def watch():
+        while True:
+            if sentinel is not None:
+                wait_ready([sentinel], timeout=poll)
+            else:
+                time.sleep(poll)
+            if not parent_alive():
+                os._exit(0)
+
+    threading.Thread(target=watch, name="zg-parent-watch", daemon=True).start()
+
+
 def _process_worker(cfg: _EnvConfig, tasks, results, worker_index: int) -> None:
-    """Worker loop: build env and policy once, then run chunks until a ``None`` arrives."""
+    """Worker loop: build env and policy once, then run chunks until a ``None`` arrives or the parent process
+    is gone (killed without a chance to stop its workers, e.g. ``kill -9``)."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     # Ctrl-C is the parent's to handle: it stops the workers through close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent_alive = _parent_watch()
+    _exit_with_parent(parent_alive)
     try:
         env, policy = _build(cfg)
     except BaseException:  # noqa: BLE001 - reported to the parent, which raises
@@ -228,7 +274,12 @@ def _process_worker(cfg: _EnvConfig, tasks, results, worker_index: int) -> None:
         return
     try:
         while True:
-            msg = tasks.get()
+            try:
+                msg = tasks.get(timeout=1.0)
+            except queue_mod.Empty:
+                if not parent_alive():
+                    break
+                continue
             if msg is None:
                 break
             chunk_id, policy_state, jobs = msg  # chunk_id = (call number, chunk number)
@@ -390,13 +441,62 @@ def _import_ray():
     return ray
 
 
+class _RaySession:
+    """The Ray session that this module started in this process, shared by every Ray backend.
+
+    :meth:`acquire` starts Ray only when ``ray.is_initialized()`` is False and counts the backends using a
+    session it started; :meth:`release` shuts Ray down when the last of them closes. A session started by
+    someone else (``ray.init`` in user code, a Ray job) is used as it is and never shut down here.
+    """
+
+    _lock = threading.Lock()
+    _users = 0  # backends holding the session this module started (0: none started, or already shut down)
+    _address: str | None = None
+    _generation = 0  # sessions started so far: a reference to an earlier one (shut down by the user) is void
+
+    @classmethod
+    def acquire(cls, ray, address: str | None, num_workers: int | None) -> int | None:
+        """Make sure Ray is initialised. Returns a ticket for :meth:`release` when the caller holds a reference
+        to a session started here, else None."""
+        with cls._lock:
+            if not ray.is_initialized():
+                if address is None:
+                    # room for every objective that may share this session, not only the first one
+                    num_cpus = max(num_workers or 1, os.cpu_count() or 1)
+                    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
+                else:
+                    ray.init(address=address, log_to_driver=False)
+                cls._users, cls._address = 0, address
+                cls._generation += 1
+            elif cls._users == 0:
+                return None  # initialised by someone else: theirs to shut down
+            elif address != cls._address:
+                current = f"the Ray cluster at {cls._address!r}" if cls._address else "a local Ray instance"
+                raise ValueError(f"ray_address={address!r} cannot be used while this process uses {current} "
+                                 f"for another objective; close that objective first or give the same "
+                                 f"ray_address")
+            cls._users += 1
+            return cls._generation
+
+    @classmethod
+    def release(cls, ray, ticket: int) -> None:
+        with cls._lock:
+            if ticket != cls._generation or cls._users == 0:
+                return  # that session is gone already
+            cls._users -= 1
+            if cls._users == 0 and ray.is_initialized():
+                ray.shutdown()
+
+
 class RayBackend(Backend):
     """Ray actors own the envs (see the module docstring).
 
     Args:
         address: Ray cluster address for ``ray.init(address=...)`` (e.g. ``"auto"`` or
-            ``"ray://host:10001"``); ``None`` starts a local instance (``num_cpus=num_workers``) unless Ray
-            is already initialised in this process, in which case that session is used.
+            ``"ray://host:10001"``); ``None`` starts a local instance with every CPU of the machine. Either
+            way Ray is started only when it is not initialised yet: every Ray backend of the process shares
+            one session, and the one started here is shut down when the last backend using it closes. A
+            session the user started with ``ray.init`` is used and left running.
         num_workers: number of actors (default: the CPUs the cluster reports, at least 1).
     """
 
@@ -406,25 +506,29 @@ class RayBackend(Backend):
                  chunks_per_worker: int = 4):
         ray = _import_ray()
         self._ray = ray
-        self._owns_ray = False
-        if not ray.is_initialized():
-            if address is None:
-                ray.init(num_cpus=num_workers, include_dashboard=False, log_to_driver=False)
-            else:
-                ray.init(address=address, log_to_driver=False)
-            self._owns_ray = True
-        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        if num_workers is None:
-            num_workers = cpus
-        elif num_workers > cpus:
-            # each actor holds one CPU; more actors than CPUs would wait forever to be scheduled
-            warnings.warn(f"num_workers={num_workers} exceeds the {cpus} CPUs of the Ray cluster; using {cpus}",
-                          stacklevel=3)
-            num_workers = cpus
-        self.num_workers = int(num_workers)
-        self.chunks_per_worker = int(chunks_per_worker)
-        actor_cls = ray.remote(num_cpus=1)(_RayEpisodeWorker)
-        self._actors = [actor_cls.remote(cfg) for _ in range(self.num_workers)]
+        self._actors = None
+        self._session = _RaySession.acquire(ray, address, num_workers)
+        try:
+            cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+            if num_workers is None:
+                num_workers = cpus
+            elif num_workers > cpus:
+                # each actor holds one CPU; more actors than CPUs would wait forever to be scheduled
+                warnings.warn(f"num_workers={num_workers} exceeds the {cpus} CPUs of the Ray cluster; "
+                              f"using {cpus}", stacklevel=3)
+                num_workers = cpus
+            self.num_workers = int(num_workers)
+            self.chunks_per_worker = int(chunks_per_worker)
+            actor_cls = ray.remote(num_cpus=1)(_RayEpisodeWorker)
+            self._actors = [actor_cls.remote(cfg) for _ in range(self.num_workers)]
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        ticket, self._session = getattr(self, "_session", None), None
+        if ticket is not None:
+            _RaySession.release(self._ray, ticket)
 
     def run(self, jobs, policy_state):
         if not jobs:
@@ -455,16 +559,14 @@ class RayBackend(Backend):
         return [r for cid in range(len(chunks)) for r in results[cid]]
 
     def close(self):
-        if self._actors is None:
-            return
-        for actor in self._actors:
+        """Kill the actors; shut Ray down if this was the last backend using the session started here."""
+        actors, self._actors = getattr(self, "_actors", None), None
+        for actor in actors or ():
             try:
                 self._ray.kill(actor)
             except Exception:  # noqa: BLE001 - cluster may already be gone
                 pass
-        self._actors = None
-        if self._owns_ray and self._ray.is_initialized():
-            self._ray.shutdown()
+        self._release()
 
     def __del__(self):
         try:

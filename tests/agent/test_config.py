@@ -1,9 +1,19 @@
 """Run configuration: YAML per algorithm keyed by env id, typed overrides, clear errors."""
 
 import dataclasses
+import fnmatch
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
+
+import zg_agent.config as config_module
 
 from zg_agent.config import (ALGO_OPTIONS, ALGOS, BLACK_BOX_ALGOS, DEFAULT_CONFIG_DIR, ConfigError, PPOOptions,
                              RunConfig, load_config, load_run_config, markdown_table, optimizer_kwargs,
@@ -148,3 +158,79 @@ def test_runconfig_validates_direct_construction():
         RunConfig(budget=0).validate()
     with pytest.raises(ConfigError, match="options must be a ESOptions"):
         RunConfig(algo="es", options=PPOOptions()).validate()
+
+
+@pytest.mark.parametrize("source", ["yaml", "set"])
+@pytest.mark.parametrize("text, expected", [("off", "off"), ("false", "off"), ("no", "off"), ("on", "auto"),
+                                            ("auto", "auto")])
+def test_render_off_survives_yaml_booleans(tmp_path, source, text, expected):
+    # YAML 1.1 reads `off` / `no` as False and `on` as True
+    if source == "yaml":
+        path = tmp_path / "r.yaml"
+        path.write_text(f"default:\n  render: {text}\n")
+        cfg = load_config("es", "Pendulum-v1", config=path)
+    else:
+        cfg = load_config("es", "Pendulum-v1", overrides=[f"render={text}"])
+    assert cfg.render == expected
+    (tmp_path / "config.yaml").write_text(cfg.to_yaml())
+    assert load_run_config(tmp_path).render == expected
+    assert RunConfig(render=False).render == "off"
+    with pytest.raises(ConfigError, match=r"render must be one of \['auto', 'off'\], got 'sometimes'"):
+        load_config("es", "Pendulum-v1", overrides=["render=sometimes"])
+
+
+def test_choices_come_from_the_modules_that_define_them():
+    from zg_agent import objective, policies
+    from zg_agent.optim import OPTIMIZERS
+
+    assert config_module.BACKENDS is objective.BACKENDS
+    assert config_module.POLICY_KINDS is policies.POLICY_KINDS
+    assert config_module.BLACK_BOX_ALGOS == tuple(OPTIMIZERS) and ALGOS == (*OPTIMIZERS, "ppo")
+
+
+def test_markdown_table_escapes_pipes():
+    cfg = load_config("es", "Pendulum-v1", overrides=["env_kwargs.a|b=x|y"])
+    table = markdown_table(cfg).splitlines()
+    row = next(r for r in table if r.startswith("| env_kwargs.a"))
+    assert row == r"| env_kwargs.a\|b | x\|y |"
+    assert all(len(r.replace(r"\|", "")) - len(r.replace(r"\|", "").replace("|", "")) == 3 for r in table)
+
+
+def test_shipped_configs_are_package_data():
+    root = Path(config_module.__file__).resolve().parent
+    shipped = sorted(p.name for p in (root / "configs").glob("*.yaml"))
+    assert shipped == sorted(f"{a}.yaml" for a in ALGOS)
+    assert Path(str(DEFAULT_CONFIG_DIR)).resolve() == root / "configs"
+    pyproject = tomllib.loads((root.parent / "pyproject.toml").read_text())
+    globs = pyproject["tool"]["setuptools"]["package-data"]["zg_agent"]
+    assert all(any(fnmatch.fnmatch(f"configs/{name}", g) for g in globs) for name in shipped)
+
+
+def test_configs_load_from_a_copy_of_the_package_alone(tmp_path):
+    # what a non-editable install sees: the package without the repository around it
+    src = Path(config_module.__file__).resolve().parent
+    shutil.copytree(src, tmp_path / "zg_agent", ignore=shutil.ignore_patterns("__pycache__"))
+    code = ("import zg_agent.config as c; cfg = c.load_config('zerograds', 'zg/ShadowArt-v0'); "
+            "print(c.__file__, cfg.budget, cfg.policy_options['initial_action'])")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    path, budget, initial = out.stdout.split()
+    assert Path(path).is_relative_to(tmp_path) and int(budget) == 10000 and float(initial) == -0.5
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_shadow_art_black_box_runs_start_from_an_empty_sculpture(algo):
+    cfg = load_config(algo, "zg/ShadowArt-v0")
+    if algo == "ppo":
+        assert "initial_action" not in cfg.policy_options  # PPO has no open-loop theta to place
+        return
+    assert cfg.policy == "open_loop" and cfg.policy_options == {"initial_action": -0.5}
+    from zg_agent.objective import EpisodeObjective
+
+    with EpisodeObjective(cfg.env_id, cfg.env_kwargs, cfg.policy, cfg.policy_options,
+                          max_episode_steps=cfg.max_episode_steps) as obj:
+        actions = obj.policy.actions(obj.initial_params())
+        np.testing.assert_allclose(actions, -0.5, rtol=1e-6)
+        assert obj.evaluate(obj.initial_params(), [0]).lengths.sum() == 1

@@ -4,7 +4,9 @@ serial / process / ray backends giving bit-identical results."""
 import gc
 import os
 import signal
+import subprocess
 import sys
+import textwrap
 import time
 
 import gymnasium as gym
@@ -221,23 +223,101 @@ def _results(backend, kind, options, ray_address=None):
         return first, second, obj.policy.state_dict()
 
 
-@pytest.mark.parametrize("kind,options", [("linear", {}), ("mlp", {"hidden_sizes": (6,)}),
-                                          ("open_loop", {"knots": 3})])
-def test_serial_process_and_ray_give_identical_results(ray_session, kind, options):
-    ref = _results("serial", kind, options)
-    for backend in ("process", "ray"):
-        got = _results(backend, kind, options)
-        for r, g in zip(ref[:2], got[:2]):
-            np.testing.assert_array_equal(g.returns, r.returns)
-            np.testing.assert_array_equal(g.lengths, r.lengths)
-            assert g.env_steps == r.env_steps
-            if r.obs_stats is not None:
-                assert g.obs_stats.count == r.obs_stats.count
-                np.testing.assert_array_equal(g.obs_stats.mean, r.obs_stats.mean)
-                np.testing.assert_array_equal(g.obs_stats.m2, r.obs_stats.m2)
-        for k in ref[2]:
-            np.testing.assert_array_equal(got[2][k], ref[2][k])
+KINDS = [("linear", {}), ("mlp", {"hidden_sizes": (6,)}), ("open_loop", {"knots": 3})]
+
+
+def _assert_same_results(got, ref):
+    for r, g in zip(ref[:2], got[:2]):
+        np.testing.assert_array_equal(g.returns, r.returns)
+        np.testing.assert_array_equal(g.lengths, r.lengths)
+        assert g.env_steps == r.env_steps
+        if r.obs_stats is not None:
+            assert g.obs_stats.count == r.obs_stats.count
+            np.testing.assert_array_equal(g.obs_stats.mean, r.obs_stats.mean)
+            np.testing.assert_array_equal(g.obs_stats.m2, r.obs_stats.m2)
+    for k in ref[2]:
+        np.testing.assert_array_equal(got[2][k], ref[2][k])
+
+
+@pytest.mark.parametrize("kind,options", KINDS)
+def test_serial_and_process_give_identical_results(kind, options):
+    _assert_same_results(_results("process", kind, options), _results("serial", kind, options))
     assert BACKENDS == ("serial", "process", "ray")
+
+
+@pytest.mark.parametrize("kind,options", KINDS)
+def test_serial_and_ray_give_identical_results(ray_session, kind, options):
+    _assert_same_results(_results("ray", kind, options), _results("serial", kind, options))
+    assert ray_session.is_initialized()  # a session the caller started is never shut down by close()
+
+
+class _FakeRay:
+    """Just the session calls of Ray, to check who starts and who shuts down."""
+
+    def __init__(self):
+        self.up, self.inits, self.shutdowns = False, 0, 0
+
+    def is_initialized(self):
+        return self.up
+
+    def init(self, **kwargs):
+        self.up, self.inits = True, self.inits + 1
+
+    def shutdown(self):
+        self.up, self.shutdowns = False, self.shutdowns + 1
+
+
+def test_ray_session_is_started_once_and_shut_down_by_its_last_user(monkeypatch):
+    from zg_agent.objective import _RaySession
+
+    for name, value in (("_users", 0), ("_generation", 0), ("_address", None)):
+        monkeypatch.setattr(_RaySession, name, value)
+    ray = _FakeRay()
+    a = _RaySession.acquire(ray, None, 2)
+    b = _RaySession.acquire(ray, None, 2)
+    assert ray.inits == 1 and a == b is not None
+    with pytest.raises(ValueError, match="ray_address='ray://elsewhere:10001' cannot be used .* local Ray"):
+        _RaySession.acquire(ray, "ray://elsewhere:10001", 2)
+    _RaySession.release(ray, a)
+    assert ray.up and ray.shutdowns == 0
+    _RaySession.release(ray, b)
+    assert not ray.up and ray.shutdowns == 1
+    # a session the user started is used and never shut down here
+    ray.init()
+    assert _RaySession.acquire(ray, None, 2) is None and ray.inits == 2
+    # the user shut our session down and we started a new one: a ticket of the old one releases nothing
+    ray.shutdown()
+    old = _RaySession.acquire(ray, None, 1)
+    ray.shutdown()
+    new = _RaySession.acquire(ray, None, 1)
+    _RaySession.release(ray, old)
+    assert ray.up
+    _RaySession.release(ray, new)
+    assert not ray.up
+
+
+def test_ray_objectives_share_one_local_session():
+    pytest.importorskip("ray")
+    # in a fresh interpreter, so that no Ray session exists yet (the module's fixture may hold one here)
+    script = textwrap.dedent("""
+        import numpy as np, ray
+        from zg_agent.objective import EpisodeObjective
+        kw = dict(policy_kind="linear", max_episode_steps=10, backend="ray", num_workers=1)
+        a = EpisodeObjective("Pendulum-v1", **kw)
+        b = EpisodeObjective("Pendulum-v1", **kw)
+        ra = a.evaluate(np.zeros((2, a.num_params)), [0]).returns
+        a.close()
+        assert ray.is_initialized(), "closing the first objective shut Ray down under the second"
+        rb = b.evaluate(np.zeros((2, b.num_params)), [0]).returns
+        assert (ra == rb).all()
+        b.close()
+        assert not ray.is_initialized(), "the last objective left the Ray session it started running"
+        print("shared-ok")
+    """)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), OMP_NUM_THREADS="1")
+    env.pop("RAY_ADDRESS", None)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=180)
+    assert out.returncode == 0 and "shared-ok" in out.stdout, out.stderr[-3000:]
 
 
 @pytest.mark.filterwarnings("ignore:.*not within the observation space")
@@ -269,6 +349,55 @@ def test_process_backend_workers_persist_and_shut_down_cleanly():
     del obj
     gc.collect()
     assert all(_pid_gone(p) for p in pids)
+
+
+def _exited(pid, timeout=5.0):
+    """True once ``pid`` is gone or a zombie (a dead process whose new parent has not reaped it yet)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _ppid(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads process states from /proc")
+def test_process_workers_exit_when_the_parent_is_killed():
+    # kill -9 of a trainer gives it no chance to stop its workers: they must notice and exit on their own
+    script = textwrap.dedent("""
+        import sys, time
+        import numpy as np
+        from zg_agent.objective import EpisodeObjective
+        obj = EpisodeObjective("Pendulum-v1", policy_kind="linear", max_episode_steps=20, backend="process",
+                               num_workers=2)
+        obj.evaluate(np.zeros((2, obj.num_params)), [0])
+        print(" ".join(map(str, obj.backend.pids)), flush=True)
+        time.sleep(120)
+    """)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            env=env, text=True)
+    try:
+        line = proc.stdout.readline()
+        pids = [int(p) for p in line.split()]
+        assert len(pids) == 2, line
+        servers = {_ppid(p) for p in pids} - {proc.pid}  # the fork server, when the workers came from one
+        assert all(not _exited(p, timeout=0.1) for p in pids)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert all(_exited(p) for p in pids), [p for p in pids if not _exited(p, timeout=0)]
+    assert all(_exited(p) for p in servers)
 
 
 def test_process_backend_reports_nan():

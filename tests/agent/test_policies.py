@@ -59,6 +59,61 @@ def test_open_loop_init_scale_draws_from_seed():
     assert not np.array_equal(pol.initial_params(1), pol.initial_params(2))
 
 
+@pytest.mark.parametrize("squash", ["tanh", "clip"])
+@pytest.mark.parametrize("knots", [None, 1, 2])
+def test_open_loop_initial_action_is_where_theta0_maps(squash, knots):
+    # ACT is [-2, 2] x [0, 1]: a number applies to every dimension, a list to each one
+    for initial, expected in ((0.5, [0.5, 0.5]), ([-1.5, 0.25], [-1.5, 0.25]), (None, [0.0, 0.5])):
+        pol = make_policy("open_loop", OBS, ACT, horizon=3, knots=knots, squash=squash, initial_action=initial)
+        theta0 = pol.initial_params(0)
+        np.testing.assert_allclose(pol.actions(theta0), np.tile(expected, (3, 1)), rtol=1e-6, atol=1e-7)
+        np.testing.assert_array_equal(pol.initial_params(5), theta0)  # no noise without init_scale
+    assert not np.any(make_policy("open_loop", OBS, ACT, horizon=3, squash=squash).initial_params(0))
+    # the faces of the Box are reachable through clip only
+    if squash == "clip":
+        pol = make_policy("open_loop", OBS, ACT, horizon=2, squash="clip", initial_action=[2.0, 0.0])
+        np.testing.assert_allclose(pol.actions(pol.initial_params(0)), [[2.0, 0.0], [2.0, 0.0]])
+
+
+def test_open_loop_initial_action_with_noise_and_unbounded_dimensions():
+    act = spaces.Box(np.array([-1.0, -np.inf], np.float32), np.array([1.0, np.inf], np.float32))
+    pol = make_policy("open_loop", OBS, act, horizon=2, initial_action=[-0.5, 7.0])
+    np.testing.assert_allclose(pol.initial_params(0), [np.arctanh(-0.5), 7.0] * 2)
+    noisy = make_policy("open_loop", OBS, act, horizon=2, initial_action=[-0.5, 7.0], init_scale=0.1)
+    diff = noisy.initial_params(3) - pol.initial_params(0)
+    assert 0 < np.abs(diff).max() < 1.0  # noise around the initial action, not around the Box centre
+
+
+def test_shadow_art_starts_from_an_empty_sculpture_that_perturbations_keep_mostly_empty():
+    # at the Box centre (action 0, the voxel threshold) a perturbation of sigma 0.3 fills half the voxels
+    import gymnasium as gym
+
+    import zg_envs  # noqa: F401 - registers zg/ShadowArt-v0
+
+    env = gym.make("zg/ShadowArt-v0")
+    rng = np.random.default_rng(0)
+    filled = {}
+    for initial in (None, -0.5):
+        pol = make_policy("open_loop", env.observation_space, env.action_space, horizon=1, initial_action=initial)
+        theta0 = pol.initial_params(0)
+        assert not np.any(pol.actions(theta0) > 0)
+        filled[initial] = float(np.mean(pol.actions(theta0 + 0.3 * rng.normal(size=theta0.shape)) > 0))
+    env.close()
+    assert 0.4 < filled[None] < 0.6 and filled[-0.5] < 0.1
+
+
+def test_open_loop_initial_action_errors_name_the_argument_and_the_box():
+    with pytest.raises(ValueError, match=r"initial_action must lie strictly inside .* dimension 1 is 1.0, "
+                                         r"allowed \(0.0, 1.0\)"):
+        make_policy("open_loop", OBS, ACT, horizon=2, initial_action=1.0)  # a face of [0, 1]: tanh cannot
+    with pytest.raises(ValueError, match=r"initial_action must lie inside the action Box: dimension 0 is -3.0, "
+                                         r"allowed \[-2.0, 2.0\]"):
+        make_policy("open_loop", OBS, ACT, horizon=2, squash="clip", initial_action=[-3.0, 0.5])
+    for bad in ("low", True, [0.1, 0.2, 0.3], [], float("nan"), [[0.1, 0.2]]):
+        with pytest.raises(ValueError, match="initial_action must"):
+            make_policy("open_loop", OBS, ACT, horizon=2, initial_action=bad)
+
+
 def test_open_loop_errors_name_the_argument():
     with pytest.raises(ValueError, match="horizon"):
         make_policy("open_loop", OBS, ACT, horizon=None)
