@@ -3,7 +3,7 @@
 Writes a Markdown report (default benchmarks/optimizers.md) with the command that made it at the top.
 
     python scripts/bench_optimizers.py                  # the full record (several minutes)
-    python scripts/bench_optimizers.py --quick          # the small default size used by `make demo`
+    python scripts/bench_optimizers.py --quick          # a small subset, a minute or two
     python scripts/bench_optimizers.py --ablation       # also: what each ZeroGrads option changes
 
 Every method runs with its library defaults (the same sigma = 0.1 for all but CMA-ES, which adapts its own
@@ -94,20 +94,22 @@ def problem_set(quick: bool) -> list[tuple]:
 # Each ablation changes one ZeroGrads option from the defaults.
 ABLATIONS = {
     "defaults": {},
-    "plain published loop (MLP 3x64, no skip, k_phi=3, fresh batch only, raw losses)": {
-        "surrogate": "mlp", "linear_skip": False, "k_phi": 3, "history": 1, "target_transform": "none"},
-    "surrogate=mlp (with linear skip)": {"surrogate": "mlp"},
+    "plain loop (MLP without skip, Adam fit k_phi=3, fresh batch only, raw losses, theta momentum 0.9)": {
+        "surrogate": "mlp", "linear_skip": False, "fit": "adam", "k_phi": 3, "lr_phi": 1e-3, "history": 1,
+        "target_transform": "none", "beta1_theta": 0.9},
+    "surrogate=mlp (with linear skip, Adam fit)": {"surrogate": "mlp"},
     "surrogate=mlp, linear_skip=False": {"surrogate": "mlp", "linear_skip": False},
-    "surrogate=quadratic": {"surrogate": "quadratic"},
-    "surrogate=linear": {"surrogate": "linear"},
+    "surrogate=quadratic (exact fit)": {"surrogate": "quadratic"},
+    "surrogate=linear (exact fit)": {"surrogate": "linear"},
+    "fit=adam for the linear surrogate": {"surrogate": "linear", "fit": "adam"},
+    "beta1_theta=0.9 (Adam's usual momentum)": {"beta1_theta": 0.9},
     "history=1 (fresh batch only)": {"history": 1},
-    "history=8": {"history": 8},
+    "history=4": {"history": 4},
     "locality=0 (equal weights)": {"locality": 0.0},
     "target_transform=none": {"target_transform": "none"},
     "target_transform=standardize": {"target_transform": "standardize"},
     "normalize_gradient=True": {"normalize_gradient": True},
-    "k_phi=3": {"k_phi": 3},
-    "lr_phi=1e-2": {"lr_phi": 1e-2},
+    "k_phi=3 (Adam fits)": {"k_phi": 3},
     "inner_sigma=0 (no smoothing jitter)": {"inner_sigma": 0.0},
     "sigma_decay=0.995": {"sigma_decay": 0.995},
 }
@@ -122,6 +124,21 @@ def ablation_set() -> list[tuple]:
     ]
 
 
+READING_HEADING = "## Reading"
+
+
+def kept_reading(path: Path) -> str:
+    """The hand-written "## Reading" section of an earlier report, kept so a re-run does not delete it.
+
+    The numbers it quotes may then be stale: re-read them against the new tables.
+    """
+    if not path.exists():
+        return ""
+    text = path.read_text()
+    at = text.find(READING_HEADING)
+    return text[at:].rstrip() + "\n" if at >= 0 else ""
+
+
 def fmt(x: float) -> str:
     return f"{x:.3g}" if abs(x) < 1e4 else f"{x:.3e}"
 
@@ -132,10 +149,19 @@ def main(argv=None) -> int:
     parser.add_argument("--ablation", action="store_true", help="also measure each ZeroGrads option")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--only", default=None, help="only problems whose name contains this text")
+    parser.add_argument("--budget-scale", type=float, default=1.0, help="multiply every budget (smoke runs)")
     parser.add_argument("--out", default="benchmarks/optimizers.md")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     methods = args.methods.split(",")
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        parser.error(f"--methods: unknown {unknown}; allowed: {list(METHODS)}")
+    if args.seeds < 1:
+        parser.error(f"--seeds must be >= 1, got {args.seeds}")
+    if args.budget_scale <= 0:
+        parser.error(f"--budget-scale must be > 0, got {args.budget_scale}")
     seeds = range(args.seeds)
     command = "python scripts/bench_optimizers.py " + " ".join(sys.argv[1:] if argv is None else argv)
 
@@ -155,6 +181,9 @@ def main(argv=None) -> int:
     ]
     wins = []
     for problem, budget in problem_set(args.quick):
+        if args.only and args.only not in problem.name:
+            continue
+        budget = max(40, int(budget * args.budget_scale))
         results = {}
         for method in methods:
             options = cma_options(problem) if method == "cma" else {}
@@ -191,6 +220,7 @@ def main(argv=None) -> int:
         for variant, options in ABLATIONS.items():
             cells, overhead = [], 0.0
             for problem, budget in abl_problems:
+                budget = max(40, int(budget * args.budget_scale))
                 s = summarize([run_one(problem, "zerograds", budget, seed, options) for seed in seeds])
                 cells.append(f"{fmt(s['final_mean'])} +- {fmt(s['final_std'])}")
                 if problem.dim == 1000:
@@ -201,7 +231,8 @@ def main(argv=None) -> int:
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines) + "\n")
+    reading = kept_reading(out)
+    out.write_text("\n".join(lines) + "\n" + (f"\n{reading}" if reading else ""))
     print(f"\nwrote {out}")
     return 0
 

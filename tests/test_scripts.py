@@ -1,0 +1,36 @@
+"""Smoke runs of the benchmark scripts with tiny sizes: they run, and write what they promise."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_optimizers_writes_a_table_and_keeps_the_reading(tmp_path):
+    bench = load("bench_optimizers")
+    out = tmp_path / "optimizers.md"
+    out.write_text("old table\n\n## Reading\n\nA person's reading.\n")
+    assert bench.main(["--quick", "--only", "toy-1d", "--seeds", "2", "--budget-scale", "0.05",
+                       "--out", str(out)]) == 0
+    text = out.read_text()
+    assert text.startswith("# Optimizer benchmark")
+    assert "Command: `python scripts/bench_optimizers.py --quick --only toy-1d" in text
+    for method in ("zerograds", "es", "cma", "random"):
+        assert f"| toy-1d | 1 | 200 | {method} |" in text
+    assert "old table" not in text and text.rstrip().endswith("A person's reading.")
+
+
+@pytest.mark.parametrize("bad", [["--methods", "adam"], ["--seeds", "0"]])
+def test_bench_optimizers_refuses_bad_arguments(tmp_path, bad):
+    bench = load("bench_optimizers")
+    with pytest.raises((SystemExit, ValueError)):
+        bench.main(["--quick", "--only", "toy-1d", "--budget-scale", "0.05", "--out", str(tmp_path / "o.md"), *bad])
