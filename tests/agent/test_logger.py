@@ -146,7 +146,8 @@ def test_image_helpers():
     frames = [np.full((4, 5, 3), i + 1, np.uint8) for i in range(8)]
     grid = frame_strip(frames, max_frames=8, per_row=4)
     assert grid.shape == (8, 20, 3)
-    assert [grid[0, 5 * c, 0] for c in range(4)] == [1, 2, 3, 4] and [grid[4, 5 * c, 0] for c in range(4)] == [5, 6, 7, 8]
+    assert [grid[0, 5 * c, 0] for c in range(4)] == [1, 2, 3, 4]
+    assert [grid[4, 5 * c, 0] for c in range(4)] == [5, 6, 7, 8]
     grid = frame_strip(frames[:6], per_row=4)  # 4 + 2: the empty cells of the last row are black
     assert grid.shape == (8, 20, 3) and grid[4:, 10:].max() == 0 and grid[4, 5, 0] == 6
     assert frame_strip(frames[:3], per_row=4).shape == (4, 15, 3)  # fewer frames than a row: one row
