@@ -259,7 +259,7 @@ def run_one(cfg, run_dir, *, resume: bool, command: str, progress: bool, prog: s
     if result.status == "finished" and result.env_steps < cfg.budget and trainer.iteration_cost:
         up_to = "up to " if trainer.variable_cost else ""
         print(f"used {result.env_steps} of {cfg.budget} env steps: one iteration costs {up_to}"
-              f"{trainer.iteration_cost} ({trainer.iteration_desc}) and a run never exceeds its budget")
+              f"{trainer.iteration_cost} env steps ({trainer.iteration_desc}) and a run never exceeds its budget")
     if result.status == "interrupted":
         print(f"resume with: zg-train --resume {shlex.quote(str(run_dir))}")
         return EXIT_INTERRUPTED

@@ -10,7 +10,7 @@ Both write a run folder ``<run_root>/<env>__<algo>__s<seed>__<time>/``::
 
     config.yaml        the full RunConfig (``zg-train --resume`` reads it back)
     command.txt        the command line that started the run
-    status.json        running / interrupted / failed / finished, env steps, error
+    status.json        running / interrupted / failed / finished, budget, env steps, the checkpoint's env steps, error
     events.out.tfevents.*  TensorBoard (logger), progress.csv (logger)
     evaluations.csv    one row per evaluation: env steps, wall time, mean/std return (what compare.py reads)
     checkpoints/       the last checkpoint (optimizer / PPO model, policy statistics, progress, RNG states)
@@ -248,7 +248,7 @@ def _set_rng_states(states: dict[str, Any]) -> None:
         torch.set_rng_state(states["torch"])
 
 
-def cfg_env(cfg: RunConfig) -> str:
+def _describe_run(cfg: RunConfig) -> str:
     return f"{cfg.algo} on {cfg.env_id} seed {cfg.seed}"
 
 
@@ -491,9 +491,11 @@ class Trainer:
         if len(frames) > 2:
             from .logger import frame_strip
 
-            # up to 8 frames in rows of at most 4, each at its own size (downscaled only past ~2048 pixels)
-            strip = frame_strip(frames, max_frames=8, per_row=4)
-            stride = -(-max(strip.shape[:2]) // 2048)
+            # up to 8 frames in rows of at most 4 (fewer when the frames are wide), each at its own size; only a
+            # frame wider than ~2048 pixels by itself is downscaled
+            width = max(f.shape[1] for f in frames)
+            strip = frame_strip(frames, max_frames=8, per_row=max(1, min(4, 2048 // max(width, 1))))
+            stride = -(-strip.shape[1] // 2048)
             self.logger.record_image("eval/frames", strip[::stride, ::stride] if stride > 1 else strip)
 
     def _render_failed(self, exc: BaseException) -> None:
@@ -502,7 +504,7 @@ class Trainer:
             self._render_error_logged = True
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             self.logger.record_text("eval/render_error", f"rendering disabled for this run: {exc}")
-            print(f"note: rendering disabled for this run, no pictures in TensorBoard ({cfg_env(self.cfg)}): "
+            print(f"note: rendering disabled for this run, no pictures in TensorBoard ({_describe_run(self.cfg)}): "
                   f"{reason}", file=sys.stderr, flush=True)
 
     def _report_progress(self, fps: float) -> None:

@@ -399,6 +399,10 @@ def test_every_algorithm_on_shadow_caster_with_pictures(algo, tmp_path):
     assert "eval/render" in images and "eval/frames" in images
     # the first and the last evaluation are rendered (render_every is larger than the number of evaluations)
     assert [im.step for im in acc.Images("eval/render")] == [0, 256]
+    # the frames are laid out in rows, each at the size of eval/render (not squeezed into one long row)
+    render, frames = acc.Images("eval/render")[-1], acc.Images("eval/frames")[-1]
+    assert frames.width <= 2048 and frames.width % render.width == 0 and frames.height % render.height == 0
+    assert frames.height >= 2 * render.height
 
 
 def test_process_backend_gives_the_serial_curve(tmp_path):
