@@ -277,7 +277,9 @@ def _compare_parser() -> argparse.ArgumentParser:
                    help=f"comma-separated, from {','.join(ALGOS)} (default: all)")
     p.add_argument("--seeds", type=int, default=3, help="number of seeds (default 3)")
     p.add_argument("--seed-start", type=int, default=0, help="first seed (default 0)")
-    p.add_argument("--budget", type=int, default=None, help="env steps per run (default: each config's)")
+    p.add_argument("--budget", type=int, default=None,
+                   help="env steps per run (default: each config's); runs use whole iterations and never exceed "
+                        "it, and the report gives the env steps each run used")
     p.add_argument("--out", default=None, help="output folder (default runs/compare_<env>_b<budget>)")
     p.add_argument("--config-dir", default=None, help="folder holding <algo>.yaml (default: configs/)")
     p.add_argument("--backend", choices=BACKENDS, default=None, help="evaluation backend (black-box algos)")
