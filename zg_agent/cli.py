@@ -9,8 +9,13 @@ Examples::
     zg-compare --env Pendulum-v1 --algos zerograds,es,cma,ppo --seeds 3 --budget 50000
     tensorboard --logdir runs
 
-Exit status: 0 finished, 130 interrupted (Ctrl-C; the run can be resumed), 2 bad arguments or config,
-1 the run failed (its folder keeps ``error.txt`` and the last checkpoint).
+Exit status: 0 finished, 130 interrupted (Ctrl-C; the run can be resumed), 2 bad arguments or config (found
+before a run folder is created: unknown env, rejected env_kwargs, a bad option, a budget below one iteration),
+1 the run failed while training (the message says what its folder holds).
+
+Budgets are spent in whole iterations and never exceeded: a run stops at the last iteration that fits (say
+popsize 16 x 200-step episodes = 3200 env steps per iteration: a budget of 10000 uses 9600); both commands say so
+when the budget is not a multiple of the iteration cost.
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from .objective import check_env_id
 from .config import ALGOS, BACKENDS, ConfigError, load_config, load_run_config
+from .objective import check_env_id
 from .trainers import TRAINERS, env_tag, has_checkpoint, new_run_dir, read_status
 
 EXIT_INTERRUPTED = 130
@@ -29,6 +34,37 @@ EXIT_INTERRUPTED = 130
 
 def _command_line(prog: str, argv) -> str:
     return " ".join([prog] + [shlex.quote(a) for a in argv])
+
+
+LIST_ENVS = 'python -c "import gymnasium, zg_envs; gymnasium.pprint_registry()"'
+
+
+def check_env(env_id: str, flag: str = "--env") -> str:
+    """``env_id`` if it is registered; otherwise a short :class:`ConfigError`: close matches, this project's
+    ids and how to list every id."""
+    try:
+        return check_env_id(env_id)
+    except ValueError as exc:
+        if "not a registered" not in str(exc):
+            raise
+    import difflib
+
+    import gymnasium as gym
+
+    try:
+        import zg_envs  # noqa: F401 - registers the zg/ ids
+    except Exception:  # noqa: BLE001 - the message still works without them
+        pass
+    ids = sorted(gym.registry)
+    close = difflib.get_close_matches(env_id, ids, n=3, cutoff=0.6)
+    ours = [i for i in ids if i.startswith("zg/")]
+    lines = [f"{flag} {env_id!r} is not a registered Gymnasium environment"]
+    if close:
+        lines.append(f"  did you mean: {', '.join(close)}")
+    if ours:
+        lines.append(f"  this project's environments: {', '.join(ours)}")
+    lines.append(f"  list every registered id with: {LIST_ENVS}")
+    raise ConfigError("\n".join(lines)) from None
 
 
 class _ProgressBar:
@@ -65,7 +101,11 @@ def _train_parser() -> argparse.ArgumentParser:
     p.add_argument("--env", help="Gymnasium env id, e.g. Pendulum-v1 or zg/ShadowCaster-v0")
     p.add_argument("--algo", choices=ALGOS, help="algorithm")
     p.add_argument("--seed", type=int, default=None, help="seed of every random source (default 0)")
-    p.add_argument("--budget", type=int, default=None, help="training budget in env steps (default: config)")
+    p.add_argument("--budget", type=int, default=None,
+                   help="training budget in env steps (default: config). A run is made of whole iterations and "
+                        "never exceeds it: black-box, popsize x episodes_per_candidate x episode length; PPO, "
+                        "options.n_steps x options.n_envs. A budget that is not a multiple of that stops at the "
+                        "last iteration that fits (the run says so)")
     p.add_argument("--config", default=None, help="a YAML file keyed by env id (default: configs/<algo>.yaml)")
     p.add_argument("--config-dir", default=None, help="folder holding <algo>.yaml (default: configs/)")
     p.add_argument("--backend", choices=BACKENDS, default=None, help="evaluation backend (black-box algos)")
@@ -77,22 +117,37 @@ def _train_parser() -> argparse.ArgumentParser:
                    help="override a config field, typed by the field: budget=20000, options.sigma=0.2, "
                         "env_kwargs.resolution=32, policy_options.hidden_sizes=[32,32] (repeatable)")
     p.add_argument("--resume", default=None, metavar="RUN_DIR|auto",
-                   help="continue a run from its last checkpoint; 'auto' picks the latest unfinished run "
-                        "of this env/algo/seed under the run root (or starts a new one)")
+                   help="continue a run from its last checkpoint (with --budget to extend a finished one); "
+                        "'auto' resumes the latest run of this env/algo/seed under the run root when it is "
+                        "unfinished, and otherwise starts a new run (saying why)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
 
-def find_resumable(run_root, env_id: str, algo: str, seed: int) -> Path | None:
-    """The newest run folder of ``env_id``/``algo``/``seed`` under ``run_root`` with a checkpoint that did not
-    finish."""
+def _matching_runs(run_root, env_id: str, algo: str, seed: int) -> list[Path]:
+    """Run folders of ``env_id``/``algo``/``seed`` under ``run_root``, newest first."""
     root = Path(run_root)
     if not root.is_dir():
-        return None
+        return []
     prefix = f"{env_tag(env_id)}__{algo}__s{seed}__"
-    candidates = [d for d in root.iterdir() if d.is_dir() and d.name.startswith(prefix) and has_checkpoint(d)
-                  and read_status(d).get("state") != "finished"]
-    return max(candidates, key=lambda d: d.stat().st_mtime) if candidates else None
+    runs = [d for d in root.iterdir()
+            if d.is_dir() and d.name.startswith(prefix) and (d / "config.yaml").is_file()]
+    return sorted(runs, key=lambda d: d.stat().st_mtime, reverse=True)
+
+
+def find_resumable(run_root, env_id: str, algo: str, seed: int) -> tuple[Path | None, str]:
+    """``(run folder, why)`` for ``--resume auto``: the newest run of ``env_id``/``algo``/``seed`` under
+    ``run_root`` when it did not finish and has a checkpoint; otherwise ``(None, why a new run starts)``."""
+    for d in _matching_runs(run_root, env_id, algo, seed):
+        status = read_status(d)
+        if status.get("state") == "finished":
+            return None, (f"the latest run {d} finished ({status.get('env_steps', '?')} env steps of a budget of "
+                          f"{status.get('budget', '?')}); to continue it instead, give "
+                          f"--resume {shlex.quote(str(d))} --budget LARGER")
+        if has_checkpoint(d):
+            at = status.get("checkpoint_env_steps", "?")
+            return d, f"resuming {d} ({status.get('state', 'unknown')}, checkpoint at {at} env steps)"
+    return None, f"no unfinished run of {algo} on {env_id} seed {seed} under {run_root}"
 
 
 def train_main(argv: list[str] | None = None) -> int:
@@ -106,10 +161,18 @@ def train_main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError) as exc:
         print(f"zg-train: error: {exc}", file=sys.stderr)
         return 2
-    return run_one(cfg, run_dir, resume=resume, command=command, progress=not args.no_progress, prog="zg-train")
+    if resume and read_status(run_dir).get("state") == "finished":
+        status = read_status(run_dir)
+        if int(status.get("budget") or 0) >= cfg.budget:
+            print(f"zg-train: {run_dir} already finished ({status.get('env_steps', '?')} env steps of a budget of "
+                  f"{status.get('budget')}); nothing to do (give --budget LARGER to continue it)", file=sys.stderr)
+            return 0
+    return run_one(cfg, run_dir, resume=resume, command=command, progress=not args.no_progress, prog="zg-train",
+                   run_name=args.run_name)
 
 
 def _train_setup(args, parser):
+    """``(run folder or None for a new one, config, resume)``; raises ConfigError for a bad command."""
     fields = {"seed": args.seed, "budget": args.budget, "backend": args.backend, "num_workers": args.num_workers,
               "ray_address": args.ray_address, "run_root": args.run_root}
     if args.resume not in (None, "auto"):
@@ -131,35 +194,72 @@ def _train_setup(args, parser):
         return run_dir, cfg.validate(), has_checkpoint(run_dir)
     if not args.env or not args.algo:
         parser.error("--env and --algo are required (unless --resume RUN_DIR)")
+    check_env(args.env)  # an unknown id fails here, with a short message
     cfg = load_config(args.algo, args.env, config=args.config, config_dir=args.config_dir,
                       overrides=args.overrides, **fields)
-    check_env_id(cfg.env_id)  # an unknown id fails here, before a run folder exists
     if args.resume == "auto":
-        found = find_resumable(cfg.run_root, cfg.env_id, cfg.algo, cfg.seed)
+        found, why = find_resumable(cfg.run_root, cfg.env_id, cfg.algo, cfg.seed)
         if found is not None:
-            print(f"zg-train: resuming {found}", file=sys.stderr)
+            print(f"zg-train: {why}", file=sys.stderr)
             old = load_run_config(found)
             old.budget = cfg.budget
             return found, old.validate(), True
-    return new_run_dir(cfg, args.run_name), cfg, False
+        print(f"zg-train: --resume auto: starting a new run: {why}", file=sys.stderr)
+    return None, cfg, False
 
 
-def run_one(cfg, run_dir, *, resume: bool, command: str, progress: bool, prog: str, desc: str | None = None) -> int:
-    """Train one run with a progress bar; returns an exit status and prints where the run is."""
-    trainer = TRAINERS[cfg.algo]
-    bar = _ProgressBar(cfg.budget, desc=desc or f"{cfg.algo} s{cfg.seed}", enabled=progress)
+def _failure_note(prog: str, run_dir: Path) -> str:
+    """What a failed run's folder holds, truthfully."""
+    status = read_status(run_dir)
+    step = status.get("checkpoint_env_steps")
+    if has_checkpoint(run_dir):
+        at = f"at {step} env steps" if step is not None else "it was resumed from"
+        return (f"{prog}: the run folder {run_dir} keeps error.txt and the checkpoint {at}; once the cause is "
+                f"fixed, continue with: zg-train --resume {shlex.quote(str(run_dir))}")
+    held = ", ".join(sorted(p.name for p in run_dir.iterdir() if p.is_file()))
+    return (f"{prog}: the run folder {run_dir} holds {held}; there is no checkpoint (the run failed before its "
+            f"first one)")
+
+
+def run_one(cfg, run_dir, *, resume: bool, command: str, progress: bool, prog: str, desc: str | None = None,
+            run_name: str | None = None) -> int:
+    """Check the setup (exit 2 without creating a folder when it is wrong), then train one run with a progress
+    bar; returns an exit status and prints where the run is. ``run_dir=None`` creates a new run folder (named
+    ``run_name`` when given)."""
+    trainer = TRAINERS[cfg.algo](cfg, run_dir, resume=resume, command=command)
     try:
-        result = trainer(cfg, run_dir, resume=resume, progress=bar, command=command).train()
+        trainer.prepare()
+    except ValueError as exc:  # ConfigError included
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        if run_dir is None:
+            print(f"{prog}: no run folder was created", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - e.g. a module of the env that cannot be imported
+        print(f"{prog}: error: setup failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    note = trainer.budget_note()
+    if note:
+        print(f"{prog}: note: {note}", file=sys.stderr)
+    if run_dir is None:
+        run_dir = new_run_dir(cfg, run_name)
+        trainer.run_dir = run_dir
+    bar = _ProgressBar(cfg.budget, desc=desc or f"{cfg.algo} s{cfg.seed}", enabled=progress)
+    trainer.progress = bar
+    try:
+        result = trainer.train()
     except Exception as exc:  # noqa: BLE001 - the message and the kept run folder are the report
         bar.close()
-        print(f"{prog}: error: {exc}\n{prog}: the run folder {run_dir} keeps the last checkpoint and error.txt",
-              file=sys.stderr)
+        print(f"{prog}: error: {exc}\n{_failure_note(prog, run_dir)}", file=sys.stderr)
         return 1
     bar.close()
     final = "-" if result.final_return is None else f"{result.final_return:.4g}"
     best = "-" if result.best_return is None else f"{result.best_return:.4g}"
     print(f"{result.status}: {cfg.algo} on {cfg.env_id} seed {cfg.seed}: {result.env_steps} env steps, "
           f"{result.elapsed_s:.1f} s, final eval return {final}, best {best}\nrun folder: {run_dir}")
+    if result.status == "finished" and result.env_steps < cfg.budget and trainer.iteration_cost:
+        up_to = "up to " if trainer.variable_cost else ""
+        print(f"used {result.env_steps} of {cfg.budget} env steps: one iteration costs {up_to}"
+              f"{trainer.iteration_cost} env steps ({trainer.iteration_desc}) and a run never exceeds its budget")
     if result.status == "interrupted":
         print(f"resume with: zg-train --resume {shlex.quote(str(run_dir))}")
         return EXIT_INTERRUPTED
@@ -177,7 +277,9 @@ def _compare_parser() -> argparse.ArgumentParser:
                    help=f"comma-separated, from {','.join(ALGOS)} (default: all)")
     p.add_argument("--seeds", type=int, default=3, help="number of seeds (default 3)")
     p.add_argument("--seed-start", type=int, default=0, help="first seed (default 0)")
-    p.add_argument("--budget", type=int, default=None, help="env steps per run (default: each config's)")
+    p.add_argument("--budget", type=int, default=None,
+                   help="env steps per run (default: each config's); runs use whole iterations and never exceed "
+                        "it, and the report gives the env steps each run used")
     p.add_argument("--out", default=None, help="output folder (default runs/compare_<env>_b<budget>)")
     p.add_argument("--config-dir", default=None, help="folder holding <algo>.yaml (default: configs/)")
     p.add_argument("--backend", choices=BACKENDS, default=None, help="evaluation backend (black-box algos)")
@@ -200,6 +302,7 @@ def compare_main(argv: list[str] | None = None) -> int:
     args = _compare_parser().parse_args(argv)
     algos = [a.strip() for a in args.algos.split(",") if a.strip()]
     try:
+        check_env(args.env)
         result = run_comparison(
             args.env, algos, seeds=list(range(args.seed_start, args.seed_start + args.seeds)), budget=args.budget,
             out_dir=args.out, config_dir=args.config_dir, overrides=args.overrides, backend=args.backend,
@@ -208,22 +311,46 @@ def compare_main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError) as exc:
         print(f"zg-compare: error: {exc}", file=sys.stderr)
         return 2
-    print(result.table)
-    print(f"\nreport: {result.out_dir / 'comparison.md'}\nplot:   {result.out_dir / 'comparison.png'}")
-    print(f"curves: tensorboard --logdir {shlex.quote(str(result.out_dir))}")
+    if result.table:
+        print(result.table)
+        print(f"\nreport: {result.out_dir / 'comparison.md'}\nplot:   {result.out_dir / 'comparison.png'}")
+        print(f"curves: tensorboard --logdir {shlex.quote(str(result.out_dir))}")
+    else:
+        print(f"no run produced an evaluation: no comparison.md / comparison.png written in {result.out_dir}",
+              file=sys.stderr)
     if result.interrupted:
         print("interrupted: run the same command again to resume the unfinished runs")
         return EXIT_INTERRUPTED
     return 1 if result.failed else 0
 
 
+def _main_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m zg_agent.cli",
+        description="Train and compare black-box optimizers (ZeroGrads, OpenES, CMA-ES, random search) and PPO "
+                    "on Gymnasium environments, with one budget in env steps.",
+        epilog="Run 'python -m zg_agent.cli train --help' or '... compare --help' for the options of each "
+               "(the same as the zg-train and zg-compare commands). Curves: tensorboard --logdir runs")
+    sub = p.add_subparsers(title="commands", metavar="{train,compare}")
+    sub.add_parser("train", help="train one algorithm on one env (zg-train)", add_help=False)
+    sub.add_parser("compare", help="several algorithms x seeds on one env with one budget, and a report "
+                                   "(zg-compare)", add_help=False)
+    return p
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m zg_agent.cli train ...`` / ``python -m zg_agent.cli compare ...``."""
+    """``python -m zg_agent.cli train ...`` / ``python -m zg_agent.cli compare ...`` / ``--help``."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("train", "compare"):
-        print("usage: python -m zg_agent.cli {train,compare} [options]  (see --help of each)", file=sys.stderr)
-        return 2
-    return (train_main if argv[0] == "train" else compare_main)(argv[1:])
+    parser = _main_parser()
+    if argv and argv[0] in ("train", "compare"):
+        return (train_main if argv[0] == "train" else compare_main)(argv[1:])
+    if argv and argv[0] in ("-h", "--help"):
+        parser.print_help()
+        return 0
+    parser.print_usage(sys.stderr)
+    what = f"unknown command {argv[0]!r}" if argv else "a command is required"
+    print(f"{parser.prog}: error: {what} (choose from train, compare; --help for more)", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

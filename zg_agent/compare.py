@@ -1,15 +1,21 @@
 """Many algorithms x seeds on one env with one budget -> ``comparison.md`` and ``comparison.png``.
 
-:func:`run_comparison` trains every (algorithm, seed) pair into ``<out>/<env>__<algo>__s<seed>/`` (finished
-runs are skipped and interrupted ones resumed, so re-running the same command continues a comparison), then
-:func:`summarize` reads each run's ``evaluations.csv`` and reports per algorithm:
+:func:`run_comparison` first checks every algorithm's config and budget (env, policy, optimizer / PPO options,
+one iteration within the budget) and stops before starting anything when one fails. Then it trains every
+(algorithm, seed) pair into ``<out>/<env>__<algo>__s<seed>/``: a run that finished with at least this budget
+is skipped, an interrupted one (or one that finished with a smaller budget) is resumed, so re-running the same
+command continues a comparison. The report covers every finished run of the env found in ``<out>`` (all
+algorithms, also those of earlier commands), so ``zg-compare --algos ppo`` into the folder of an earlier
+``--algos zerograds,es`` adds PPO to the table. :func:`summarize` reads each run's ``evaluations.csv`` and
+reports per algorithm:
 
 - final return (last evaluation) and best return (best evaluation), mean and 95% bootstrap interval over seeds;
 - env steps and wall time until the evaluation return first reaches ``R0 + fraction * (R* - R0)``, where
   ``R0`` is the mean return of the initial solutions (the evaluation at step 0, over all runs) and ``R*`` the
   best evaluation return of any run; a fraction of the way from the start to the best, which stays meaningful
   for negative returns. Given as the mean over the seeds that reached it, with how many did;
-- env steps and wall time used.
+- env steps and wall time used. Every run stops at or below its budget (see :data:`BUDGET_RULE`), so the env
+  steps actually used are reported next to every result.
 
 ``comparison.png`` shows mean evaluation return against env steps per algorithm, with the 95% bootstrap
 interval over seeds shaded (curves interpolated onto a common grid of env steps).
@@ -25,6 +31,14 @@ import numpy as np
 
 from .config import ALGOS, ConfigError, load_config, parse_override
 from .trainers import env_tag, has_checkpoint, read_evaluations, read_status
+
+#: how a budget is spent, written into every report
+BUDGET_RULE = (
+    "Budget rule: every run has the same budget of env steps (evaluation episodes are not counted) and is made "
+    "of whole iterations; an iteration starts only when its worst case still fits in what is left (black-box: "
+    "popsize x episodes per candidate x the episode time limit; PPO: n_steps x n_envs), so no run exceeds its "
+    "budget and a run may stop up to one iteration short of it (more when episodes end early). The env steps "
+    "each run actually used are in the tables.")
 
 
 # ---------------------------------------------------------------------------------------------- statistics
@@ -69,6 +83,8 @@ class RunSummary:
     steps: np.ndarray
     elapsed: np.ndarray
     returns: np.ndarray
+    budget: int | None = None
+    """the budget the run was (last) trained with"""
 
     @property
     def final(self) -> float:
@@ -101,20 +117,59 @@ class ComparisonResult:
     interrupted: bool = False
 
 
+def _run_config(run_dir: Path) -> dict:
+    import yaml
+
+    path = run_dir / "config.yaml"
+    try:
+        data = yaml.safe_load(path.read_text()) if path.is_file() else {}
+    except (OSError, yaml.YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def run_budget(run_dir) -> int | None:
+    """The budget a run folder was last trained with (``status.json``, else ``config.yaml``)."""
+    run_dir = Path(run_dir)
+    budget = read_status(run_dir).get("budget")
+    if budget is None:
+        budget = _run_config(run_dir).get("budget")
+    return int(budget) if budget is not None else None
+
+
 def load_run(run_dir, algo: str | None = None, seed: int | None = None) -> RunSummary:
     """Read a run folder's ``evaluations.csv`` and ``status.json``."""
     run_dir = Path(run_dir)
     rows = read_evaluations(run_dir)
     status = read_status(run_dir)
     if algo is None or seed is None:
-        import yaml
-
-        cfg = yaml.safe_load((run_dir / "config.yaml").read_text()) if (run_dir / "config.yaml").is_file() else {}
+        cfg = _run_config(run_dir)
         algo = algo or cfg.get("algo", run_dir.name)
         seed = seed if seed is not None else int(cfg.get("seed", 0))
     col = lambda k: np.array([r[k] for r in rows], dtype=np.float64)  # noqa: E731
     return RunSummary(algo, int(seed), run_dir, status.get("state", "missing"), col("env_steps"),
-                      col("elapsed_s"), col("mean_reward"))
+                      col("elapsed_s"), col("mean_reward"), run_budget(run_dir))
+
+
+def find_runs(out_dir, env_id: str | None = None, states=None) -> list[RunSummary]:
+    """Every run folder directly under ``out_dir`` (of ``env_id`` when given; in ``states`` when given)."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        return []
+    runs = []
+    for d in sorted(out_dir.iterdir()):
+        if not (d / "config.yaml").is_file() or not (d / "evaluations.csv").is_file():
+            continue
+        if env_id is not None and _run_config(d).get("env_id") != env_id:
+            continue
+        if states is not None and read_status(d).get("state") not in states:
+            continue
+        runs.append(load_run(d))
+    return runs
+
+
+def _algo_order(names) -> list[str]:
+    return sorted(set(names), key=lambda a: (ALGOS.index(a) if a in ALGOS else len(ALGOS), a))
 
 
 def _fmt(v: float, digits: int = 4) -> str:
@@ -136,7 +191,7 @@ def summarize(runs: list[RunSummary], fraction: float = 0.9, algos: list[str] | 
     """The Markdown table of the comparison and the numbers behind it (per algorithm)."""
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
-    algos = algos or sorted({r.algo for r in runs}, key=lambda a: ALGOS.index(a) if a in ALGOS else 99)
+    algos = algos or _algo_order(r.algo for r in runs)
     usable = [r for r in runs if r.returns.size]
     r_star = max((r.best for r in usable), default=math.nan)
     initials = [r.initial for r in usable if math.isfinite(r.initial)]
@@ -177,7 +232,7 @@ def plot_curves(runs: list[RunSummary], path, title: str = "", algos: list[str] 
     from matplotlib.figure import Figure
 
     usable = [r for r in runs if r.returns.size]
-    algos = algos or sorted({r.algo for r in usable})
+    algos = algos or _algo_order(r.algo for r in usable)
     fig = Figure(figsize=(7, 4.2), dpi=110)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
@@ -206,26 +261,32 @@ def plot_curves(runs: list[RunSummary], path, title: str = "", algos: list[str] 
     ax.set_ylabel("evaluation return")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     fig.savefig(str(path))
     return fig
 
 
 def write_report(out_dir, env_id: str, runs: list[RunSummary], fraction: float = 0.9,
-                 algos: list[str] | None = None, command: str | None = None, failed: list[str] = ()) -> str:
-    """Write ``comparison.md`` and ``comparison.png`` into ``out_dir``; returns the Markdown table."""
+                 algos: list[str] | None = None, command: str | None = None, failed: list[str] = ()) -> str | None:
+    """Write ``comparison.md`` and ``comparison.png`` into ``out_dir``; returns the Markdown table, or None
+    (and writes nothing) when no run has an evaluation yet."""
     out_dir = Path(out_dir)
+    if not any(r.returns.size for r in runs):
+        return None
+    algos = algos or _algo_order(r.algo for r in runs)
     table, numbers = summarize(runs, fraction, algos)
     ref = numbers["_reference"]
     plot_curves(runs, out_dir / "comparison.png", title=env_id, algos=algos)
-    run_rows = ["| algorithm | seed | status | final | best | env steps | wall time (s) | folder |",
-                "|" + " --- |" * 8]
+    run_rows = ["| algorithm | seed | status | final | best | budget | env steps used | wall time (s) | folder |",
+                "|" + " --- |" * 9]
     for r in runs:
         steps = f"{r.steps[-1]:.0f}" if r.steps.size else "-"
         wall = f"{r.elapsed[-1]:.1f}" if r.elapsed.size else "-"
-        run_rows.append(f"| {r.algo} | {r.seed} | {r.status} | {_fmt(r.final)} | {_fmt(r.best)} | {steps} | {wall} "
-                        f"| {r.run_dir.name} |")
+        budget = "-" if r.budget is None else str(r.budget)
+        run_rows.append(f"| {r.algo} | {r.seed} | {r.status} | {_fmt(r.final)} | {_fmt(r.best)} | {budget} | {steps} "
+                        f"| {wall} | {r.run_dir.name} |")
     parts = [f"# Comparison on {env_id}", ""]
     if command:
         parts += ["```", command, "```", ""]
@@ -234,8 +295,14 @@ def write_report(out_dir, env_id: str, runs: list[RunSummary], fraction: float =
         f"mean over seeds with a 95% bootstrap interval in brackets. \"to {fraction:.0%}\": first evaluation "
         f"reaching R0 + {fraction:g} (R* - R0) with R0 = {_fmt(ref['initial_return'])} (initial solutions) and "
         f"R* = {_fmt(ref['best_return'])} (best of any run), threshold {_fmt(ref['threshold'])}; mean over the seeds "
-        f"that reached it (how many in brackets).", "", table, "", "![curves](comparison.png)", "",
-        "## Runs", "", *run_rows, ""]
+        f"that reached it (how many in brackets).", "", BUDGET_RULE, ""]
+    budgets = sorted({r.budget for r in runs if r.budget is not None})
+    if len(budgets) > 1:
+        parts += [f"**Note: these runs do not share one budget** ({', '.join(map(str, budgets))} env steps; see "
+                  f"the runs table): compare the env steps used, not only the returns.", ""]
+    parts += [table, "", "![curves](comparison.png)", "", "## Runs", "",
+              "Every run of this env in this folder: those of this command and the finished ones of earlier "
+              "commands.", "", *run_rows, ""]
     if failed:
         parts += ["## Failed runs", "", *[f"- {f}" for f in failed], ""]
     (out_dir / "comparison.md").write_text("\n".join(parts))
@@ -243,22 +310,63 @@ def write_report(out_dir, env_id: str, runs: list[RunSummary], fraction: float =
 
 
 # ---------------------------------------------------------------------------------------------- running
-def _split_overrides(overrides, algos) -> dict[str, list[str]]:
-    """``[ALGO:]key=value`` -> per-algorithm override lists."""
+def _split_overrides(overrides, algos) -> tuple[dict[str, list[str]], list[str]]:
+    """``[ALGO:]key=value`` -> per-algorithm override lists, and warnings for overrides of an algorithm that
+    is not being run (they would be silently ignored otherwise)."""
     per = {a: [] for a in algos}
+    warnings = []
     for o in overrides:
         head = o.split("=", 1)[0]
         if ":" in head:
             algo, rest = o.split(":", 1)
             if algo not in ALGOS:
                 raise ConfigError(f"override {o!r}: algorithm prefix must be one of {list(ALGOS)}, got {algo!r}")
+            parse_override(rest)
             if algo in per:
                 per[algo].append(rest)
+            else:
+                warnings.append(f"--set {o} is for {algo}, which is not in --algos ({','.join(algos)}); "
+                                f"it is ignored")
         else:
             parse_override(o)
             for a in algos:
                 per[a].append(o)
-    return per
+    return per, warnings
+
+
+def _plan(run_dir: Path, budget: int) -> str:
+    """``skip`` (finished with at least this budget), ``resume`` (a checkpoint to continue) or ``new``."""
+    status = read_status(run_dir)
+    if status.get("state") == "finished":
+        done_budget = run_budget(run_dir)
+        if done_budget is not None and done_budget >= budget:
+            return "skip"
+    return "resume" if has_checkpoint(run_dir) else "new"
+
+
+def check_configs(configs) -> None:
+    """Prepare (and close again) a trainer for every distinct config: env, policy, optimizer / PPO options
+    and one iteration within the budget. Raises one :class:`ConfigError` listing every algorithm that fails."""
+    import dataclasses
+
+    from .trainers import TRAINERS
+
+    errors, seen = [], set()
+    for cfg in configs:
+        key = (cfg.algo, dataclasses.replace(cfg, seed=0, backend="serial", num_workers=None).to_yaml())
+        if key in seen:
+            continue
+        seen.add(key)
+        # the serial backend is enough to check the setup (no worker processes are started for it)
+        trainer = TRAINERS[cfg.algo](dataclasses.replace(cfg, backend="serial", num_workers=None), None)
+        try:
+            trainer.prepare()
+        except (ValueError, TypeError) as exc:
+            errors.append(f"{cfg.algo}: {exc}")
+        finally:
+            trainer.close()
+    if errors:
+        raise ConfigError("nothing was started, because these configs cannot run:\n  " + "\n  ".join(errors))
 
 
 def run_comparison(env_id: str, algos, seeds=(0, 1, 2), budget: int | None = None, out_dir=None,
@@ -266,9 +374,14 @@ def run_comparison(env_id: str, algos, seeds=(0, 1, 2), budget: int | None = Non
                    fraction: float = 0.9, progress: bool = True, command: str | None = None) -> ComparisonResult:
     """Train each algorithm with each seed (skipping finished runs, resuming interrupted ones), then write the
     report. Configs come from ``<config_dir>/<algo>.yaml`` for ``env_id``; ``overrides`` are ``--set`` items,
-    optionally prefixed ``algo:`` to apply to one algorithm. A failing run is reported and the others go on;
-    Ctrl-C stops the comparison after saving the current run."""
+    optionally prefixed ``algo:`` to apply to one algorithm. Every config is checked (:func:`check_configs`)
+    before any run starts. A failing run is reported and the others go on; Ctrl-C stops the comparison after
+    saving the current run. The report covers every finished run of ``env_id`` in ``out_dir``; nothing is
+    written when no run has an evaluation (``ComparisonResult.table`` is then empty)."""
+    import sys
+
     from .cli import run_one
+    from .config import load_run_config
     from .objective import check_env_id
 
     algos = list(algos)
@@ -283,7 +396,9 @@ def run_comparison(env_id: str, algos, seeds=(0, 1, 2), budget: int | None = Non
     if not 0.0 < fraction <= 1.0:
         raise ConfigError(f"fraction must be in (0, 1], got {fraction!r}")
     check_env_id(env_id)
-    per_algo = _split_overrides(overrides, algos)
+    per_algo, warnings = _split_overrides(overrides, algos)
+    for w in warnings:
+        print(f"zg-compare: warning: {w}", file=sys.stderr)
     # every config is built (and validated) before any training starts
     configs = {}
     for algo in algos:
@@ -294,6 +409,16 @@ def run_comparison(env_id: str, algos, seeds=(0, 1, 2), budget: int | None = Non
         budgets = sorted({c.budget for c in configs.values()})
         out_dir = Path(next(iter(configs.values())).run_root) / f"compare_{env_tag(env_id)}_b{budgets[-1]}"
     out_dir = Path(out_dir)
+    plans = {}
+    for (algo, seed), cfg in configs.items():
+        run_dir = out_dir / f"{env_tag(env_id)}__{algo}__s{seed}"
+        plan = _plan(run_dir, cfg.budget)
+        if plan == "resume":  # a resumed run keeps its own config; only the budget may grow
+            old = load_run_config(run_dir)
+            old.budget = cfg.budget
+            configs[algo, seed] = old.validate()
+        plans[algo, seed] = (plan, run_dir)
+    check_configs([configs[k] for k, (plan, _) in plans.items() if plan != "skip"])
     out_dir.mkdir(parents=True, exist_ok=True)
     if command:
         with open(out_dir / "command.txt", "a") as f:
@@ -302,40 +427,36 @@ def run_comparison(env_id: str, algos, seeds=(0, 1, 2), budget: int | None = Non
     for algo in algos:
         for seed in seeds:
             cfg = configs[algo, seed]
-            run_dir = out_dir / f"{env_tag(env_id)}__{algo}__s{seed}"
-            status = read_status(run_dir)
-            done = status.get("state") == "finished" and status.get("env_steps", 0) >= cfg.budget
-            if not interrupted and not done:
-                resume = has_checkpoint(run_dir)
-                if resume:  # a resumed run keeps its own config; only the budget may grow
-                    from .config import load_run_config
-
-                    old = load_run_config(run_dir)
-                    old.budget = cfg.budget
-                    cfg = old
-                code = run_one(cfg, run_dir, resume=resume, command=command or "zg-compare", progress=progress,
-                               prog="zg-compare", desc=f"{algo} s{seed}")
+            plan, run_dir = plans[algo, seed]
+            if not interrupted and plan != "skip":
+                code = run_one(cfg, run_dir, resume=plan == "resume", command=command or "zg-compare",
+                               progress=progress, prog="zg-compare", desc=f"{algo} s{seed}")
                 if code == 130:
                     interrupted = True
                 elif code != 0:
                     failed.append(f"{algo} seed {seed}: see {run_dir / 'error.txt'}")
             if run_dir.is_dir():
                 runs.append(load_run(run_dir, algo, seed))
+    # finished runs of earlier commands in the same folder (other algorithms or seeds) stay in the report
+    mine = {r.run_dir.resolve() for r in runs}
+    runs += [r for r in find_runs(out_dir, env_id, states=("finished",)) if r.run_dir.resolve() not in mine]
     cmd = command or f"zg-compare --env {env_id} --algos {','.join(algos)} --seeds {len(seeds)}"
-    table = write_report(out_dir, env_id, runs, fraction, algos, cmd, failed)
-    return ComparisonResult(out_dir, table, runs, failed, interrupted)
+    table = write_report(out_dir, env_id, runs, fraction, None, cmd, failed)
+    return ComparisonResult(out_dir, table or "", runs, failed, interrupted)
 
 
-def report_from_dir(out_dir, env_id: str | None = None, fraction: float = 0.9) -> str:
-    """Rebuild ``comparison.md``/``.png`` from the run folders already in ``out_dir``."""
+def report_from_dir(out_dir, env_id: str | None = None, fraction: float = 0.9) -> str | None:
+    """Rebuild ``comparison.md``/``.png`` from the run folders already in ``out_dir`` (those of ``env_id``;
+    default: the env of the first run found). None when there is nothing to report."""
     out_dir = Path(out_dir)
-    runs = [load_run(d) for d in sorted(out_dir.iterdir()) if (d / "evaluations.csv").is_file()]
     if env_id is None:
-        import yaml
+        first = find_runs(out_dir)
+        if not first:
+            return None
+        env_id = _run_config(first[0].run_dir).get("env_id", "?")
+    return write_report(out_dir, env_id, find_runs(out_dir, env_id), fraction)
 
-        env_id = yaml.safe_load((runs[0].run_dir / "config.yaml").read_text())["env_id"] if runs else "?"
-    return write_report(out_dir, env_id, runs, fraction)
 
-
-__all__ = ["ComparisonResult", "RunSummary", "bootstrap_ci", "load_run", "plot_curves", "report_from_dir",
-           "run_comparison", "summarize", "write_report"]
+__all__ = ["BUDGET_RULE", "ComparisonResult", "RunSummary", "bootstrap_ci", "check_configs", "find_runs",
+           "load_run", "plot_curves", "report_from_dir", "run_budget", "run_comparison", "summarize",
+           "write_report"]

@@ -92,18 +92,32 @@ def figure_to_image(fig) -> np.ndarray:
         return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
 
 
-def frame_strip(frames: Iterable, max_frames: int = 8) -> np.ndarray:
-    """Up to ``max_frames`` evenly spaced frames of an episode side by side in one image."""
+def frame_strip(frames: Iterable, max_frames: int = 8, per_row: int | None = None) -> np.ndarray:
+    """Up to ``max_frames`` evenly spaced frames of an episode in one image, each at its own size.
+
+    ``per_row=None`` puts them side by side in one row; ``per_row=k`` lays them out in rows of at most ``k``
+    (a grid: 8 frames with ``per_row=4`` give 2 rows of 4), so a long strip of wide frames stays readable.
+    Smaller frames are padded with black to the largest; empty cells of the last row stay black."""
     frames = [to_uint8_image(f, "frames") for f in frames]
     if not frames:
         raise ValueError("frames must contain at least one image")
     if max_frames < 1:
         raise ValueError(f"max_frames must be >= 1, got {max_frames}")
+    if per_row is not None and per_row < 1:
+        raise ValueError(f"per_row must be None or >= 1, got {per_row}")
     idx = np.unique(np.linspace(0, len(frames) - 1, min(max_frames, len(frames))).round().astype(int))
     picked = [frames[i] for i in idx]
     h = max(f.shape[0] for f in picked)
-    padded = [np.pad(f, ((0, h - f.shape[0]), (0, 0), (0, 0))) for f in picked]
-    return np.concatenate(padded, axis=1)
+    w = max(f.shape[1] for f in picked)
+    cols = len(picked) if per_row is None else min(per_row, len(picked))
+    rows = -(-len(picked) // cols)
+    if per_row is None:  # one row: only the heights need to agree
+        return np.concatenate([np.pad(f, ((0, h - f.shape[0]), (0, 0), (0, 0))) for f in picked], axis=1)
+    grid = np.zeros((rows * h, cols * w, 3), np.uint8)
+    for k, f in enumerate(picked):
+        r, c = divmod(k, cols)
+        grid[r * h:r * h + f.shape[0], c * w:c * w + f.shape[1]] = f
+    return grid
 
 
 def _md_cell(value) -> str:

@@ -10,7 +10,7 @@ Both write a run folder ``<run_root>/<env>__<algo>__s<seed>__<time>/``::
 
     config.yaml        the full RunConfig (``zg-train --resume`` reads it back)
     command.txt        the command line that started the run
-    status.json        running / interrupted / failed / finished, env steps, error
+    status.json        running / interrupted / failed / finished, budget, env steps, the checkpoint's env steps, error
     events.out.tfevents.*  TensorBoard (logger), progress.csv (logger)
     evaluations.csv    one row per evaluation: env steps, wall time, mean/std return (what compare.py reads)
     checkpoints/       the last checkpoint (optimizer / PPO model, policy statistics, progress, RNG states)
@@ -29,10 +29,24 @@ Pictures: ``eval/render`` (last frame of an episode of the best design, for envs
 ``eval/frames`` (a strip of frames of that episode), ``zerograds/surrogate_slice`` (surrogate vs true loss
 along a line through theta).
 
-Interruption: the first Ctrl-C finishes the current iteration (PPO: stops collecting), saves a checkpoint and
-returns with status ``interrupted``; a second Ctrl-C stops at once (the last checkpoint is kept). A checkpoint
-is written after every ``checkpoint_every`` iterations, atomically; ``resume=True`` continues from it with at
-most one iteration lost, and a black-box run resumed this way reproduces the uninterrupted run exactly.
+Budget rule (every algorithm): a run is made of whole iterations and never exceeds its budget. An iteration
+starts only when its worst-case cost still fits in what is left: black-box, ``popsize x episodes_per_candidate x
+the episode time limit`` (the real cost is lower when episodes end early); PPO, ``n_steps x n_envs``. A budget that
+is not a multiple of the iteration cost is therefore not used up; the env steps actually used are in
+``evaluations.csv``, ``status.json`` and every report. (An env without any time limit has no worst case: there the
+next iteration is predicted to cost what the last one did.)
+
+Setup errors (unknown env, rejected ``env_kwargs``, a bad optimizer option, a budget below one iteration, a
+non-Box action space) are raised by :meth:`Trainer.prepare` before the run folder is created.
+
+Interruption: the first Ctrl-C finishes the current iteration (PPO: stops at the next rollout boundary), saves a
+checkpoint there and returns with status ``interrupted``; a second Ctrl-C or a crash stops at once and keeps the
+state of the last iteration (rollout) boundary: PPO writes the boundary state it kept in memory (never a model
+caught in the middle of an update), a black-box run writes its state when it is at a boundary and otherwise keeps
+the last checkpoint on disk. Checkpoints are written atomically at step 0, every ``checkpoint_every`` iterations
+when that is set, otherwise every ``checkpoint_seconds`` of wall time (default 30 s), and at the end or on a stop
+request; the state is serialised only when a checkpoint is written. ``resume=True`` continues from it, and a
+black-box run resumed this way reproduces the uninterrupted run exactly.
 """
 
 from __future__ import annotations
@@ -60,6 +74,10 @@ from .config import BLACK_BOX_ALGOS, RunConfig, hparams, load_run_config, markdo
 EVAL_SEED_BASE = 1_000_003
 CHECKPOINT_VERSION = 1
 EVAL_COLUMNS = ("env_steps", "elapsed_s", "iteration", "mean_reward", "std_reward", "mean_length")
+#: columns of ``evaluations.csv`` that hold integers (kept integer when the file is rewritten on resume)
+EVAL_INT_COLUMNS = ("env_steps", "iteration")
+#: wall time between checkpoints when ``checkpoint_every`` is not set
+DEFAULT_CHECKPOINT_SECONDS = 30.0
 
 
 def eval_seeds(episodes: int) -> list[int]:
@@ -92,15 +110,19 @@ class TrainResult:
 
 # ---------------------------------------------------------------------------------------------- run folder
 def new_run_dir(cfg: RunConfig, name: str | None = None) -> Path:
-    """Create ``<run_root>/<env>__<algo>__s<seed>__<time>`` (or ``<run_root>/<name>``); never reuses one."""
+    """Create ``<run_root>/<env>__<algo>__s<seed>__<time>`` (or ``<run_root>/<name>``); never reuses one (a
+    suffix ``_2``, ``_3``... is added)."""
     root = Path(cfg.run_root)
     base = name or f"{env_tag(cfg.env_id)}__{cfg.algo}__s{cfg.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
-    path, k = root / base, 1
-    while path.exists():
-        k += 1
-        path = root / f"{base}_{k}"
-    path.mkdir(parents=True)
-    return path
+    root.mkdir(parents=True, exist_ok=True)
+    k = 1
+    while True:
+        path = root / (base if k == 1 else f"{base}_{k}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            k += 1
 
 
 def write_run_files(run_dir: Path, cfg: RunConfig, command: str | None = None) -> None:
@@ -166,7 +188,8 @@ class EvalLog:
 
 
 def read_evaluations(path) -> list[dict[str, float]]:
-    """Rows of an ``evaluations.csv`` (or of a run folder's) as dicts of floats."""
+    """Rows of an ``evaluations.csv`` (or of a run folder's) as dicts of numbers (``env_steps`` and
+    ``iteration`` as ints, the rest floats)."""
     path = Path(path)
     if path.is_dir():
         path = path / "evaluations.csv"
@@ -176,7 +199,7 @@ def read_evaluations(path) -> list[dict[str, float]]:
         out = []
         for row in csv.DictReader(f):
             try:
-                out.append({k: float(v) for k, v in row.items()})
+                out.append({k: (int(float(v)) if k in EVAL_INT_COLUMNS else float(v)) for k, v in row.items()})
             except (TypeError, ValueError):
                 continue  # a torn last line after a kill
         return out
@@ -225,6 +248,10 @@ def _set_rng_states(states: dict[str, Any]) -> None:
         torch.set_rng_state(states["torch"])
 
 
+def _describe_run(cfg: RunConfig) -> str:
+    return f"{cfg.algo} on {cfg.env_id} seed {cfg.seed}"
+
+
 def _numeric(value) -> float | None:
     if isinstance(value, bool):
         return float(value)
@@ -241,7 +268,8 @@ class Trainer:
 
     Args:
         cfg: the run's configuration.
-        run_dir: its folder (created if missing); ``config.yaml`` and ``command.txt`` are written there.
+        run_dir: its folder; ``None`` creates ``<run_root>/<env>__<algo>__s<seed>__<time>`` when training
+            starts (after :meth:`prepare` has passed). ``config.yaml`` and ``command.txt`` are written there.
         resume: continue from ``run_dir``'s checkpoint (a fresh start if there is none).
         progress: ``progress(env_steps, info)`` after each iteration; ``info`` has ``budget``,
             ``best_return``, ``eval_return``, ``fps``.
@@ -250,19 +278,33 @@ class Trainer:
         command: the command line to record (default: ``sys.argv``).
     """
 
-    def __init__(self, cfg: RunConfig, run_dir, *, resume: bool = False,
+    def __init__(self, cfg: RunConfig, run_dir=None, *, resume: bool = False,
                  progress: Callable[[int, dict], None] | None = None,
                  callback: Callable[["Trainer"], None] | None = None, command: str | None = None):
         self.cfg = cfg.validate()
-        self.run_dir = Path(run_dir)
-        self.resume = bool(resume) and has_checkpoint(self.run_dir)
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.resume = bool(resume) and self.run_dir is not None and has_checkpoint(self.run_dir)
         self.progress = progress
         self.callback = callback
+        self.command = command
         self.logger = None
         self._interrupts = _Interrupts()
         self._stop = False
         self._render_ok = cfg.render != "off"
         self._render_error_logged = False
+        self._prepared = False
+        #: env steps of one iteration (its worst case for variable-length episodes), set by :meth:`prepare`
+        self.iteration_cost: int | None = None
+        #: how :attr:`iteration_cost` is made up, e.g. ``popsize 16 x 1 episode(s) x up to 200 steps``
+        self.iteration_desc = ""
+        self.variable_cost = False
+        # checkpoint schedule: every ``checkpoint_every`` iterations when set, else every ``checkpoint_seconds``
+        self.checkpoint_every: int | None = getattr(cfg, "checkpoint_every", None)
+        self.checkpoint_seconds = float(getattr(cfg, "checkpoint_seconds", DEFAULT_CHECKPOINT_SECONDS))
+        #: env steps / iteration of the checkpoint on disk (None: none written or loaded yet)
+        self.checkpoint_step: int | None = None
+        self._ckpt_iteration: int | None = None
+        self._last_ckpt_time = time.perf_counter()
         # progress state (saved in checkpoints)
         self.iteration = 0
         self.env_steps = 0
@@ -274,7 +316,6 @@ class Trainer:
         self.elapsed_before = 0.0
         self.last_cost: int | None = None
         self._t0 = time.perf_counter()
-        write_run_files(self.run_dir, self.cfg, command)
 
     # ------------------------------------------------------------------ public
     def request_stop(self) -> None:
@@ -289,14 +330,52 @@ class Trainer:
         """Wall time of the run so far, resumed parts included."""
         return self.elapsed_before + (time.perf_counter() - self._t0)
 
+    def prepare(self) -> "Trainer":
+        """Build the env(s), policy and optimizer / model and check the budget against one iteration, without
+        touching the run folder; raises ``ValueError`` naming what is wrong. :meth:`train` calls it first, so
+        a setup error never leaves a run folder behind."""
+        if not self._prepared:
+            try:
+                self._prepare()
+            except BaseException:
+                self._close()
+                raise
+            self._prepared = True
+        return self
+
+    def close(self) -> None:
+        """Release envs and workers of a prepared trainer that will not train (``train`` closes by itself)."""
+        self._close()
+        self._prepared = False
+
+    def usable_budget(self) -> int:
+        """The env steps a fresh run can use: whole iterations that fit in the budget (an upper bound when
+        episodes can end early)."""
+        cost = self.iteration_cost or 1
+        return self.cfg.budget // cost * cost
+
+    def budget_note(self) -> str | None:
+        """A sentence when the budget is not a multiple of one iteration (so part of it stays unused)."""
+        cost = self.iteration_cost
+        if not cost or self.cfg.budget % cost == 0:
+            return None
+        return (f"budget {self.cfg.budget} env steps is not a multiple of one iteration ({cost} env steps: "
+                f"{self.iteration_desc}); a run uses whole iterations only, "
+                f"{'at most ' if self.variable_cost else ''}{self.usable_budget()} env steps")
+
     def train(self) -> TrainResult:
         """Run until the budget is spent (or a stop is requested); always leaves the run folder usable."""
+        self.prepare()  # setup errors are raised here, before a run folder exists
+        if self.run_dir is None:
+            self.run_dir = new_run_dir(self.cfg)
+        write_run_files(self.run_dir, self.cfg, self.command)
         status = "failed"
         _write_status(self.run_dir, state="running", algo=self.cfg.algo, env_id=self.cfg.env_id,
-                      seed=self.cfg.seed, budget=self.cfg.budget, pid=os.getpid())
+                      seed=self.cfg.seed, budget=self.cfg.budget, iteration_cost=self.iteration_cost,
+                      pid=os.getpid())
         try:
             with self._interrupts:
-                self._setup()
+                self._open()
                 self._t0 = time.perf_counter()
                 self._run()
             status = "finished" if self.budget_spent() else "interrupted"
@@ -307,24 +386,30 @@ class Trainer:
             self._save_on_exit()
             (self.run_dir / "error.txt").write_text(traceback.format_exc())
             _write_status(self.run_dir, state="failed", error=f"{type(exc).__name__}: {exc}",
-                          env_steps=self.env_steps)
+                          env_steps=self.env_steps, checkpoint_env_steps=self.checkpoint_step)
             raise
         finally:
             self._close()
             if status != "failed":
                 _write_status(self.run_dir, state=status, env_steps=self.env_steps, iterations=self.iteration,
                               elapsed_s=round(self.elapsed(), 3), final_return=self.last_eval,
-                              best_return=None if self.best_eval == -math.inf else self.best_eval)
+                              best_return=None if self.best_eval == -math.inf else self.best_eval,
+                              checkpoint_env_steps=self.checkpoint_step)
         return TrainResult(self.run_dir, status, self.env_steps, self.iteration, self.elapsed(), self.last_eval,
                            None if self.best_eval == -math.inf else self.best_eval,
                            list(self.eval_log.rows) if getattr(self, "eval_log", None) else [])
 
     # ------------------------------------------------------------------ subclass hooks
     def budget_spent(self) -> bool:
-        """Whether another iteration would exceed the budget."""
+        """Whether another iteration could exceed the budget."""
         raise NotImplementedError
 
-    def _setup(self) -> None:
+    def _prepare(self) -> None:
+        """Build everything that can be checked without the run folder (see :meth:`prepare`)."""
+        raise NotImplementedError
+
+    def _open(self) -> None:
+        """Load the checkpoint when resuming, open ``evaluations.csv`` and the logger (the folder exists)."""
         raise NotImplementedError
 
     def _run(self) -> None:
@@ -340,6 +425,18 @@ class Trainer:
             except Exception:  # noqa: BLE001 - closing must not hide the real error
                 pass
             self.logger = None
+
+    # ------------------------------------------------------------------ checkpoints
+    def _checkpoint_due(self) -> bool:
+        """Whether the periodic schedule asks for a checkpoint at this iteration boundary."""
+        if self.checkpoint_every is not None:
+            return self.iteration % int(self.checkpoint_every) == 0
+        return time.perf_counter() - self._last_ckpt_time >= self.checkpoint_seconds
+
+    def _checkpoint_written(self) -> None:
+        self.checkpoint_step = self.env_steps
+        self._ckpt_iteration = self.iteration
+        self._last_ckpt_time = time.perf_counter()
 
     # ------------------------------------------------------------------ shared pieces
     def _make_logger(self, resume_step: int | None):
@@ -394,15 +491,21 @@ class Trainer:
         if len(frames) > 2:
             from .logger import frame_strip
 
-            strip = frame_strip(frames)
-            stride = -(-strip.shape[1] // 2048)  # keep the strip at most ~2048 pixels wide
+            # up to 8 frames in rows of at most 4 (fewer when the frames are wide), each at its own size; only a
+            # frame wider than ~2048 pixels by itself is downscaled
+            width = max(f.shape[1] for f in frames)
+            strip = frame_strip(frames, max_frames=8, per_row=max(1, min(4, 2048 // max(width, 1))))
+            stride = -(-strip.shape[1] // 2048)
             self.logger.record_image("eval/frames", strip[::stride, ::stride] if stride > 1 else strip)
 
     def _render_failed(self, exc: BaseException) -> None:
         self._render_ok = False
         if not self._render_error_logged:
             self._render_error_logged = True
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             self.logger.record_text("eval/render_error", f"rendering disabled for this run: {exc}")
+            print(f"note: rendering disabled for this run, no pictures in TensorBoard ({_describe_run(self.cfg)}): "
+                  f"{reason}", file=sys.stderr, flush=True)
 
     def _report_progress(self, fps: float) -> None:
         if self.progress is not None:
@@ -428,7 +531,7 @@ class BlackBoxTrainer(Trainer):
     (``-mean return``), merge the observation statistics into the policy (linear / MLP policies).
     """
 
-    def _setup(self) -> None:
+    def _prepare(self) -> None:
         from .objective import EpisodeObjective
         from .optim import make_optimizer
 
@@ -441,21 +544,30 @@ class BlackBoxTrainer(Trainer):
             ray_address=cfg.ray_address, seed=cfg.seed)
         self.policy = self.objective.policy
         theta0 = self.objective.initial_params(cfg.seed)
-        self.opt = make_optimizer(cfg.algo, theta0, seed=cfg.seed, **optimizer_kwargs(cfg.options))
-        horizon = self.objective.horizon or 1
-        self.iteration_cost = self.opt.popsize * cfg.episodes_per_candidate * horizon
+        try:
+            self.opt = make_optimizer(cfg.algo, theta0, seed=cfg.seed, **optimizer_kwargs(cfg.options))
+        except TypeError as exc:  # an option the optimizer does not take
+            raise ValueError(f"options of {cfg.algo!r} were rejected: {exc}") from exc
+        horizon = self.objective.horizon
+        # an episode can end before its time limit, so the cost of an iteration is only bounded from above
+        self.variable_cost = True
+        self.iteration_cost = self.opt.popsize * cfg.episodes_per_candidate * (horizon or 1)
+        self.iteration_desc = (f"popsize {self.opt.popsize} x {cfg.episodes_per_candidate} episode(s) x "
+                               f"up to {horizon or 1} steps")
         if cfg.budget < self.iteration_cost:
             raise ValueError(
                 f"budget {cfg.budget} env steps is smaller than one iteration of {cfg.algo!r} on {cfg.env_id!r}: "
-                f"popsize {self.opt.popsize} x {cfg.episodes_per_candidate} episode(s) x up to {horizon} steps "
-                f"= {self.iteration_cost}; raise the budget to at least {self.iteration_cost} "
-                f"or lower options.popsize / episodes_per_candidate / max_episode_steps")
-        self._blob: bytes | None = None
+                f"{self.iteration_desc} = {self.iteration_cost}; raise the budget to at least "
+                f"{self.iteration_cost} or lower options.popsize / episodes_per_candidate / max_episode_steps")
+        self._horizon = horizon
+
+    def _open(self) -> None:
         resume_step = None
         if self.resume:
-            ckpt = self._read_checkpoint()
+            self._read_checkpoint()
             resume_step = self.env_steps
-            self._blob = pickle.dumps(ckpt, protocol=pickle.HIGHEST_PROTOCOL)
+            self._checkpoint_written()
+        self._at_boundary = True
         self.eval_log = EvalLog(self.run_dir / "evaluations.csv", resume_step=resume_step)
         self.logger = self._make_logger(resume_step)
 
@@ -474,24 +586,22 @@ class BlackBoxTrainer(Trainer):
         _set_rng_states(ckpt["rng"])
         return ckpt
 
-    def _checkpoint_blob(self) -> bytes:
+    def _write_checkpoint(self) -> None:
+        """Serialise the optimizer, policy, progress and RNG states now (call at an iteration boundary only)."""
         ckpt = {"version": CHECKPOINT_VERSION, "kind": "blackbox", "algo": self.cfg.algo,
                 "env_id": self.cfg.env_id, "seed": self.cfg.seed, "optimizer": self.opt.state_dict(),
                 "policy": self.policy.state_dict(), "progress": self._progress_state(), "rng": _rng_states()}
-        return pickle.dumps(ckpt, protocol=pickle.HIGHEST_PROTOCOL)
-
-    def _write_checkpoint(self, blob: bytes | None = None) -> None:
-        blob = blob if blob is not None else self._blob
-        if blob is None:
-            return
         path = checkpoint_path(self.run_dir)
         path.parent.mkdir(exist_ok=True)
-        _atomic_write(path, blob)
+        _atomic_write(path, pickle.dumps(ckpt, protocol=pickle.HIGHEST_PROTOCOL))
+        self._checkpoint_written()
 
     def _save_on_exit(self) -> None:
-        # the state after the last completed iteration (an iteration in flight is lost)
+        # only a state at an iteration boundary is saved; in the middle of one (ask/tell half done) the last
+        # checkpoint on disk stays the one to resume from
         try:
-            self._write_checkpoint()
+            if getattr(self, "_at_boundary", False) and self._ckpt_iteration != self.iteration:
+                self._write_checkpoint()
             if self.logger is not None:
                 self.logger.dump(self.env_steps)
         except Exception:  # noqa: BLE001
@@ -499,10 +609,12 @@ class BlackBoxTrainer(Trainer):
 
     # ------------------------------------------------------------------ loop
     def budget_spent(self) -> bool:
-        # the next iteration is assumed to cost what the last one did (exact for fixed-length episodes), so a
-        # run ends at or just under the budget instead of overshooting it by up to one iteration
+        # an iteration starts only if its worst case (every episode running to the time limit) fits, so the
+        # budget is never exceeded; without a time limit the last iteration's cost is the best guess
         if self.env_steps >= self.cfg.budget:
             return True
+        if self._horizon is not None:
+            return self.env_steps + self.iteration_cost > self.cfg.budget
         return self.last_cost is not None and self.env_steps + self.last_cost > self.cfg.budget
 
     def _run(self) -> None:
@@ -512,9 +624,9 @@ class BlackBoxTrainer(Trainer):
             self._log_hparams_text()
             self._evaluate(final=False)
             logger.dump(self.env_steps)
-            self._blob = self._checkpoint_blob()
             self._write_checkpoint()
         while not self.budget_spent() and not self.stop_requested:
+            self._at_boundary = False
             seeds = self.objective.episode_seeds(self.iteration)
             mean_before = opt.mean
             candidates = opt.ask()
@@ -545,12 +657,14 @@ class BlackBoxTrainer(Trainer):
             if final:
                 self._log_hparams_final()
             logger.dump(self.env_steps)
-            self._blob = self._checkpoint_blob()
-            if self.iteration % cfg.checkpoint_every == 0 or final or self.stop_requested:
+            self._at_boundary = True
+            if not final and not self.stop_requested and self._checkpoint_due():
                 self._write_checkpoint()
             self._report_progress(fps)
             if self.callback is not None:
                 self.callback(self)
+        if self._ckpt_iteration != self.iteration:  # the end of the budget or a stop request
+            self._write_checkpoint()
         if self.budget_spent():
             self._save_solution()
 
@@ -657,7 +771,7 @@ class PPOTrainer(Trainer):
     at most one rollout but does not repeat the uninterrupted run bit for bit (the envs restart their episodes).
     """
 
-    def _setup(self) -> None:
+    def _prepare(self) -> None:
         from gymnasium import spaces
         from stable_baselines3 import PPO
         from stable_baselines3.common.env_util import make_vec_env
@@ -674,16 +788,34 @@ class PPOTrainer(Trainer):
         finally:
             probe.close()
         rollout = opts.n_steps * opts.n_envs
+        self.iteration_cost = rollout
+        self.iteration_desc = f"one PPO rollout, n_steps {opts.n_steps} x n_envs {opts.n_envs}"
         if cfg.budget < rollout:
             raise ValueError(f"budget {cfg.budget} env steps is smaller than one PPO rollout on {cfg.env_id!r}: "
                              f"n_steps {opts.n_steps} x n_envs {opts.n_envs} = {rollout}; raise the budget to at "
                              f"least {rollout} or lower options.n_steps / options.n_envs")
-        self.iteration_cost = rollout
 
         def env_fn():
             return make_env(cfg.env_id, cfg.env_kwargs, cfg.max_episode_steps)
 
-        venv = make_vec_env(env_fn, n_envs=opts.n_envs, seed=cfg.seed, vec_env_cls=DummyVecEnv)
+        self.venv = make_vec_env(env_fn, n_envs=opts.n_envs, seed=cfg.seed, vec_env_cls=DummyVecEnv)
+        self.model = None
+        if not self.resume:
+            if opts.normalize:
+                self.venv = VecNormalize(self.venv, gamma=opts.gamma)
+            try:
+                self.model = PPO(opts.policy, self.venv, seed=cfg.seed, device="cpu", verbose=0,
+                                 **opts.ppo_kwargs())
+            except (TypeError, AssertionError) as exc:  # SB3 checks its arguments with asserts
+                raise ValueError(f"PPO rejected options of {cfg.env_id!r}: {exc}") from exc
+
+    def _open(self) -> None:
+        from stable_baselines3 import PPO
+        from stable_baselines3.common.vec_env import VecNormalize
+
+        from .objective import make_env
+
+        cfg, opts = self.cfg, self.cfg.options
         ckpt_dir = self.run_dir / "checkpoints"
         resume_step = None
         if self.resume:
@@ -695,17 +827,14 @@ class PPOTrainer(Trainer):
                 raise ValueError(f"checkpoint in {str(ckpt_dir)!r} is for (version, kind, env, seed) = {found}, "
                                  f"not {expected}")
             if opts.normalize:
-                venv = VecNormalize.load(str(ckpt_dir / "vecnormalize.pkl"), venv)
-            self.model = PPO.load(str(ckpt_dir / "ppo_model.zip"), env=venv, device="cpu")
+                self.venv = VecNormalize.load(str(ckpt_dir / "vecnormalize.pkl"), self.venv)
+            self.model = PPO.load(str(ckpt_dir / "ppo_model.zip"), env=self.venv, device="cpu")
             self._load_progress_state(ckpt["progress"])
             _set_rng_states(ckpt["rng"])
             resume_step = self.env_steps
-        else:
-            if opts.normalize:
-                venv = VecNormalize(venv, gamma=opts.gamma)
-            self.model = PPO(opts.policy, venv, seed=cfg.seed, device="cpu", verbose=0, **opts.ppo_kwargs())
-        self.venv = venv
+            self._checkpoint_written()
         self.clean_stop_step: int | None = None
+        self._boundary: dict[str, Any] | None = None
         self.eval_log = EvalLog(self.run_dir / "evaluations.csv", resume_step=resume_step)
         self.logger = self._make_logger(resume_step)
         self._eval_env = make_env(cfg.env_id, cfg.env_kwargs, cfg.max_episode_steps)
@@ -734,6 +863,7 @@ class PPOTrainer(Trainer):
             self.env_steps = self.clean_stop_step
             return
         self.env_steps = int(self.model.num_timesteps)
+        self._keep_boundary()  # learn() returned after its last update: a consistent state
         if self.budget_spent():
             if self.last_eval_step != self.env_steps:
                 self._evaluate(final=True)
@@ -744,6 +874,38 @@ class PPOTrainer(Trainer):
             self.model.save(str(self.run_dir / "final_model.zip"))
             if cfg.options.normalize:
                 self.venv.save(str(self.run_dir / "vecnormalize.pkl"))
+
+    # ------------------------------------------------------------------ rollout boundaries
+    def _keep_boundary(self) -> None:
+        """Remember (in memory, no serialisation) the state at a rollout boundary, where the model has trained
+        on every rollout it collected: what a crash or a second Ctrl-C saves."""
+        import copy
+
+        pol = self.model.policy
+        normalize = self.cfg.options.normalize
+        self._boundary = {
+            "policy": {k: v.detach().clone() for k, v in pol.state_dict().items()},
+            "optimizer": copy.deepcopy(pol.optimizer.state_dict()),
+            "num_timesteps": int(self.model.num_timesteps),
+            "n_updates": int(getattr(self.model, "_n_updates", 0)),
+            "progress_remaining": float(getattr(self.model, "_current_progress_remaining", 1.0)),
+            "rms": (copy.deepcopy(self.venv.obs_rms), copy.deepcopy(self.venv.ret_rms)) if normalize else None,
+            "progress": self._progress_state(), "rng": _rng_states()}
+
+    def _restore_boundary(self) -> None:
+        b = self._boundary
+        pol = self.model.policy
+        pol.load_state_dict(b["policy"])
+        pol.optimizer.load_state_dict(b["optimizer"])
+        self.model.num_timesteps = b["num_timesteps"]
+        self.model._n_updates = b["n_updates"]
+        self.model._current_progress_remaining = b["progress_remaining"]
+        if b["rms"] is not None:
+            self.venv.obs_rms, self.venv.ret_rms = b["rms"]
+        elapsed = self.elapsed()  # the wall time really spent, the discarded part included
+        self._load_progress_state(b["progress"])
+        self.elapsed_before, self._t0 = elapsed, time.perf_counter()
+        _set_rng_states(b["rng"])
 
     def budget_spent(self) -> bool:
         return self.env_steps + self.iteration_cost > self.cfg.budget
@@ -799,6 +961,7 @@ class PPOTrainer(Trainer):
         self._log_frames(frames)
 
     def _write_checkpoint(self) -> None:
+        """Save the model, VecNormalize statistics, progress and RNG states (call at a rollout boundary)."""
         ckpt_dir = self.run_dir / "checkpoints"
         ckpt_dir.mkdir(exist_ok=True)
         tmp = ckpt_dir / "ppo_model.tmp.zip"
@@ -810,12 +973,18 @@ class PPOTrainer(Trainer):
         ckpt = {"version": CHECKPOINT_VERSION, "kind": "ppo", "algo": "ppo", "env_id": self.cfg.env_id,
                 "seed": self.cfg.seed, "progress": self._progress_state(), "rng": _rng_states()}
         _atomic_write(checkpoint_path(self.run_dir), pickle.dumps(ckpt, protocol=pickle.HIGHEST_PROTOCOL))
+        self._checkpoint_written()
 
     def _save_on_exit(self) -> None:
+        # never the model as it is now (a crash or a second Ctrl-C may land in the middle of an update): the
+        # state of the last rollout boundary, unless the checkpoint on disk already holds it
         try:
-            if getattr(self, "model", None) is not None:
-                self.env_steps = int(self.model.num_timesteps)
-                self._write_checkpoint()
+            if getattr(self, "_boundary", None) is not None and getattr(self, "model", None) is not None:
+                self._restore_boundary()
+                if self._ckpt_iteration != self.iteration:
+                    self._write_checkpoint()
+            elif self.checkpoint_step is not None:
+                self.env_steps = self.checkpoint_step
             if self.logger is not None:
                 self.logger.dump(self.env_steps)
         except Exception:  # noqa: BLE001
@@ -880,14 +1049,18 @@ def _ppo_helpers():
             return tr.clean_stop_step is None
 
         def _on_rollout_start(self) -> None:
-            # here the model has trained on every rollout collected so far: a consistent checkpoint. A stop
-            # request (first Ctrl-C) waits for this point, saves, and ends learn() at the next step.
+            # here the model has trained on every rollout collected so far: a consistent state, kept in memory
+            # for a crash. A stop request (first Ctrl-C) waits for this point, saves, and ends learn() at the
+            # next step; periodic checkpoints are written here too.
             tr = self.trainer
             tr.env_steps = int(self.num_timesteps)
-            if tr.stop_requested and tr.iteration > 0:
-                tr._write_checkpoint()
+            tr._keep_boundary()
+            saved = tr._ckpt_iteration == tr.iteration
+            if tr.stop_requested:
+                if not saved:
+                    tr._write_checkpoint()
                 tr.clean_stop_step = tr.env_steps
-            elif tr.iteration > 0 and tr.iteration % tr.cfg.checkpoint_every == 0:
+            elif not saved and tr._checkpoint_due():
                 tr._write_checkpoint()
 
         def _on_rollout_end(self) -> None:
@@ -910,10 +1083,9 @@ TRAINERS: dict[str, type[Trainer]] = {**{a: BlackBoxTrainer for a in BLACK_BOX_A
 
 
 def make_trainer(cfg: RunConfig, run_dir=None, **kwargs) -> Trainer:
-    """The trainer for ``cfg.algo`` (a new run folder under ``cfg.run_root`` when ``run_dir`` is None)."""
+    """The trainer for ``cfg.algo``; with ``run_dir=None`` a new run folder under ``cfg.run_root`` is created
+    when training starts, after :meth:`Trainer.prepare` has checked the setup."""
     cfg.validate()
-    if run_dir is None:
-        run_dir = new_run_dir(cfg)
     return TRAINERS[cfg.algo](cfg, run_dir, **kwargs)
 
 

@@ -28,11 +28,26 @@ def run_folder(stdout: str) -> Path:
     return Path(line.removeprefix("run folder: "))
 
 
+def test_help():
+    proc = cli("--help")
+    assert proc.returncode == 0 and "usage: python -m zg_agent.cli" in proc.stdout
+    assert "train" in proc.stdout and "compare" in proc.stdout and "zg-train" in proc.stdout
+    proc = cli()
+    assert proc.returncode == 2 and "a command is required" in proc.stderr
+    proc = cli("nonsense")
+    assert proc.returncode == 2 and "unknown command 'nonsense'" in proc.stderr
+    proc = cli("train", "--help")
+    assert proc.returncode == 0 and "never exceeds" in " ".join(proc.stdout.split())
+
+
 def test_train_smoke(tmp_path):
-    proc = cli("train", "--env", "Pendulum-v1", "--algo", "random", "--seed", "1", "--budget", "960",
+    # a budget of 1000 is not a multiple of one iteration (4 x 40 = 160 env steps): 960 are used, and said
+    proc = cli("train", "--env", "Pendulum-v1", "--algo", "random", "--seed", "1", "--budget", "1000",
                "--run-root", str(tmp_path), "--no-progress", *TINY)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("finished: random on Pendulum-v1 seed 1: 960 env steps")
+    assert "used 960 of 1000 env steps: one iteration costs up to 160" in proc.stdout
+    assert "budget 1000 env steps is not a multiple of one iteration (160" in proc.stderr
     run = run_folder(proc.stdout)
     assert run.parent == tmp_path and run.name.startswith("Pendulum-v1__random__s1__")
     assert "zg-train --env Pendulum-v1 --algo random" in (run / "command.txt").read_text()
@@ -45,22 +60,64 @@ def test_train_smoke(tmp_path):
 @pytest.mark.parametrize("args, code, words", [
     (["--env", "Pendulum-v1", "--algo", "random", "--set", "bogus=1"], 2, ["bogus", "allowed"]),
     (["--env", "Pendulum-v9", "--algo", "random"], 2, ["Pendulum-v9", "not a registered", "Pendulum-v1"]),
+    (["--env", "Foo-v9", "--algo", "random"], 2, ["'Foo-v9' is not a registered", "zg/ShadowCaster-v0",
+                                                  "pprint_registry"]),
     (["--env", "Pendulum-v1", "--algo", "sgd"], 2, ["--algo", "sgd", "zerograds"]),
     (["--algo", "random"], 2, ["--env and --algo are required"]),
     (["--env", "Pendulum-v1", "--algo", "random", "--set", "options.popsize=two"], 2, ["options.popsize", "int"]),
-    (["--env", "Pendulum-v1", "--algo", "random", "--budget", "100", "--set", "options.popsize=4"], 1,
-     ["budget 100", "smaller than one iteration", "keeps the last checkpoint"]),
+    # setup errors found before the run folder exists
+    (["--env", "Pendulum-v1", "--algo", "random", "--budget", "100", "--set", "options.popsize=4"], 2,
+     ["budget 100", "smaller than one iteration", "no run folder was created"]),
+    (["--env", "Pendulum-v1", "--algo", "ppo", "--budget", "1000", "--set", "options.n_steps=512", "--set",
+      "options.n_envs=4"], 2, ["smaller than one PPO rollout", "512 x n_envs 4 = 2048"]),
+    (["--env", "Pendulum-v1", "--algo", "es", "--set", "options.sigma=-1"], 2, ["sigma", "-1"]),
+    (["--env", "Pendulum-v1", "--algo", "es", "--set", "env_kwargs.bogus=1"], 2, ["env_kwargs", "bogus"]),
 ])
 def test_train_bad_arguments(args, code, words, tmp_path):
     proc = cli("train", *args, "--run-root", str(tmp_path), "--no-progress")
     assert proc.returncode == code, (proc.returncode, proc.stderr)
     for w in words:
         assert w in proc.stderr, (w, proc.stderr)
-    if code == 2:
-        assert not tmp_path.exists() or not any(tmp_path.iterdir())  # no run folder for a bad command
-    else:
-        (run,) = tmp_path.iterdir()
-        assert (run / "error.txt").is_file() and read_status(run)["state"] == "failed"
+    assert "keeps the last checkpoint" not in proc.stderr
+    assert len(proc.stderr) < 800 and "Ant-v2" not in proc.stderr  # short, to the point
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())  # no run folder for a bad command
+
+
+FAILING_RUN = """
+import sys
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from zg_agent.cli import main
+
+class NaNLater(gym.Env):
+    def __init__(self):
+        self.action_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
+        self.observation_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
+        self.calls = 0
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.calls += 1
+        return np.zeros(1, np.float32), {}
+    def step(self, action):
+        # the first resets are the evaluation at step 0; training episodes then return NaN
+        return np.zeros(1, np.float32), float("nan") if self.calls > 1 else 0.0, True, False, {}
+
+gym.register("TestNaNLater-v0", entry_point=NaNLater)
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_failure_after_the_folder_exists_says_what_it_holds(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-c", FAILING_RUN, "train", "--env", "TestNaNLater-v0", "--algo", "random", "--budget",
+         "40", "--set", "eval_episodes=1", "--set", "options.popsize=4", "--run-root", str(tmp_path),
+         "--no-progress"], env=ENV, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 1, proc.stderr
+    (run,) = tmp_path.iterdir()
+    assert read_status(run)["state"] == "failed" and (run / "error.txt").is_file()
+    assert f"the run folder {run} keeps error.txt and the checkpoint at 0 env steps" in proc.stderr
+    assert f"zg-train --resume {run}" in proc.stderr
 
 
 def test_ctrl_c_saves_and_resume_finishes(tmp_path):
@@ -95,6 +152,13 @@ def test_ctrl_c_saves_and_resume_finishes(tmp_path):
     # resuming a finished run with the same budget does nothing and says so
     proc = cli("train", "--resume", str(run), "--no-progress")
     assert proc.returncode == 0 and read_status(run)["env_steps"] == budget
+    assert "already finished" in proc.stderr and len((run / "command.txt").read_text().splitlines()) == 2
+    # --resume auto when the latest run finished: a new run, and why
+    proc = cli("train", "--env", "Pendulum-v1", "--algo", "random", "--resume", "auto", "--run-root", str(tmp_path),
+               "--budget", "160", "--no-progress", *TINY)
+    assert proc.returncode == 0, proc.stderr
+    assert "starting a new run" in proc.stderr and f"the latest run {run} finished" in proc.stderr
+    assert run_folder(proc.stdout) != run
     proc = cli("train", "--resume", str(run), "--set", "budget=5")
     assert proc.returncode == 2 and "cannot change a run being resumed" in proc.stderr
 
@@ -102,10 +166,18 @@ def test_ctrl_c_saves_and_resume_finishes(tmp_path):
 def test_compare_smoke(tmp_path):
     out = tmp_path / "cmp"
     proc = cli("compare", "--env", "Pendulum-v1", "--algos", "random", "--seeds", "2", "--budget", "640",
-               "--out", str(out), "--no-progress", *TINY)
+               "--out", str(out), "--no-progress", "--set", "zerograds:options.sigma=0.1", *TINY)
     assert proc.returncode == 0, proc.stderr
     assert "| random | 2 |" in proc.stdout and f"tensorboard --logdir {out}" in proc.stdout
     assert (out / "comparison.md").is_file() and (out / "comparison.png").is_file()
+    assert "warning: --set zerograds:options.sigma=0.1 is for zerograds, which is not in --algos" in proc.stderr
     proc = cli("compare", "--env", "Pendulum-v1", "--algos", "random,sgd", "--out", str(out))
     assert proc.returncode == 2 and "sgd" in proc.stderr
-    assert cli("nonsense").returncode == 2
+    proc = cli("compare", "--env", "Foo-v9", "--algos", "random", "--out", str(tmp_path / "foo"))
+    assert proc.returncode == 2 and "'Foo-v9' is not a registered" in proc.stderr and "Ant-v2" not in proc.stderr
+    # PPO's rollout (2048 steps) does not fit a budget of 1000: nothing starts, no folder, no empty report
+    proc = cli("compare", "--env", "Pendulum-v1", "--algos", "random,ppo", "--budget", "1000", "--out",
+               str(tmp_path / "small"), "--no-progress", "--set", "max_episode_steps=40", "--set",
+               "random:options.popsize=4", "--set", "ppo:options.n_steps=1024", "--set", "ppo:options.n_envs=2")
+    assert proc.returncode == 2 and "ppo: budget 1000" in proc.stderr and "nothing was started" in proc.stderr
+    assert not (tmp_path / "small").exists()

@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zg_agent.compare import RunSummary, bootstrap_ci, report_from_dir, run_comparison, summarize
+from zg_agent.compare import (RunSummary, bootstrap_ci, plot_curves, report_from_dir, run_comparison, summarize,
+                               write_report)
 from zg_agent.config import ConfigError
 from zg_agent.trainers import read_status
 
@@ -48,30 +49,51 @@ def test_summary_numbers_match_a_hand_computation():
         summarize(runs, fraction=1.5)
 
 
-def test_tiny_comparison_end_to_end_and_rerun_skips_finished_runs(tmp_path):
+OVERRIDES = ["max_episode_steps=40", "eval_every=320", "eval_episodes=1", "random:options.popsize=4",
+             "ppo:options.n_steps=160", "ppo:options.batch_size=80", "ppo:options.n_epochs=1",
+             "ppo:options.n_envs=2", "ppo:options.use_sde=false"]
+
+
+def test_tiny_comparison_end_to_end_accumulates_and_rerun_skips_finished_runs(tmp_path):
     out = tmp_path / "cmp"
-    over = ["max_episode_steps=40", "eval_every=320", "eval_episodes=1", "random:options.popsize=4",
-            "ppo:options.n_steps=160", "ppo:options.batch_size=80", "ppo:options.n_epochs=1",
-            "ppo:options.n_envs=2", "ppo:options.use_sde=false"]
-    result = run_comparison("Pendulum-v1", ["random", "ppo"], seeds=[0, 1], budget=640, out_dir=out,
-                            overrides=over, progress=False, command="zg-compare (test)")
+    # 700 is a multiple of neither iteration (random 4 x 40 = 160, PPO 160 x 2 = 320): runs stop at 640
+    first = run_comparison("Pendulum-v1", ["random"], seeds=[0, 1], budget=700, out_dir=out,
+                           overrides=OVERRIDES, progress=False, command="zg-compare (random)")
+    assert not first.failed and "| random | 2 |" in first.table and "| ppo |" not in first.table
+    # a second command with another algorithm into the same folder: the report keeps the random runs
+    result = run_comparison("Pendulum-v1", ["ppo"], seeds=[0, 1], budget=700, out_dir=out,
+                            overrides=OVERRIDES, progress=False, command="zg-compare (ppo)")
     assert not result.failed and not result.interrupted
     assert (out / "comparison.md").is_file() and (out / "comparison.png").stat().st_size > 1000
     md = (out / "comparison.md").read_text()
-    assert "zg-compare (test)" in md and "| random | 2 |" in md and "| ppo | 2 |" in md
-    assert len(result.runs) == 4 and all(r.steps[-1] == 640 for r in result.runs)
+    assert "zg-compare (ppo)" in md and "| random | 2 |" in md and "| ppo | 2 |" in md
+    assert "Budget rule" in md and "no run exceeds its budget" in md
+    assert len(result.runs) == 4 and all(r.steps[-1] == 640 and r.budget == 700 for r in result.runs)
     for algo in ("random", "ppo"):
         for seed in (0, 1):
-            assert read_status(out / f"Pendulum-v1__{algo}__s{seed}")["state"] == "finished"
-    stamp = (out / "Pendulum-v1__ppo__s1" / "evaluations.csv").stat().st_mtime_ns
-    again = run_comparison("Pendulum-v1", ["random", "ppo"], seeds=[0, 1], budget=640, out_dir=out,
-                           overrides=over, progress=False)
-    assert (out / "Pendulum-v1__ppo__s1" / "evaluations.csv").stat().st_mtime_ns == stamp
+            run = out / f"Pendulum-v1__{algo}__s{seed}"
+            assert read_status(run)["state"] == "finished" and read_status(run)["env_steps"] == 640
+    # the same commands again: every run is finished with this budget, nothing is reopened or rewritten
+    watched = [out / "Pendulum-v1__ppo__s1" / "evaluations.csv", out / "Pendulum-v1__ppo__s1" / "final_model.zip",
+               out / "Pendulum-v1__ppo__s1" / "checkpoints" / "ppo_model.zip",
+               out / "Pendulum-v1__random__s0" / "solution.pkl"]
+    stamps = [p.stat().st_mtime_ns for p in watched]
+    again = run_comparison("Pendulum-v1", ["random", "ppo"], seeds=[0, 1], budget=700, out_dir=out,
+                           overrides=OVERRIDES, progress=False)
+    assert [p.stat().st_mtime_ns for p in watched] == stamps
+    for algo in ("random", "ppo"):
+        assert len((out / f"Pendulum-v1__{algo}__s0" / "command.txt").read_text().splitlines()) == 1
     assert again.table == result.table
     assert report_from_dir(out) == result.table
+    # a larger budget resumes the finished runs instead of skipping them
+    more = run_comparison("Pendulum-v1", ["random"], seeds=[0], budget=900, out_dir=out, overrides=OVERRIDES,
+                          progress=False)
+    (grown,) = [r for r in more.runs if r.algo == "random" and r.seed == 0]
+    assert grown.steps[-1] == 800 and grown.budget == 900
+    assert "do not share one budget" in (out / "comparison.md").read_text()
 
 
-def test_comparison_input_errors(tmp_path):
+def test_comparison_input_errors(tmp_path, capsys):
     with pytest.raises(ConfigError, match="algos must be drawn from"):
         run_comparison("Pendulum-v1", ["random", "sgd"], out_dir=tmp_path)
     with pytest.raises(ConfigError, match="algorithm prefix"):
@@ -80,7 +102,31 @@ def test_comparison_input_errors(tmp_path):
         run_comparison("NoSuchEnv-v9", ["random"], out_dir=tmp_path)
     with pytest.raises(ConfigError, match="unknown config key"):
         run_comparison("Pendulum-v1", ["random"], overrides=["random:options.lr=3"], out_dir=tmp_path)
+    # every algorithm's setup and budget is checked before any run starts; all failures are listed
+    with pytest.raises(ConfigError) as info:
+        run_comparison("Pendulum-v1", ["random", "es", "ppo"], budget=300, out_dir=tmp_path / "cmp",
+                       overrides=OVERRIDES + ["es:options.sigma=-1"], progress=False)
+    msg = str(info.value)
+    assert "nothing was started" in msg and "ppo: budget 300" in msg and "320" in msg and "es:" in msg
+    assert "random:" not in msg
     assert not any(tmp_path.iterdir())  # nothing was started
+    # an override for an algorithm that is not run is said, not silently dropped
+    with pytest.raises(ConfigError):
+        run_comparison("Pendulum-v1", ["random"], budget=10, overrides=OVERRIDES + ["es:options.sigma=0.1"],
+                       out_dir=tmp_path / "cmp", progress=False)
+    assert "--set es:options.sigma=0.1 is for es, which is not in --algos (random)" in capsys.readouterr().err
+
+
+def test_no_data_writes_no_report(tmp_path):
+    import warnings
+
+    empty = _run("es", 0, [], [])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. matplotlib's "No artists with labels found to put in legend"
+        assert write_report(tmp_path, "Pendulum-v1", [empty]) is None
+        plot_curves([empty], tmp_path / "empty.png")
+    assert not (tmp_path / "comparison.md").exists() and not (tmp_path / "comparison.png").exists()
+    assert report_from_dir(tmp_path) is None
 
 
 def test_run_results_script_smoke(tmp_path):
@@ -90,17 +136,32 @@ def test_run_results_script_smoke(tmp_path):
 
     root = Path(__file__).resolve().parents[2]
     md = tmp_path / "results.md"
-    md.write_text("# old\n\n## Reading\n\nZeroGrads wins on plateaus (kept).\n")
+    md.write_text("# old\n\n## zg/Old-v0\n\nAn env not run this time (kept).\n\n"
+                  "## Reading (0.2x budgets)\n\nZeroGrads wins on plateaus (kept).\n\n### Detail\n\nMore (kept).\n")
     env = dict(os.environ, PYTHONPATH=str(root), OMP_NUM_THREADS="1")
-    proc = subprocess.run(
-        [sys.executable, "scripts/run_results.py", "--envs", "Pendulum-v1,NoSuchEnv-v0", "--algos", "random",
-         "--seeds", "1", "--budget-scale", "0.05", "--set", "max_episode_steps=40", "--set", "options.popsize=4",
-         "--out", str(tmp_path / "runs"), "--md", str(md), "--no-progress"],
-        cwd=root, env=env, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    text = md.read_text()
-    assert text.startswith("# Results") and "python scripts/run_results.py --envs Pendulum-v1" in text
-    assert "## Pendulum-v1" in text and "| random | 1 |" in text
-    assert "`NoSuchEnv-v0`: not run" in text
-    assert "ZeroGrads wins on plateaus (kept)." in text
-    assert (tmp_path / "results" / "Pendulum-v1.png").is_file()
+
+    def script(*extra):
+        return subprocess.run(
+            [sys.executable, "scripts/run_results.py", "--envs", "Pendulum-v1,NoSuchEnv-v0", "--algos", "random",
+             "--seeds", "1", "--budget-scale", "0.05", "--set", "max_episode_steps=40", "--set",
+             "options.popsize=4", "--out", str(tmp_path / "runs"), "--md", str(md), "--no-progress", *extra],
+            cwd=root, env=env, capture_output=True, text=True, timeout=120)
+
+    # Pendulum at 0.02 x its configured 100000: a budget of 2000, of which whole iterations of 160 use 1920
+    for _ in range(2):  # the second time every run is finished: skipped, and the report written again
+        proc = script("--env-scale", "Pendulum-v1=0.02")
+        assert proc.returncode == 0, proc.stderr
+        text = md.read_text()
+        assert text.startswith("# Results") and "python scripts/run_results.py --envs Pendulum-v1" in text
+        assert "## Pendulum-v1" in text and "| random | 1 |" in text
+        assert "Budget 2000 env steps per run (0.02 x the configured 100000)" in text
+        assert "Env steps actually used per run: random 1920." in text and "Budget rule" in text
+        assert "`NoSuchEnv-v0`: not run" in text
+        assert text.count("## Reading (0.2x budgets)") == 1 and "ZeroGrads wins on plateaus (kept)." in text
+        assert "### Detail\n\nMore (kept)." in text and text.rstrip().endswith("More (kept).")
+        assert "## zg/Old-v0\n\nAn env not run this time (kept)." in text
+        assert (tmp_path / "results" / "Pendulum-v1.png").is_file()
+    proc = script("--env-scale", "zg/Unknown-v0=0.1")
+    assert proc.returncode == 2 and "is not among the envs of this run" in proc.stderr
+    proc = script("--env-scale", "Pendulum-v1=-1")
+    assert proc.returncode == 2 and "FACTOR must be > 0" in proc.stderr

@@ -142,6 +142,17 @@ def test_image_helpers():
     strip = frame_strip([np.full((4, 5, 3), i, np.uint8) for i in range(20)], max_frames=4)
     assert strip.shape == (4, 20, 3)
     assert strip[0, 0, 0] == 0 and strip[0, -1, 0] == 19
+    # a long strip is laid out in rows of at most per_row frames, each at its own size
+    frames = [np.full((4, 5, 3), i + 1, np.uint8) for i in range(8)]
+    grid = frame_strip(frames, max_frames=8, per_row=4)
+    assert grid.shape == (8, 20, 3)
+    assert [grid[0, 5 * c, 0] for c in range(4)] == [1, 2, 3, 4]
+    assert [grid[4, 5 * c, 0] for c in range(4)] == [5, 6, 7, 8]
+    grid = frame_strip(frames[:6], per_row=4)  # 4 + 2: the empty cells of the last row are black
+    assert grid.shape == (8, 20, 3) and grid[4:, 10:].max() == 0 and grid[4, 5, 0] == 6
+    assert frame_strip(frames[:3], per_row=4).shape == (4, 15, 3)  # fewer frames than a row: one row
+    with pytest.raises(ValueError, match="per_row"):
+        frame_strip(frames, per_row=0)
     table = markdown_table({"a|b": 1})
     assert table.splitlines()[0] == "| Parameter | Value |" and "a\\|b" in table
 

@@ -23,18 +23,22 @@ SHARED_TAGS = ("rollout/ep_rew_mean", "eval/mean_reward", "time/fps", "time/elap
 
 # ---------------------------------------------------------------------------------------------- a toy env
 class ToyPointEnv(gym.Env):
-    """A point on a line steered to 0.5; renders a small picture; can return NaN rewards on request."""
+    """A point on a line steered to 0.5; renders a small picture; can return NaN rewards on request, end its
+    episodes after a random number of steps, or fail to render (like a missing display library)."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
 
-    def __init__(self, horizon: int = 5, nan_from_step: int | None = None, render_mode=None):
+    def __init__(self, horizon: int = 5, nan_from_step: int | None = None, random_length: bool = False,
+                 render_fails: bool = False, render_mode=None):
         self.action_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
         self.observation_space = spaces.Box(-10.0, 10.0, (2,), np.float32)
         self.horizon, self.nan_from_step, self.render_mode = horizon, nan_from_step, render_mode
+        self.random_length, self.render_fails = random_length, render_fails
 
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)
         self.x, self.t = float(self.np_random.uniform(-0.1, 0.1)), 0
+        self.length = int(self.np_random.integers(1, self.horizon + 1)) if self.random_length else self.horizon
         return np.array([self.x, 0.0], np.float32), {}
 
     def step(self, action):
@@ -43,15 +47,20 @@ class ToyPointEnv(gym.Env):
         reward = -abs(self.x - 0.5)
         if self.nan_from_step is not None and self.t >= self.nan_from_step and action[0] > 0:
             reward = float("nan")
-        return np.array([self.x, self.t], np.float32), reward, self.t >= self.horizon, False, {}
+        return np.array([self.x, self.t], np.float32), reward, self.t >= self.length, False, {}
 
     def render(self):
+        if self.render_fails:
+            raise ImportError("drawlib is not installed")
         img = np.zeros((8, 16, 3), np.uint8)
         img[:, int(np.clip((self.x + 1) * 7.5, 0, 15))] = 255
         return img
 
 
 gym.register("TestToyPoint-v0", entry_point=ToyPointEnv)
+# episodes of 1 to 10 steps under a time limit of 10
+gym.register("TestToyVarLen-v0", entry_point=ToyPointEnv, max_episode_steps=10,
+             kwargs={"horizon": 10, "random_length": True})
 gym.register("TestToyDiscrete-v0", entry_point="gymnasium.envs.classic_control.cartpole:CartPoleEnv",
              max_episode_steps=20)
 
@@ -112,7 +121,9 @@ def test_every_algorithm_trains_end_to_end_with_shared_tags(algo, tmp_path):
     assert "_hparams_/session_start_info" in acc.PluginTagToContent("hparams")  # the HPARAMS entry
     if algo == "zerograds":
         assert "zerograds/surrogate_slice" in acc.Tags()["images"]
-        assert "zerograds/grad_cosine" in tags or any(t.startswith("zerograds/surrogate") for t in tags)
+        for tag in ("zerograds/surrogate_loss", "zerograds/surrogate_error", "zerograds/grad_cosine",
+                    "zerograds/sigma"):
+            assert tag in tags, (tag, sorted(tags))
 
 
 def test_black_box_solution_replays_to_the_logged_return(tmp_path):
@@ -136,6 +147,31 @@ def test_pictures_for_an_env_that_renders(tmp_path):
     assert "eval/render" in images and "eval/frames" in images
     img = acc.Images("eval/render")[-1]
     assert img.width == 16 and img.height == 8
+    # 6 frames (reset + 5 steps) in rows of at most 4, each at its own size: 2 rows of 16 x 8 frames
+    strip = acc.Images("eval/frames")[-1]
+    assert (strip.width, strip.height) == (4 * 16, 2 * 8)
+
+
+def test_rendering_failure_is_said_once_on_the_console(tmp_path, capsys):
+    cfg = tiny_config("random", tmp_path, env_id="TestToyPoint-v0", max_episode_steps=None, eval_every=40,
+                      budget=120, render_every=1, env_kwargs={"render_fails": True})
+    result = train(cfg)
+    assert result.status == "finished"
+    err = capsys.readouterr().err
+    assert err.count("rendering disabled") == 1 and "drawlib is not installed" in err
+    assert "eval/render" not in scalars(result.run_dir).Tags()["images"]
+
+
+@pytest.mark.parametrize("algo", ["random", "cma"])
+def test_black_box_never_exceeds_the_budget_with_variable_length_episodes(algo, tmp_path):
+    # an iteration costs 4 candidates x 1 to 10 steps: between 4 and 40 env steps
+    for seed in range(4):
+        cfg = tiny_config(algo, tmp_path, env_id="TestToyVarLen-v0", max_episode_steps=None, eval_every=50,
+                          budget=203, seed=seed, render="off")
+        result = train(cfg)
+        assert result.status == "finished"
+        assert 203 - 40 < result.env_steps <= 203, (seed, result.env_steps)
+        assert all(r["env_steps"] <= 203 for r in read_evaluations(result.run_dir))
 
 
 # ---------------------------------------------------------------------------------------------- resume
@@ -150,6 +186,7 @@ def test_resume_after_interruption_reproduces_the_curve(algo, tmp_path):
     cut = train(tiny_config(algo, tmp_path / "b", budget=1600, eval_every=160), callback=interrupt)
     assert cut.status == "interrupted" and cut.env_steps == 4 * 160
     assert read_status(cut.run_dir)["state"] == "interrupted"
+    assert read_status(cut.run_dir)["checkpoint_env_steps"] == 4 * 160
     done = resume(cut.run_dir)
     assert done.status == "finished" and done.env_steps == full.env_steps
     a, b = read_evaluations(full.run_dir), read_evaluations(done.run_dir)
@@ -162,6 +199,47 @@ def test_resume_after_interruption_reproduces_the_curve(algo, tmp_path):
     assert ea == eb
     with open(full.run_dir / "solution.pkl", "rb") as f, open(done.run_dir / "solution.pkl", "rb") as g:
         np.testing.assert_array_equal(pickle.load(f)["theta"], pickle.load(g)["theta"])
+    # evaluations.csv was rewritten on resume: its integer columns stay integers
+    with open(done.run_dir / "evaluations.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["env_steps"] for r in rows] == [str(160 * k) for k in range(11)]
+    assert all(r["iteration"].isdigit() for r in rows)
+
+
+def test_time_based_checkpoints_serialise_only_when_written(tmp_path):
+    """Without checkpoint_every the state is serialised at step 0, on a stop request and at the end (and
+    every checkpoint_seconds of wall time), not after every iteration; a stop still loses nothing."""
+    from zg_agent.trainers import make_trainer
+
+    cfg = tiny_config("es", tmp_path, budget=1600, eval_every=160)
+    full = train(tiny_config("es", tmp_path / "full", budget=1600, eval_every=160))
+
+    def instrumented(cfg, run_dir, seconds, **kwargs):
+        trainer = make_trainer(cfg, run_dir, **kwargs).prepare()
+        trainer.checkpoint_every, trainer.checkpoint_seconds = None, seconds
+        writes, state_dicts = [], []
+        write, state_dict = trainer._write_checkpoint, trainer.opt.state_dict
+        trainer._write_checkpoint = lambda: (writes.append(trainer.iteration), write())
+        trainer.opt.state_dict = lambda: (state_dicts.append(trainer.iteration), state_dict())[1]
+        return trainer, writes, state_dicts
+
+    def stop_at_4(trainer):
+        if trainer.iteration == 4:
+            trainer.request_stop()
+
+    trainer, writes, state_dicts = instrumented(cfg, tmp_path / "cut", 3600.0, callback=stop_at_4)
+    cut = trainer.train()
+    assert cut.status == "interrupted" and cut.env_steps == 4 * 160
+    assert writes == [0, 4] and state_dicts == [0, 4]
+    trainer, writes, state_dicts = instrumented(cfg, tmp_path / "cut", 3600.0, resume=True)
+    done = trainer.train()
+    assert done.status == "finished" and writes == [10] and state_dicts == [10]
+    assert [(r["env_steps"], r["mean_reward"]) for r in read_evaluations(done.run_dir)] == \
+        [(r["env_steps"], r["mean_reward"]) for r in read_evaluations(full.run_dir)]
+    # checkpoint_seconds=0: a checkpoint at every iteration boundary
+    trainer, writes, _ = instrumented(cfg, tmp_path / "every", 0.0)
+    trainer.train()
+    assert writes == list(range(11))
 
 
 KILL_SCRIPT = """
@@ -206,7 +284,10 @@ def test_ppo_resume_continues_to_the_budget(how, tmp_path):
 
     cfg = tiny_config("ppo", tmp_path, budget=1280, eval_every=320, **{"options.normalize": True})
     cut = train(cfg, callback=interrupt)
-    assert cut.status == "interrupted" and cut.env_steps == 640
+    # a stop request trains on the rollout just collected and saves at the next boundary (640); a second
+    # Ctrl-C keeps the last boundary (320): the rollout collected but not trained on is dropped
+    assert cut.status == "interrupted" and cut.env_steps == (640 if how == "request_stop" else 320)
+    assert read_status(cut.run_dir)["checkpoint_env_steps"] == cut.env_steps
     assert (cut.run_dir / "checkpoints" / "vecnormalize.pkl").is_file()
     done = resume(cut.run_dir)
     assert done.status == "finished" and done.env_steps == 1280
@@ -216,18 +297,52 @@ def test_ppo_resume_continues_to_the_budget(how, tmp_path):
     assert tb_steps == sorted(tb_steps) and tb_steps[-1] == 1280
 
 
+def test_ppo_crash_in_the_middle_of_an_update_saves_the_last_rollout_boundary(tmp_path, monkeypatch):
+    import torch
+    from stable_baselines3 import PPO
+
+    original, calls, after_first = PPO.train, [], {}
+
+    def train_then_break(self):
+        calls.append(1)
+        if len(calls) == 2:  # the second update breaks half way: parameters already moved
+            with torch.no_grad():
+                for p in self.policy.parameters():
+                    p.add_(1.0)
+            raise KeyboardInterrupt
+        original(self)
+        after_first.update({k: v.detach().clone() for k, v in self.policy.state_dict().items()})
+
+    monkeypatch.setattr(PPO, "train", train_then_break)
+    # checkpoints only every 100 rollouts: the boundary state is not on disk yet and comes from memory
+    cut = train(tiny_config("ppo", tmp_path, budget=1280, eval_every=320, checkpoint_every=100))
+    assert cut.status == "interrupted" and cut.env_steps == 320
+    saved = PPO.load(str(cut.run_dir / "checkpoints" / "ppo_model.zip"), device="cpu")
+    assert saved.num_timesteps == 320
+    for key, value in saved.policy.state_dict().items():
+        torch.testing.assert_close(value, after_first[key])
+    monkeypatch.setattr(PPO, "train", original)
+    done = resume(cut.run_dir)
+    assert done.status == "finished" and done.env_steps == 1280
+
+
 # ---------------------------------------------------------------------------------------------- bad input
-def test_budget_smaller_than_one_iteration_is_a_clear_error_and_keeps_the_folder(tmp_path):
-    cfg = tiny_config("random", tmp_path, budget=100)
+@pytest.mark.parametrize("algo, fields, words", [
+    ("random", {"budget": 100}, ["budget 100", "popsize 4", "160", "smaller than one iteration"]),
+    ("ppo", {"budget": 100}, ["budget 100", "smaller than one PPO rollout", "320"]),
+    ("es", {"options.sigma": -1.0}, ["sigma"]),
+    ("random", {"env_kwargs": {"no_such_argument": 1}}, ["env_kwargs", "no_such_argument"]),
+    ("ppo", {"env_kwargs": {"no_such_argument": 1}}, ["env_kwargs", "no_such_argument"]),
+])
+def test_setup_errors_are_raised_before_a_run_folder_exists(algo, fields, words, tmp_path):
+    cfg = tiny_config(algo, tmp_path / "runs", **fields)
     with pytest.raises(ValueError) as info:
-        train(cfg, run_dir=tmp_path / "run")
-    msg = str(info.value)
-    assert "budget 100" in msg and "popsize 4" in msg and "160" in msg
-    assert (tmp_path / "run" / "config.yaml").is_file() and (tmp_path / "run" / "error.txt").is_file()
-    assert read_status(tmp_path / "run")["state"] == "failed"
-    with pytest.raises(ValueError, match="smaller than one PPO rollout"):
-        train(tiny_config("ppo", tmp_path, budget=100), run_dir=tmp_path / "ppo")
-    assert (tmp_path / "ppo" / "error.txt").is_file()
+        train(cfg)
+    for w in words:
+        assert w in str(info.value), (w, str(info.value))
+    with pytest.raises(ValueError):
+        train(cfg, run_dir=tmp_path / "named")
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "named").exists()
 
 
 @pytest.mark.parametrize("algo", ["random", "ppo"])
@@ -235,7 +350,23 @@ def test_non_box_action_space_is_refused(algo, tmp_path):
     cfg = tiny_config(algo, tmp_path, env_id="TestToyDiscrete-v0", max_episode_steps=None)
     with pytest.raises(ValueError, match="Box"):
         train(cfg, run_dir=tmp_path / "run")
-    assert (tmp_path / "run" / "error.txt").is_file()
+    assert not (tmp_path / "run").exists()
+
+
+def test_budget_note_when_the_budget_is_not_a_multiple_of_an_iteration(tmp_path):
+    from zg_agent.trainers import make_trainer
+
+    trainer = make_trainer(tiny_config("random", tmp_path, budget=1000)).prepare()
+    trainer.close()
+    assert trainer.iteration_cost == 160 and trainer.usable_budget() == 960
+    note = trainer.budget_note()
+    assert "budget 1000" in note and "160" in note and "at most 960" in note
+    ppo = make_trainer(tiny_config("ppo", tmp_path, budget=1000)).prepare()
+    ppo.close()
+    assert "n_steps 160 x n_envs 2" in ppo.budget_note() and " 960 env steps" in ppo.budget_note()
+    exact = make_trainer(tiny_config("random", tmp_path, budget=960)).prepare()
+    exact.close()
+    assert exact.budget_note() is None
 
 
 def test_nan_episode_names_candidate_and_seed_and_keeps_the_run(tmp_path):
@@ -249,6 +380,7 @@ def test_nan_episode_names_candidate_and_seed_and_keeps_the_run(tmp_path):
     assert read_status(run)["state"] == "failed" and "candidate" in read_status(run)["error"]
     assert "ValueError" in (run / "error.txt").read_text()
     assert has_checkpoint(run) and (run / "config.yaml").is_file()
+    assert read_status(run)["checkpoint_env_steps"] == 0  # the step-0 checkpoint, not a half iteration
 
 
 # ---------------------------------------------------------------------------------------------- one of ours
@@ -267,6 +399,10 @@ def test_every_algorithm_on_shadow_caster_with_pictures(algo, tmp_path):
     assert "eval/render" in images and "eval/frames" in images
     # the first and the last evaluation are rendered (render_every is larger than the number of evaluations)
     assert [im.step for im in acc.Images("eval/render")] == [0, 256]
+    # the frames are laid out in rows, each at the size of eval/render (not squeezed into one long row)
+    render, frames = acc.Images("eval/render")[-1], acc.Images("eval/frames")[-1]
+    assert frames.width <= 2048 and frames.width % render.width == 0 and frames.height % render.height == 0
+    assert frames.height >= 2 * render.height
 
 
 def test_process_backend_gives_the_serial_curve(tmp_path):
