@@ -253,8 +253,11 @@ class RunConfig:
     """worker processes / Ray actors (None: number of CPUs)"""
     ray_address: str | None = None
     """address of a Ray cluster (None: a local Ray instance)"""
-    checkpoint_every: int = 1
-    """save a checkpoint every this many iterations (PPO: rollouts); 1 loses at most one on a crash"""
+    checkpoint_every: int | None = None
+    """save a checkpoint every this many iterations (PPO: rollouts); None: every ``checkpoint_seconds``.
+    A Ctrl-C always saves at the iteration boundary; this only bounds what a crash or kill -9 loses"""
+    checkpoint_seconds: float = 30.0
+    """wall time between checkpoints when ``checkpoint_every`` is None (0: every iteration)"""
     log_formats: list[str] = field(default_factory=lambda: ["tensorboard", "csv"])
     """logger writers: tensorboard, csv, stdout"""
     run_root: str = "runs"
@@ -295,12 +298,14 @@ class RunConfig:
         for fmt in self.log_formats:
             _check_choice("log_formats", fmt, LOG_FORMATS)
         for name, minimum in (("budget", 1), ("eval_every", 1), ("eval_episodes", 1),
-                              ("episodes_per_candidate", 1), ("checkpoint_every", 1), ("render_every", 1),
+                              ("episodes_per_candidate", 1), ("render_every", 1),
                               ("slice_every", 0), ("slice_points", 3), ("seed", 0)):
             value = getattr(self, name)
             if value < minimum:
                 raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
-        for name in ("max_episode_steps", "num_workers"):
+        if not self.checkpoint_seconds >= 0:
+            raise ConfigError(f"checkpoint_seconds must be a number >= 0, got {self.checkpoint_seconds!r}")
+        for name in ("max_episode_steps", "num_workers", "checkpoint_every"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"{name} must be None or an integer >= 1, got {value!r}")
