@@ -72,8 +72,8 @@ class ZeroGradsOptions:
     inner_sigma: float | None = None
     """std of the extra jitter of each evaluated point, relative to sigma (0: no smoothing)"""
     surrogate: str | None = None
-    """surrogate family: auto (ZeroGrads' default: the MLP up to dimension d = 32, the linear model above),
-    mlp, quadratic (diagonal) or linear"""
+    """surrogate family: auto (ZeroGrads' default: the quadratic model up to dimension d = 32, the linear
+    model above), mlp (the paper's neural surrogate), quadratic (diagonal) or linear"""
     layers: int | None = None
     """MLP layers including the output layer (paper: 3 low-d, 8 high-d)"""
     width: int | None = None
@@ -84,8 +84,14 @@ class ZeroGradsOptions:
     """negative slope of the leaky ReLUs"""
     linear_skip: bool | None = None
     """add a linear term to the MLP"""
+    fit: str | None = None
+    """how the surrogate is fitted: auto (exact for linear/quadratic, adam for the MLP), adam or exact"""
+    ridge: float | None = None
+    """ridge penalty of the exact fit, relative to the mean eigenvalue of the sample Gram matrix"""
     lr_theta: float | None = None
     """Adam step size of theta, which descends the surrogate's gradient"""
+    beta1_theta: float | None = None
+    """Adam's first-moment decay for theta (the surrogate already averages over stored batches)"""
     lr_phi: float | None = None
     """Adam step size of the surrogate's parameters"""
     k_phi: int | None = None

@@ -234,3 +234,13 @@ def test_shadow_art_black_box_runs_start_from_an_empty_sculpture(algo):
         actions = obj.policy.actions(obj.initial_params())
         np.testing.assert_allclose(actions, -0.5, rtol=1e-6)
         assert obj.evaluate(obj.initial_params(), [0]).lengths.sum() == 1
+
+
+@pytest.mark.parametrize("algo", ["zerograds", "es", "cma", "random"])
+def test_option_dataclasses_cover_every_optimizer_option(algo):
+    # A new optimizer option must be settable from YAML and --set; seed and nonfinite come from the run.
+    from zg_agent.config import ALGO_OPTIONS
+    from zg_agent.optim import optimizer_options
+
+    fields = {f.name for f in dataclasses.fields(ALGO_OPTIONS[algo])}
+    assert set(optimizer_options(algo)) - {"seed", "nonfinite"} == fields

@@ -9,7 +9,7 @@ Families:
 - ``"mlp"``: leaky-ReLU MLP (optionally on a NeRF-style positional encoding of ``z``) plus a linear skip
   term ``w . z``. The skip term carries the first-order trend and is learned fast; the MLP adds curvature
   and plateaus. Fischer & Ritschel use the plain MLP; the skip and zero init are our measured changes
-  (benchmarks/optimizers.md).
+  (benchmarks/optimizers.md). Not the default: see ``ZeroGrads(surrogate=...)``.
 - ``"quadratic"``: ``b + g . z + 1/2 sum_j c_j z_j^2`` (diagonal curvature), the polynomial alternative
   the paper mentions.
 - ``"linear"``: ``b + g . z``.

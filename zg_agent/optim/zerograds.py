@@ -38,8 +38,8 @@ from .surrogate import SURROGATES, make_surrogate
 
 TARGET_TRANSFORMS = ("standardize", "rank", "none")
 FITS = ("auto", "adam", "exact")
-#: ``surrogate="auto"`` uses the MLP up to this dimension and the linear model above it.
-AUTO_MLP_MAX_DIM = 32
+#: ``surrogate="auto"`` uses the quadratic model up to this dimension and the linear model above it.
+AUTO_QUADRATIC_MAX_DIM = 32
 
 
 class ZeroGrads(Optimizer):
@@ -52,10 +52,12 @@ class ZeroGrads(Optimizer):
         antithetic: draw perturbations in pairs ``(eps, -eps)``.
         inner_sigma: std of the extra jitter of each evaluated point, relative to ``sigma`` (0 turns the
             smoothing off; the paper uses 0.1).
-        surrogate: ``"mlp"``, ``"quadratic"`` (diagonal), ``"linear"``, or ``"auto"``: the MLP for
-            d <= 32 and the linear model above, the better of the two on every plateau problem measured
-            in benchmarks/optimizers.md (in high dimension a few hundred samples cannot fit an MLP's
-            first layer, and its random features only add noise to the gradient).
+        surrogate: ``"mlp"`` (the paper's neural surrogate), ``"quadratic"`` (diagonal), ``"linear"``, or
+            ``"auto"``: the quadratic model for d <= 32 and the linear one above. Measured on the plateau
+            problems of benchmarks/optimizers.md, the quadratic model was at least as good as the MLP
+            on every low-dimensional problem and the linear one on every problem above 1,000
+            dimensions, where a few hundred samples cannot fit curvature (2d coefficients) or an MLP's
+            first layer (d x width weights); the MLP also costs 5x the overhead.
         layers: MLP layers including the output layer (paper: 3 low-d, 8 high-d).
         width: MLP hidden width (paper: 64 low-d, 128 high-d).
         encoding_bands: NeRF-style positional-encoding frequency bands of the MLP input (0 = off).
@@ -129,7 +131,7 @@ class ZeroGrads(Optimizer):
         self.inner_sigma = check_positive("inner_sigma", inner_sigma, allow_zero=True)
         check_choice("surrogate", surrogate, (*SURROGATES, "auto"))
         if surrogate == "auto":
-            surrogate = "mlp" if self.dim <= AUTO_MLP_MAX_DIM else "linear"
+            surrogate = "quadratic" if self.dim <= AUTO_QUADRATIC_MAX_DIM else "linear"
         self.surrogate_kind = surrogate
         check_choice("fit", fit, FITS)
         if fit == "auto":
