@@ -552,8 +552,8 @@ class BlackBoxTrainer(Trainer):
         # an episode can end before its time limit, so the cost of an iteration is only bounded from above
         self.variable_cost = True
         self.iteration_cost = self.opt.popsize * cfg.episodes_per_candidate * (horizon or 1)
-        self.iteration_desc = (f"popsize {self.opt.popsize} x {cfg.episodes_per_candidate} episode(s) x "
-                               f"up to {horizon or 1} steps")
+        length = f"up to {horizon} steps" if horizon else "episode length (the env declares no time limit)"
+        self.iteration_desc = f"popsize {self.opt.popsize} x {cfg.episodes_per_candidate} episode(s) x {length}"
         if cfg.budget < self.iteration_cost:
             raise ValueError(
                 f"budget {cfg.budget} env steps is smaller than one iteration of {cfg.algo!r} on {cfg.env_id!r}: "
