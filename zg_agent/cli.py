@@ -13,9 +13,10 @@ Exit status: 0 finished, 130 interrupted (Ctrl-C; the run can be resumed), 2 bad
 before a run folder is created: unknown env, rejected env_kwargs, a bad option, a budget below one iteration),
 1 the run failed while training (the message says what its folder holds).
 
-Budgets are spent in whole iterations and never exceeded: a run stops at the last iteration that fits (say
-popsize 16 x 200-step episodes = 3200 env steps per iteration: a budget of 10000 uses 9600); both commands say so
-when the budget is not a multiple of the iteration cost.
+Budgets are spent in whole iterations: a run stops at the last iteration that fits (say popsize 16 x 200-step
+episodes = 3200 env steps per iteration: a budget of 10000 uses 9600); both commands say so when the budget is
+not a multiple of the iteration cost. With episodes that can end early (a fall), a black-box iteration is
+expected to cost what the one before it did, so the last one can overshoot by less than one iteration.
 """
 
 from __future__ import annotations
@@ -102,10 +103,11 @@ def _train_parser() -> argparse.ArgumentParser:
     p.add_argument("--algo", choices=ALGOS, help="algorithm")
     p.add_argument("--seed", type=int, default=None, help="seed of every random source (default 0)")
     p.add_argument("--budget", type=int, default=None,
-                   help="training budget in env steps (default: config). A run is made of whole iterations and "
-                        "never exceeds it: black-box, popsize x episodes_per_candidate x episode length; PPO, "
-                        "options.n_steps x options.n_envs. A budget that is not a multiple of that stops at the "
-                        "last iteration that fits (the run says so)")
+                   help="training budget in env steps (default: config). A run is made of whole iterations: "
+                        "black-box, popsize x episodes_per_candidate x episode length; PPO, options.n_steps x "
+                        "options.n_envs. A budget that is not a multiple of that stops at the last iteration "
+                        "that fits (the run says so; with early-ending episodes the last black-box iteration "
+                        "can overshoot by less than one iteration)")
     p.add_argument("--config", default=None, help="a YAML file keyed by env id (default: configs/<algo>.yaml)")
     p.add_argument("--config-dir", default=None, help="folder holding <algo>.yaml (default: configs/)")
     p.add_argument("--backend", choices=BACKENDS, default=None, help="evaluation backend (black-box algos)")
@@ -259,7 +261,7 @@ def run_one(cfg, run_dir, *, resume: bool, command: str, progress: bool, prog: s
     if result.status == "finished" and result.env_steps < cfg.budget and trainer.iteration_cost:
         up_to = "up to " if trainer.variable_cost else ""
         print(f"used {result.env_steps} of {cfg.budget} env steps: one iteration costs {up_to}"
-              f"{trainer.iteration_cost} env steps ({trainer.iteration_desc}) and a run never exceeds its budget")
+              f"{trainer.iteration_cost} env steps ({trainer.iteration_desc}) and a run uses whole iterations")
     if result.status == "interrupted":
         print(f"resume with: zg-train --resume {shlex.quote(str(run_dir))}")
         return EXIT_INTERRUPTED
@@ -278,8 +280,8 @@ def _compare_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=3, help="number of seeds (default 3)")
     p.add_argument("--seed-start", type=int, default=0, help="first seed (default 0)")
     p.add_argument("--budget", type=int, default=None,
-                   help="env steps per run (default: each config's); runs use whole iterations and never exceed "
-                        "it, and the report gives the env steps each run used")
+                   help="env steps per run (default: each config's); runs use whole iterations (see zg-train "
+                        "--help), and the report gives the env steps each run used")
     p.add_argument("--out", default=None, help="output folder (default runs/compare_<env>_b<budget>)")
     p.add_argument("--config-dir", default=None, help="folder holding <algo>.yaml (default: configs/)")
     p.add_argument("--backend", choices=BACKENDS, default=None, help="evaluation backend (black-box algos)")

@@ -35,9 +35,10 @@ from .trainers import env_tag, has_checkpoint, read_evaluations, read_status
 #: how a budget is spent, written into every report
 BUDGET_RULE = (
     "Budget rule: every run has the same budget of env steps (evaluation episodes are not counted) and is made "
-    "of whole iterations; an iteration starts only when its worst case still fits in what is left (black-box: "
-    "popsize x episodes per candidate x the episode time limit; PPO: n_steps x n_envs), so no run exceeds its "
-    "budget and a run may stop up to one iteration short of it (more when episodes end early). The env steps "
+    "of whole iterations. A PPO rollout (n_steps x n_envs) starts only when it fits, so PPO never exceeds its "
+    "budget. A black-box iteration (popsize x episodes per candidate x episode length) starts when the cost of "
+    "the one before it still fits (the first: its worst case), so with episodes that can end early the last "
+    "one can overshoot by less than one iteration; with fixed-length episodes it never does. The env steps "
     "each run actually used are in the tables.")
 
 

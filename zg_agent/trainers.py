@@ -29,12 +29,15 @@ Pictures: ``eval/render`` (last frame of an episode of the best design, for envs
 ``eval/frames`` (a strip of frames of that episode), ``zerograds/surrogate_slice`` (surrogate vs true loss
 along a line through theta).
 
-Budget rule (every algorithm): a run is made of whole iterations and never exceeds its budget. An iteration
-starts only when its worst-case cost still fits in what is left: black-box, ``popsize x episodes_per_candidate x
-the episode time limit`` (the real cost is lower when episodes end early); PPO, ``n_steps x n_envs``. A budget that
-is not a multiple of the iteration cost is therefore not used up; the env steps actually used are in
-``evaluations.csv``, ``status.json`` and every report. (An env without any time limit has no worst case: there the
-next iteration is predicted to cost what the last one did.)
+Budget rule (every algorithm): a run is made of whole iterations. PPO's iteration is a rollout of
+``n_steps x n_envs`` env steps and starts only when it fits, so PPO never exceeds its budget. A black-box
+iteration costs ``popsize x episodes_per_candidate x episode length``, which varies when episodes end early
+(a fall); it starts when the cost of the iteration before it still fits in what is left (the first one: its
+worst case, every episode running to the time limit). So a black-box run uses its budget up to less than one
+iteration, and can exceed it only when its last iteration costs more than the one before (bounded by one
+worst-case iteration; never with fixed-length episodes). Waiting for the worst case instead would leave up to
+half of a locomotion budget unused. The env steps actually used are in ``evaluations.csv``, ``status.json``
+and every report.
 
 Setup errors (unknown env, rejected ``env_kwargs``, a bad optimizer option, a budget below one iteration, a
 non-Box action space) are raised by :meth:`Trainer.prepare` before the run folder is created.
@@ -609,13 +612,12 @@ class BlackBoxTrainer(Trainer):
 
     # ------------------------------------------------------------------ loop
     def budget_spent(self) -> bool:
-        # an iteration starts only if its worst case (every episode running to the time limit) fits, so the
-        # budget is never exceeded; without a time limit the last iteration's cost is the best guess
+        # the next iteration is expected to cost what the last one did (the first: its worst case); see the
+        # budget rule in the module docstring
         if self.env_steps >= self.cfg.budget:
             return True
-        if self._horizon is not None:
-            return self.env_steps + self.iteration_cost > self.cfg.budget
-        return self.last_cost is not None and self.env_steps + self.last_cost > self.cfg.budget
+        expected = self.last_cost if self.last_cost is not None else self.iteration_cost
+        return self.env_steps + expected > self.cfg.budget
 
     def _run(self) -> None:
         cfg, opt, logger = self.cfg, self.opt, self.logger

@@ -37,7 +37,7 @@ def test_help():
     proc = cli("nonsense")
     assert proc.returncode == 2 and "unknown command 'nonsense'" in proc.stderr
     proc = cli("train", "--help")
-    assert proc.returncode == 0 and "never exceeds" in " ".join(proc.stdout.split())
+    assert proc.returncode == 0 and "stops at the last iteration that fits" in " ".join(proc.stdout.split())
 
 
 def test_train_smoke(tmp_path):

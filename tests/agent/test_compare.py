@@ -67,7 +67,7 @@ def test_tiny_comparison_end_to_end_accumulates_and_rerun_skips_finished_runs(tm
     assert (out / "comparison.md").is_file() and (out / "comparison.png").stat().st_size > 1000
     md = (out / "comparison.md").read_text()
     assert "zg-compare (ppo)" in md and "| random | 2 |" in md and "| ppo | 2 |" in md
-    assert "Budget rule" in md and "no run exceeds its budget" in md
+    assert "Budget rule" in md and "PPO never exceeds its budget" in md
     assert len(result.runs) == 4 and all(r.steps[-1] == 640 and r.budget == 700 for r in result.runs)
     for algo in ("random", "ppo"):
         for seed in (0, 1):
