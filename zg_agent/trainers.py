@@ -362,9 +362,9 @@ class Trainer:
         cost = self.iteration_cost
         if not cost or self.cfg.budget % cost == 0:
             return None
+        when = " when every episode runs to its time limit" if self.variable_cost else ""
         return (f"budget {self.cfg.budget} env steps is not a multiple of one iteration ({cost} env steps: "
-                f"{self.iteration_desc}); a run uses whole iterations only, "
-                f"{'at most ' if self.variable_cost else ''}{self.usable_budget()} env steps")
+                f"{self.iteration_desc}); a run uses whole iterations only: {self.usable_budget()} env steps{when}")
 
     def train(self) -> TrainResult:
         """Run until the budget is spent (or a stop is requested); always leaves the run folder usable."""

@@ -369,7 +369,7 @@ def test_budget_note_when_the_budget_is_not_a_multiple_of_an_iteration(tmp_path)
     trainer.close()
     assert trainer.iteration_cost == 160 and trainer.usable_budget() == 960
     note = trainer.budget_note()
-    assert "budget 1000" in note and "160" in note and "at most 960" in note
+    assert "budget 1000" in note and "160" in note and "960 env steps when every episode runs to its time limit" in note
     ppo = make_trainer(tiny_config("ppo", tmp_path, budget=1000)).prepare()
     ppo.close()
     assert "n_steps 160 x n_envs 2" in ppo.budget_note() and " 960 env steps" in ppo.budget_note()
