@@ -711,7 +711,10 @@ class BlackBoxTrainer(Trainer):
         fig = Figure(figsize=(5, 3.2), dpi=100)
         FigureCanvasAgg(fig)
         ax = fig.add_subplot(1, 1, 1)
-        ax.plot(dense, pred, label="surrogate", color="tab:blue")
+        # The surrogate is fitted to rank-transformed or standardised losses of a sliding window, so its
+        # level is arbitrary; its slope and shape are what it claims. Shift it to meet the true loss at t = 0.
+        pred = pred - np.interp(0.0, dense, pred) + np.interp(0.0, ts, res.losses)
+        ax.plot(dense, pred, label="surrogate (shifted to the true loss at t = 0)", color="tab:blue")
         ax.plot(ts, res.losses, "o", label="true loss", color="tab:red")
         ax.axvline(0.0, color="gray", lw=0.8, ls="--")
         ax.set_xlabel("t along the last update direction (theta = mean + t d)")
