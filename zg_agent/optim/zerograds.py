@@ -86,8 +86,10 @@ class ZeroGrads(Optimizer):
             ``theta``.
         seed, nonfinite: see :class:`~zg_agent.optim.base.Optimizer`.
 
-    Memory: stored samples take ``4 * d * history * popsize`` bytes (float32), the local coordinates of
-    one fit as much again, and the surrogate what :mod:`zg_agent.optim.surrogate` says.
+    Memory: stored samples take ``4 * d * history * popsize`` bytes (float32); asking and fitting make a
+    few float64 copies of a batch (``8 * d * popsize`` bytes each); the surrogate takes what
+    :mod:`zg_agent.optim.surrogate` says. Measured peak at d = 200,000 with the defaults: about 0.5 GB with
+    the linear surrogate, 0.6 GB with the MLP (width 64).
     """
 
     name = "zerograds"
