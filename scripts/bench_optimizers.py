@@ -109,7 +109,6 @@ ABLATIONS = {
     "target_transform=none": {"target_transform": "none"},
     "target_transform=standardize": {"target_transform": "standardize"},
     "normalize_gradient=True": {"normalize_gradient": True},
-    "k_phi=3 (Adam fits)": {"k_phi": 3},
     "inner_sigma=0 (no smoothing jitter)": {"inner_sigma": 0.0},
     "sigma_decay=0.995": {"sigma_decay": 0.995},
 }

@@ -79,8 +79,6 @@ CHECKPOINT_VERSION = 1
 EVAL_COLUMNS = ("env_steps", "elapsed_s", "iteration", "mean_reward", "std_reward", "mean_length")
 #: columns of ``evaluations.csv`` that hold integers (kept integer when the file is rewritten on resume)
 EVAL_INT_COLUMNS = ("env_steps", "iteration")
-#: wall time between checkpoints when ``checkpoint_every`` is not set
-DEFAULT_CHECKPOINT_SECONDS = 30.0
 
 
 def eval_seeds(episodes: int) -> list[int]:
@@ -302,8 +300,8 @@ class Trainer:
         self.iteration_desc = ""
         self.variable_cost = False
         # checkpoint schedule: every ``checkpoint_every`` iterations when set, else every ``checkpoint_seconds``
-        self.checkpoint_every: int | None = getattr(cfg, "checkpoint_every", None)
-        self.checkpoint_seconds = float(getattr(cfg, "checkpoint_seconds", DEFAULT_CHECKPOINT_SECONDS))
+        self.checkpoint_every: int | None = cfg.checkpoint_every
+        self.checkpoint_seconds = float(cfg.checkpoint_seconds)
         #: env steps / iteration of the checkpoint on disk (None: none written or loaded yet)
         self.checkpoint_step: int | None = None
         self._ckpt_iteration: int | None = None
