@@ -120,6 +120,11 @@ class SurrogateEstimator:
         """Stored samples the next fit uses."""
         return self._stored
 
+    @property
+    def loss_scale(self) -> float:
+        """Loss units per unit of the regression targets of the last fit (the stored losses' spread)."""
+        return self._target_scale
+
     def reset_frame(self, theta: np.ndarray) -> None:
         """Centre the (still unfitted) surrogate's frame at ``theta``."""
         self._frame_theta, self._frame_sigma = np.array(theta, dtype=np.float64), self.sigma

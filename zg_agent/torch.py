@@ -1,0 +1,278 @@
+"""A black-box loss as a differentiable torch function: ZeroGrads between your differentiable stages.
+
+:class:`ZeroGradsFunction` wraps ``f: (n, d) -> (n,)`` (a hard rasteriser and its image loss, a simulator,
+a procedural generator) so that ``loss = f_wrapped(theta)`` is a torch tensor and ``loss.backward()`` puts
+the gradient of ZeroGrads' learned surrogate into ``theta.grad``, and through the chain rule into whatever
+produced ``theta``. Any torch optimizer and scheduler then drives the loop; this module owns only the
+estimate of the gradient (:class:`~zg_agent.optim.estimator.SurrogateEstimator`, the same code as the
+:class:`~zg_agent.optim.zerograds.ZeroGrads` optimizer).
+
+>>> import numpy as np, torch
+>>> from zg_agent.torch import ZeroGradsFunction
+>>> f = ZeroGradsFunction(lambda X: np.sum(np.round(4 * X) ** 2, axis=1), dim=8, popsize=16, seed=0)
+>>> theta = torch.nn.Parameter(torch.full((8,), 0.7))
+>>> loss = f(theta)          # 16 black-box evaluations around theta, one surrogate fit
+>>> loss.backward()          # theta.grad = the surrogate's gradient at theta
+>>> f.num_evaluations
+16
+
+What one forward call evaluates, while autograd records (``theta.requires_grad`` and grad mode on):
+``popsize`` samples around each row of ``theta`` in **one** call of ``f`` (``b * popsize`` rows for a
+``(b, d)`` input; ``+ b`` with ``value="exact"``). Under ``torch.no_grad()``, or for a ``theta`` that needs
+no gradient, it evaluates ``f`` at ``theta`` itself (``b`` evaluations) and touches no surrogate: that
+is the way to measure the current solution. ``num_evaluations`` and ``num_calls`` count both kinds.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import numbers
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from .optim.base import NONFINITE_POLICIES, check_choice, check_int
+from .optim.estimator import SurrogateEstimator
+from .optim.zerograds import ZeroGrads
+
+__all__ = ["ZeroGradsFunction", "ESTIMATOR_OPTIONS", "VALUES", "ARRAYS"]
+
+#: The ZeroGrads settings a wrapped function takes, with ZeroGrads' defaults (one source: its signature).
+ESTIMATOR_OPTIONS: dict[str, Any] = {
+    name: inspect.signature(ZeroGrads.__init__).parameters[name].default
+    for name in inspect.signature(SurrogateEstimator.__init__).parameters
+    if name not in ("self", "dim", "seed")
+}
+#: What the forward value is: the mean of the batch (an estimate of the smoothed loss, free) or f(theta).
+VALUES = ("smoothed", "exact")
+#: What ``f`` receives: a float64 numpy array, or a tensor on ``theta``'s device and dtype.
+ARRAYS = ("numpy", "torch")
+
+
+class _SurrogateGradient(torch.autograd.Function):
+    """Identity on a precomputed value whose vector-Jacobian product is the precomputed gradient."""
+
+    @staticmethod
+    def forward(ctx, theta: torch.Tensor, value: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(grad)
+        return value.clone()
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor):
+        (grad,) = ctx.saved_tensors
+        return grad_output.unsqueeze(-1) * grad, None, None
+
+
+class ZeroGradsFunction(torch.nn.Module):
+    """``f: (n, d) -> (n,)`` made differentiable by a ZeroGrads surrogate fitted online around ``theta``.
+
+    Args:
+        fun: the black box. Called with an ``(n, d)`` batch (``vectorized=True``) or one ``(d,)`` point at
+            a time, as a float64 numpy array (``array="numpy"``) or as a tensor on ``theta``'s device and
+            dtype (``array="torch"``); returns ``n`` real losses (or one per call).
+        dim: length ``d`` of each point.
+        value: what the forward call returns: ``"smoothed"`` (default), the mean loss of the samples drawn
+            around ``theta``, an estimate of the Gaussian-smoothed loss whose gradient the surrogate
+            models, at no extra cost; or ``"exact"``, ``f(theta)``, one more evaluation per row.
+        array: ``"numpy"`` or ``"torch"``, see ``fun``.
+        vectorized: whether ``fun`` takes a batch.
+        seed: seed of the sampling and of the surrogate's initial weights; the same seed and the same
+            inputs give the same values and gradients.
+        nonfinite: ``"raise"`` (default): a NaN/inf loss is a ``ValueError`` naming the samples;
+            ``"worst"``: it counts as the worst finite loss of its batch (``num_nonfinite`` counts them).
+        **options: ZeroGrads' sampling and surrogate settings, with its defaults and meaning
+            (:data:`ESTIMATOR_OPTIONS`: ``sigma``, ``popsize``, ``antithetic``, ``inner_sigma``,
+            ``surrogate``, ``fit``, ``ridge``, ``history``, ``locality``, ``target_transform``, the MLP's
+            ``layers``/``width``/...). The update rule is yours: ZeroGrads' ``lr_theta`` etc. do not apply.
+
+    Input ``theta`` is a floating tensor of shape ``(d,)`` (the value is a scalar) or ``(b, d)`` (the value
+    has shape ``(b,)``): ``b`` independent points of the same black box, each with a surrogate and sample
+    history of its own, created on the first call; ``b`` is then fixed. The gradient is in loss units per
+    unit of ``theta``: exactly so with ``target_transform="standardize"`` or ``"none"``; with the default
+    ranks it is scaled by the losses' standard deviation, which keeps its direction and its size roughly
+    right. The state (samples, surrogates, random generator, counters) is saved with the module's
+    ``state_dict()`` and restored by ``load_state_dict()``, so a resumed loop continues exactly.
+    ``sigma`` can be set between calls (a schedule); it applies to every row.
+    """
+
+    def __init__(
+        self,
+        fun: Callable,
+        dim: int,
+        *,
+        value: str = "smoothed",
+        array: str = "numpy",
+        vectorized: bool = True,
+        seed: int | None = None,
+        nonfinite: str = "raise",
+        **options,
+    ):
+        super().__init__()
+        if not callable(fun):
+            raise TypeError(f"fun must be callable, got {type(fun).__name__}")
+        unknown = sorted(set(options) - set(ESTIMATOR_OPTIONS))
+        if unknown:
+            raise ValueError(f"unknown option(s) {unknown} for ZeroGradsFunction; allowed: {sorted(ESTIMATOR_OPTIONS)}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+        self.fun = fun
+        self.dim = check_int("dim", dim, 1)
+        self.value = check_choice("value", value, VALUES)
+        self.array = check_choice("array", array, ARRAYS)
+        self.nonfinite = check_choice("nonfinite", nonfinite, NONFINITE_POLICIES)
+        self.vectorized = bool(vectorized)
+        self.seed = None if seed is None else int(seed)
+        self.options = {**ESTIMATOR_OPTIONS, **options}
+        self._make_estimator(0)  # validates the options now, not on the first call
+        self.rng = np.random.default_rng(seed)
+        self.estimators: list[SurrogateEstimator] = []  # one per row; a plain list, so no torch parameters
+        self.num_evaluations = 0
+        self.num_calls = 0
+        self.num_nonfinite = 0
+        self.metrics: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ settings
+    @property
+    def popsize(self) -> int:
+        return int(self.options["popsize"])
+
+    @property
+    def sigma(self) -> float:
+        return float(self.options["sigma"])
+
+    @sigma.setter
+    def sigma(self, value: float) -> None:
+        self._make_estimator(0, sigma=value)  # the same check as at construction
+        self.options["sigma"] = float(value)
+        for estimator in self.estimators:
+            estimator.sigma = float(value)
+
+    def evaluations_per_call(self, rows: int = 1) -> int:
+        """Black-box evaluations of one recorded forward call on ``rows`` points."""
+        return rows * (self.popsize + (self.value == "exact"))
+
+    def _make_estimator(self, row: int, **override) -> SurrogateEstimator:
+        seed = None if self.seed is None else self.seed + row
+        return SurrogateEstimator(self.dim, seed=seed, **{**self.options, **override})
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, theta: torch.Tensor) -> torch.Tensor:
+        x = self._check_theta(theta)
+        rows = len(x)
+        self.num_calls += 1
+        if not (torch.is_grad_enabled() and theta.requires_grad):
+            losses = self._evaluate(x, theta)
+            return torch.as_tensor(losses, dtype=theta.dtype, device=theta.device).reshape(theta.shape[:-1])
+
+        if not self.estimators:
+            self.estimators = [self._make_estimator(i) for i in range(rows)]
+            for estimator, point in zip(self.estimators, x):
+                estimator.reset_frame(point)
+        elif len(self.estimators) != rows:
+            raise ValueError(
+                f"theta must keep the number of rows of the first call ({len(self.estimators)}), got {rows}: "
+                f"each row has a surrogate of its own; use a new ZeroGradsFunction for another batch size"
+            )
+        samples = [estimator.sample(point, self.rng) for estimator, point in zip(self.estimators, x)]
+        batch = np.concatenate(samples + ([x] if self.value == "exact" else []))
+        losses = self._evaluate(batch, theta)
+
+        p = self.popsize
+        values, grads, metrics = np.empty(rows), np.empty((rows, self.dim)), []
+        for i, (estimator, point) in enumerate(zip(self.estimators, x)):
+            row_losses = losses[i * p:(i + 1) * p]
+            metrics.append(estimator.update(samples[i], row_losses, point))
+            grads[i] = estimator.gradient(point) * estimator.loss_scale
+            values[i] = losses[rows * p + i] if self.value == "exact" else row_losses.mean()
+        self.metrics = {k: float(np.mean([m[k] for m in metrics])) for k in metrics[0]}
+        self.metrics.update(batch_loss_mean=float(losses.mean()), num_evaluations=float(self.num_evaluations))
+        shape = theta.shape[:-1]
+        value = torch.as_tensor(values, dtype=theta.dtype, device=theta.device).reshape(shape)
+        grad = torch.as_tensor(grads, dtype=theta.dtype, device=theta.device).reshape(theta.shape)
+        return _SurrogateGradient.apply(theta, value, grad)
+
+    def _check_theta(self, theta) -> np.ndarray:
+        if not isinstance(theta, torch.Tensor):
+            raise TypeError(f"theta must be a torch.Tensor, got {type(theta).__name__}")
+        if not theta.is_floating_point():
+            raise TypeError(f"theta must have a floating dtype (float32, float64, ...), got {theta.dtype}")
+        if theta.ndim not in (1, 2) or theta.shape[-1] != self.dim:
+            raise ValueError(f"theta must have shape ({self.dim},) or (b, {self.dim}), got {tuple(theta.shape)}")
+        x = theta.detach().to("cpu", torch.float64).numpy().reshape(-1, self.dim)
+        if not np.all(np.isfinite(x)):
+            bad = np.flatnonzero(~np.isfinite(x).all(axis=1))
+            raise ValueError(f"theta contains NaN or inf (rows {bad[:10].tolist()})")
+        return x
+
+    def _evaluate(self, batch: np.ndarray, like: torch.Tensor) -> np.ndarray:
+        """``f`` on an ``(n, d)`` batch, as checked float64 losses; counts the evaluations."""
+        if self.array == "torch":
+            batch_in = torch.as_tensor(batch, dtype=like.dtype, device=like.device)
+        else:
+            batch_in = batch
+        if self.vectorized:
+            raw = self.fun(batch_in)
+            losses = _as_losses(raw, len(batch), self.fun)
+        else:
+            losses = np.array([_as_losses(self.fun(row), 1, self.fun)[0] for row in batch_in])
+        self.num_evaluations += len(batch)
+        finite = np.isfinite(losses)
+        if not finite.all():
+            if self.nonfinite == "raise":
+                raise ValueError(
+                    f"{_name(self.fun)} returned NaN or inf for samples {np.flatnonzero(~finite)[:10].tolist()} "
+                    f"of call {self.num_calls}; fix the function or pass nonfinite='worst' to treat them as the "
+                    f"worst loss of the batch"
+                )
+            self.num_nonfinite += int((~finite).sum())
+            losses[~finite] = losses[finite].max() if finite.any() else 0.0
+        return losses
+
+    # ------------------------------------------------------------------ state (torch's extra-state hooks)
+    def get_extra_state(self) -> dict[str, Any]:
+        return {
+            "dim": self.dim,
+            "options": dict(self.options),
+            "rng": copy.deepcopy(self.rng.bit_generator.state),
+            "estimators": [estimator.state_dict() for estimator in self.estimators],
+            "counters": (self.num_evaluations, self.num_calls, self.num_nonfinite),
+        }
+
+    def set_extra_state(self, state: dict[str, Any]) -> None:
+        if state["dim"] != self.dim:
+            raise ValueError(f"state is for dim {state['dim']}, this ZeroGradsFunction has dim {self.dim}")
+        self.options = dict(state["options"])
+        self.rng.bit_generator.state = copy.deepcopy(state["rng"])
+        self.estimators = []
+        for i, estimator_state in enumerate(state["estimators"]):
+            estimator = self._make_estimator(i)
+            estimator.load_state_dict(estimator_state)
+            self.estimators.append(estimator)
+        self.num_evaluations, self.num_calls, self.num_nonfinite = state["counters"]
+
+    def extra_repr(self) -> str:
+        fun = getattr(self.fun, "__qualname__", type(self.fun).__name__)
+        return (f"fun={fun}, dim={self.dim}, popsize={self.popsize}, sigma={self.sigma:g}, "
+                f"value={self.value!r}, rows={len(self.estimators) or 'unset'}")
+
+
+def _name(fun) -> str:
+    return f"the black-box function {getattr(fun, '__qualname__', type(fun).__name__)!r}"
+
+
+def _as_losses(raw, n: int, fun) -> np.ndarray:
+    """``raw`` as ``n`` float64 losses, or an error that says which function returned what."""
+    if isinstance(raw, torch.Tensor):
+        raw = raw.detach().cpu().numpy()
+    if isinstance(raw, numbers.Real) and not isinstance(raw, bool):
+        raw = np.asarray(raw, dtype=np.float64)
+    arr = np.asarray(raw) if isinstance(raw, (np.ndarray, np.generic, list, tuple)) else None
+    if arr is None or arr.dtype.kind not in "fiu" or arr.size != n or arr.ndim > 1 and arr.shape != (n, 1):
+        what = f"array of dtype {arr.dtype} and shape {arr.shape}" if arr is not None else type(raw).__name__
+        raise TypeError(
+            f"{_name(fun)} must return {n} real loss value(s) ({'an array of shape (%d,)' % n if n > 1 else 'a number'}), "
+            f"got {what}: {raw!r:.80}"
+        )
+    return arr.astype(np.float64).reshape(n)
