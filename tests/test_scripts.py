@@ -34,3 +34,29 @@ def test_bench_optimizers_refuses_bad_arguments(tmp_path, bad):
     bench = load("bench_optimizers")
     with pytest.raises((SystemExit, ValueError)):
         bench.main(["--quick", "--only", "toy-1d", "--budget-scale", "0.05", "--out", str(tmp_path / "o.md"), *bad])
+
+
+def test_shadow_art_decoder_example_runs_both_parameterisations_and_draws(tmp_path, capsys):
+    example = load("example_shadow_art_decoder")
+    out = tmp_path / "art.png"
+    assert example.main(["--grid", "8", "--evaluations", "64", "--popsize", "8", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| voxels (ZeroGrads + torch Adam) | 512 |" in printed and "| decoder (ZeroGrads + torch Adam) |" in printed
+    assert "| visual hull | - |" in printed and out.stat().st_size > 10_000
+
+
+def test_shadow_art_decoder_example_refuses_a_budget_below_one_batch(tmp_path):
+    with pytest.raises(SystemExit):
+        load("example_shadow_art_decoder").main(["--evaluations", "4", "--out", str(tmp_path / "a.png")])
+
+
+def test_hard_raster_example_trains_through_the_black_box(tmp_path, capsys):
+    example = load("example_hard_raster")
+    out = tmp_path / "raster.png"
+    assert example.main(["--steps", "30", "--resolution", "32", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "image.requires_grad=False" in printed
+    row = next(line for line in printed.splitlines() if line.startswith("| ZeroGradsFunction"))
+    initial = float(next(line for line in printed.splitlines() if line.startswith("| initial")).split("|")[2])
+    assert float(row.split("|")[2]) < initial and "| 480 |" in row  # 30 steps x 16 evaluations
+    assert out.stat().st_size > 10_000

@@ -14,9 +14,11 @@ Each iteration:
    ``h_phi`` by weighted MSE with ``k_phi`` Adam steps, online, from the previous ``phi``;
 3. ``theta`` takes ``k_theta`` Adam steps along ``grad_theta h_phi``.
 
-The surrogate works in local coordinates ``z = (x - theta) / sigma`` and starts with a zero gradient; see
-:mod:`zg_agent.optim.surrogate` for the families and their memory use. What each design choice changed on
-plateau benchmarks is written down in ``benchmarks/optimizers.md``.
+Steps 1 and 2 are :class:`~zg_agent.optim.estimator.SurrogateEstimator`, shared with
+:class:`zg_agent.torch.ZeroGradsFunction`; this class adds step 3. The surrogate works in local
+coordinates ``z = (x - theta) / sigma`` and starts with a zero gradient; see :mod:`zg_agent.optim.surrogate`
+for the families and their memory use. What each design choice changed on plateau benchmarks is written
+down in ``benchmarks/optimizers.md``.
 
 Published settings (for reference): low-dimensional problems 3 layers x 64, sigma = 0.33, lr_theta = 5e-4,
 lr_phi = 1e-3; high-dimensional problems 8 layers x 128 with positional encoding, sigma = 0.0125-0.025,
