@@ -126,6 +126,8 @@ def main(argv=None) -> int:
     for name in ("resolution", "discs", "steps", "popsize"):
         if getattr(args, name) < (2 if name == "popsize" else 1):
             parser.error(f"--{name} must be a positive integer, got {getattr(args, name)}")
+    if args.popsize % 2:
+        parser.error(f"--popsize must be even (antithetic pairs), got {args.popsize}")
 
     hard = HardDiscLoss(glyph_mask(args.glyph, args.resolution))
     torch.manual_seed(args.seed)

@@ -94,7 +94,7 @@ def run(kind: str, env: gym.Env, evaluations: int, seed: int, sigma: float, pops
         opt.step()
         step += 1
         if step % record_every == 0:
-            with torch.no_grad():  # the exact loss of the current design (counted, outside the budget)
+            with torch.no_grad():  # the exact loss of the current design, for the curve (not in the budget)
                 curve.append((black_box.num_evaluations, float(ShadowLoss(env)(design()[None].numpy())[0])))
     with torch.no_grad():
         final = design().numpy().copy()
@@ -117,9 +117,11 @@ def main(argv=None) -> int:
     parser.add_argument("--sigma", type=float, default=0.3, help="ZeroGrads' sampling std, in voxel-value units")
     parser.add_argument("--popsize", type=int, default=16)
     parser.add_argument("--lr-voxels", type=float, default=0.02, help="Adam step size on the voxels")
-    parser.add_argument("--lr-decoder", type=float, default=2e-3, help="Adam step size on the decoder")
+    parser.add_argument("--lr-decoder", type=float, default=5e-3, help="Adam step size on the decoder")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "torch_shadow_art.png")
     args = parser.parse_args(argv)
+    if args.popsize < 2 or args.popsize % 2:
+        parser.error(f"--popsize must be an even number >= 2 (antithetic pairs), got {args.popsize}")
     if args.evaluations < args.popsize:
         parser.error(f"--evaluations must be at least --popsize ({args.popsize}), got {args.evaluations}")
 

@@ -39,15 +39,21 @@ def test_bench_optimizers_refuses_bad_arguments(tmp_path, bad):
 def test_shadow_art_decoder_example_runs_both_parameterisations_and_draws(tmp_path, capsys):
     example = load("example_shadow_art_decoder")
     out = tmp_path / "art.png"
-    assert example.main(["--grid", "8", "--evaluations", "64", "--popsize", "8", "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
-    assert "| voxels (ZeroGrads + torch Adam) | 512 |" in printed and "| decoder (ZeroGrads + torch Adam) |" in printed
-    assert "| visual hull | - |" in printed and out.stat().st_size > 10_000
+    assert example.main(["--grid", "8", "--evaluations", "1600", "--out", str(out)]) == 0
+    rows = {line.split("|")[1].strip(): line.split("|") for line in capsys.readouterr().out.splitlines()
+            if line.startswith("| ")}
+    empty, hull = float(rows["empty start"][3]), float(rows["visual hull"][3])
+    voxels = float(rows["voxels (ZeroGrads + torch Adam)"][3])
+    assert rows["voxels (ZeroGrads + torch Adam)"][2].strip() == "512" and "decoder (ZeroGrads + torch Adam)" in rows
+    assert hull < voxels < empty  # it learns, and the visual hull stays ahead
+    assert out.stat().st_size > 10_000
 
 
-def test_shadow_art_decoder_example_refuses_a_budget_below_one_batch(tmp_path):
+@pytest.mark.parametrize("bad", [["--evaluations", "4"], ["--popsize", "5"]])
+def test_shadow_art_decoder_example_refuses_bad_sizes(tmp_path, bad, capsys):
     with pytest.raises(SystemExit):
-        load("example_shadow_art_decoder").main(["--evaluations", "4", "--out", str(tmp_path / "a.png")])
+        load("example_shadow_art_decoder").main([*bad, "--out", str(tmp_path / "a.png")])
+    assert bad[0] in capsys.readouterr().err
 
 
 def test_hard_raster_example_trains_through_the_black_box(tmp_path, capsys):

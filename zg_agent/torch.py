@@ -20,7 +20,13 @@ What one forward call evaluates, while autograd records (``theta.requires_grad``
 ``popsize`` samples around each row of ``theta`` in **one** call of ``f`` (``b * popsize`` rows for a
 ``(b, d)`` input; ``+ b`` with ``value="exact"``). Under ``torch.no_grad()``, or for a ``theta`` that needs
 no gradient, it evaluates ``f`` at ``theta`` itself (``b`` evaluations) and touches no surrogate: that
-is the way to measure the current solution. ``num_evaluations`` and ``num_calls`` count both kinds.
+is the way to measure the current solution. ``num_evaluations`` and ``num_calls`` count both kinds, and
+``metrics`` holds the diagnostics of the last recorded call (``surrogate_error``, ``grad_cosine``, ...).
+
+Worth knowing: whether a call samples depends on grad mode, not on ``module.train()``/``eval()``; anything
+that reruns a forward (activation checkpointing) samples and fits again; the gradient has no second
+derivative (``create_graph=True`` through it raises); ``fun`` is not registered as a submodule, so an
+``nn.Module`` black box lends no parameters to your optimizer.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .optim.base import NONFINITE_POLICIES, check_choice, check_int
+from .optim.base import NONFINITE_POLICIES, check_choice, check_int, check_positive
 from .optim.estimator import SurrogateEstimator
 from .optim.zerograds import ZeroGrads
 
@@ -61,6 +67,11 @@ class _SurrogateGradient(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_output: torch.Tensor):
+        if torch.is_grad_enabled():  # create_graph=True: a second derivative would silently miss our part
+            raise RuntimeError(
+                "ZeroGradsFunction's gradient has no derivative of its own (the surrogate's curvature is not "
+                "passed on), so create_graph=True / double backward cannot go through it"
+            )
         (grad,) = ctx.saved_tensors
         return grad_output.unsqueeze(-1) * grad, None, None
 
@@ -117,7 +128,8 @@ class ZeroGradsFunction(torch.nn.Module):
             raise ValueError(f"unknown option(s) {unknown} for ZeroGradsFunction; allowed: {sorted(ESTIMATOR_OPTIONS)}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
             raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
-        self.fun = fun
+        # Kept out of torch's registry: an nn.Module black box must not lend its parameters to the user's optimizer.
+        self.__dict__["fun"] = fun
         self.dim = check_int("dim", dim, 1)
         self.value = check_choice("value", value, VALUES)
         self.array = check_choice("array", array, ARRAYS)
@@ -125,7 +137,7 @@ class ZeroGradsFunction(torch.nn.Module):
         self.vectorized = bool(vectorized)
         self.seed = None if seed is None else int(seed)
         self.options = {**ESTIMATOR_OPTIONS, **options}
-        self._make_estimator(0)  # validates the options now, not on the first call
+        self._first = self._make_estimator(0)  # checks the options now; row 0's estimator on the first call
         self.rng = np.random.default_rng(seed)
         self.estimators: list[SurrogateEstimator] = []  # one per row; a plain list, so no torch parameters
         self.num_evaluations = 0
@@ -144,8 +156,7 @@ class ZeroGradsFunction(torch.nn.Module):
 
     @sigma.setter
     def sigma(self, value: float) -> None:
-        self._make_estimator(0, sigma=value)  # the same check as at construction
-        self.options["sigma"] = float(value)
+        self.options["sigma"] = check_positive("sigma", value)
         for estimator in self.estimators:
             estimator.sigma = float(value)
 
@@ -163,11 +174,11 @@ class ZeroGradsFunction(torch.nn.Module):
         rows = len(x)
         self.num_calls += 1
         if not (torch.is_grad_enabled() and theta.requires_grad):
-            losses = self._evaluate(x, theta)
-            return torch.as_tensor(losses, dtype=theta.dtype, device=theta.device).reshape(theta.shape[:-1])
+            return self._as_output(self._evaluate(x, theta)[1], theta).reshape(theta.shape[:-1])
 
         if not self.estimators:
-            self.estimators = [self._make_estimator(i) for i in range(rows)]
+            self._first.sigma = self.sigma
+            self.estimators = [self._first] + [self._make_estimator(i) for i in range(1, rows)]
             for estimator, point in zip(self.estimators, x):
                 estimator.reset_frame(point)
         elif len(self.estimators) != rows:
@@ -177,19 +188,23 @@ class ZeroGradsFunction(torch.nn.Module):
             )
         samples = [estimator.sample(point, self.rng) for estimator, point in zip(self.estimators, x)]
         batch = np.concatenate(samples + ([x] if self.value == "exact" else []))
-        losses = self._evaluate(batch, theta)
+        batch, losses = self._evaluate(batch, theta)
+        fit_losses = self._worst_for_nonfinite(losses)
 
         p = self.popsize
         values, grads, metrics = np.empty(rows), np.empty((rows, self.dim)), []
         for i, (estimator, point) in enumerate(zip(self.estimators, x)):
-            row_losses = losses[i * p:(i + 1) * p]
-            metrics.append(estimator.update(samples[i], row_losses, point))
+            rows_i = slice(i * p, (i + 1) * p)
+            metrics.append(estimator.update(batch[rows_i], fit_losses[rows_i], point))
             grads[i] = estimator.gradient(point) * estimator.loss_scale
-            values[i] = losses[rows * p + i] if self.value == "exact" else row_losses.mean()
+            if self.value == "exact":
+                values[i] = losses[rows * p + i]
+            else:  # the mean over the samples that returned a number (NaN if none did)
+                finite = losses[rows_i][np.isfinite(losses[rows_i])]
+                values[i] = finite.mean() if finite.size else np.nan
         self.metrics = {k: float(np.mean([m[k] for m in metrics])) for k in metrics[0]}
-        self.metrics.update(batch_loss_mean=float(losses.mean()), num_evaluations=float(self.num_evaluations))
-        shape = theta.shape[:-1]
-        value = torch.as_tensor(values, dtype=theta.dtype, device=theta.device).reshape(shape)
+        self.metrics.update(batch_loss_mean=float(fit_losses.mean()), num_evaluations=float(self.num_evaluations))
+        value = self._as_output(values, theta).reshape(theta.shape[:-1])
         grad = torch.as_tensor(grads, dtype=theta.dtype, device=theta.device).reshape(theta.shape)
         return _SurrogateGradient.apply(theta, value, grad)
 
@@ -198,64 +213,104 @@ class ZeroGradsFunction(torch.nn.Module):
             raise TypeError(f"theta must be a torch.Tensor, got {type(theta).__name__}")
         if not theta.is_floating_point():
             raise TypeError(f"theta must have a floating dtype (float32, float64, ...), got {theta.dtype}")
-        if theta.ndim not in (1, 2) or theta.shape[-1] != self.dim:
-            raise ValueError(f"theta must have shape ({self.dim},) or (b, {self.dim}), got {tuple(theta.shape)}")
+        if theta.ndim not in (1, 2) or theta.shape[-1] != self.dim or theta.ndim == 2 and len(theta) == 0:
+            raise ValueError(
+                f"theta must have shape ({self.dim},) or (b, {self.dim}) with b >= 1, got {tuple(theta.shape)}"
+            )
         x = theta.detach().to("cpu", torch.float64).numpy().reshape(-1, self.dim)
         if not np.all(np.isfinite(x)):
             bad = np.flatnonzero(~np.isfinite(x).all(axis=1))
             raise ValueError(f"theta contains NaN or inf (rows {bad[:10].tolist()})")
         return x
 
-    def _evaluate(self, batch: np.ndarray, like: torch.Tensor) -> np.ndarray:
-        """``f`` on an ``(n, d)`` batch, as checked float64 losses; counts the evaluations."""
+    def _evaluate(self, batch: np.ndarray, like: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """``f`` on an ``(n, d)`` batch: the points as evaluated and their float64 losses (counted, checked)."""
         if self.array == "torch":
-            batch_in = torch.as_tensor(batch, dtype=like.dtype, device=like.device)
+            # At least float32: a float16 sample may round back onto theta and hide the perturbation.
+            batch_in = torch.as_tensor(batch, device=like.device, dtype=torch.promote_types(like.dtype, torch.float32))
+            batch = batch_in.detach().to("cpu", torch.float64).numpy()  # fit on what was evaluated
         else:
             batch_in = batch
         if self.vectorized:
-            raw = self.fun(batch_in)
-            losses = _as_losses(raw, len(batch), self.fun)
+            losses = _as_losses(self.fun(batch_in), len(batch), self.fun)
         else:
             losses = np.array([_as_losses(self.fun(row), 1, self.fun)[0] for row in batch_in])
         self.num_evaluations += len(batch)
-        finite = np.isfinite(losses)
-        if not finite.all():
+        bad = ~np.isfinite(losses)
+        if bad.any():
             if self.nonfinite == "raise":
                 raise ValueError(
-                    f"{_name(self.fun)} returned NaN or inf for samples {np.flatnonzero(~finite)[:10].tolist()} "
+                    f"{_name(self.fun)} returned NaN or inf for samples {np.flatnonzero(bad)[:10].tolist()} "
                     f"of call {self.num_calls}; fix the function or pass nonfinite='worst' to treat them as the "
-                    f"worst loss of the batch"
+                    f"worst loss of the batch in the fit"
                 )
-            self.num_nonfinite += int((~finite).sum())
-            losses[~finite] = losses[finite].max() if finite.any() else 0.0
-        return losses
+            self.num_nonfinite += int(bad.sum())
+        return batch, losses
+
+    @staticmethod
+    def _worst_for_nonfinite(losses: np.ndarray) -> np.ndarray:
+        """What the surrogate is fitted to under ``nonfinite="worst"``: the batch's worst finite loss instead."""
+        finite = np.isfinite(losses)
+        if finite.all():
+            return losses
+        return np.where(finite, losses, losses[finite].max() if finite.any() else 0.0)
+
+    def _as_output(self, values: np.ndarray, theta: torch.Tensor) -> torch.Tensor:
+        out = torch.as_tensor(values, dtype=theta.dtype, device=theta.device)
+        overflow = np.isfinite(values) & ~torch.isfinite(out).cpu().numpy()
+        if overflow.any():
+            raise OverflowError(
+                f"loss values {values[overflow][:5].tolist()} do not fit theta's dtype {theta.dtype}; "
+                f"pass theta in a wider dtype (float32 or float64)"
+            )
+        return out
 
     # ------------------------------------------------------------------ state (torch's extra-state hooks)
     def get_extra_state(self) -> dict[str, Any]:
-        return {
+        # Tensors and plain Python values only, so that torch.load's default (weights_only=True) reads it.
+        return _tensors({
             "dim": self.dim,
             "options": dict(self.options),
             "rng": copy.deepcopy(self.rng.bit_generator.state),
             "estimators": [estimator.state_dict() for estimator in self.estimators],
-            "counters": (self.num_evaluations, self.num_calls, self.num_nonfinite),
-        }
+            "counters": [self.num_evaluations, self.num_calls, self.num_nonfinite],
+        })
 
     def set_extra_state(self, state: dict[str, Any]) -> None:
         if state["dim"] != self.dim:
             raise ValueError(f"state is for dim {state['dim']}, this ZeroGradsFunction has dim {self.dim}")
-        self.options = dict(state["options"])
+        changed = sorted(k for k in self.options if k != "sigma" and state["options"].get(k) != self.options[k])
+        if changed:
+            raise ValueError(
+                f"state was saved with other settings: "
+                + ", ".join(f"{k}={state['options'].get(k)!r} (here {self.options[k]!r})" for k in changed)
+            )
+        self.options["sigma"] = float(state["options"]["sigma"])  # a schedule may have moved it
         self.rng.bit_generator.state = copy.deepcopy(state["rng"])
         self.estimators = []
         for i, estimator_state in enumerate(state["estimators"]):
             estimator = self._make_estimator(i)
             estimator.load_state_dict(estimator_state)
             self.estimators.append(estimator)
-        self.num_evaluations, self.num_calls, self.num_nonfinite = state["counters"]
+        self.num_evaluations, self.num_calls, self.num_nonfinite = (int(c) for c in state["counters"])
 
     def extra_repr(self) -> str:
         fun = getattr(self.fun, "__qualname__", type(self.fun).__name__)
         return (f"fun={fun}, dim={self.dim}, popsize={self.popsize}, sigma={self.sigma:g}, "
                 f"value={self.value!r}, rows={len(self.estimators) or 'unset'}")
+
+
+def _tensors(obj):
+    """Numpy arrays and scalars in nested dicts, lists and tuples as tensors and Python numbers."""
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(obj.copy())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, dict):
+        return {k: _tensors(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_tensors(v) for v in obj)
+    return obj
 
 
 def _name(fun) -> str:
@@ -265,7 +320,10 @@ def _name(fun) -> str:
 def _as_losses(raw, n: int, fun) -> np.ndarray:
     """``raw`` as ``n`` float64 losses, or an error that says which function returned what."""
     if isinstance(raw, torch.Tensor):
-        raw = raw.detach().cpu().numpy()
+        if raw.is_complex() or raw.dtype == torch.bool:
+            raw = raw.detach().cpu().numpy()
+        else:  # every real dtype, bfloat16 included (numpy has none)
+            raw = raw.detach().to("cpu", torch.float64).numpy()
     if isinstance(raw, numbers.Real) and not isinstance(raw, bool):
         raw = np.asarray(raw, dtype=np.float64)
     arr = np.asarray(raw) if isinstance(raw, (np.ndarray, np.generic, list, tuple)) else None

@@ -114,6 +114,7 @@ class SurrogateEstimator:
         # The frame the surrogate was last fitted in: z = (x - frame_theta) / frame_sigma.
         self._frame_theta, self._frame_sigma = np.zeros(self.dim), self.sigma
         self._target_shift, self._target_scale = 0.0, 1.0
+        self._centre_gradient: np.ndarray | None = None  # gradient at the frame's centre, once computed
 
     @property
     def num_samples(self) -> int:
@@ -128,6 +129,7 @@ class SurrogateEstimator:
     def reset_frame(self, theta: np.ndarray) -> None:
         """Centre the (still unfitted) surrogate's frame at ``theta``."""
         self._frame_theta, self._frame_sigma = np.array(theta, dtype=np.float64), self.sigma
+        self._centre_gradient = None
 
     # ------------------------------------------------------------------ one round
     def sample(self, theta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -168,7 +170,9 @@ class SurrogateEstimator:
 
         fit_loss = self._fit_exact(z, targets, weights) if self.fit == "exact" else self._fit_adam(z, targets, weights)
         self._frame_theta, self._frame_sigma = theta_fit, sigma
+        self._centre_gradient = None
         grad = self.gradient(theta_fit)
+        self._centre_gradient = grad  # the usual next question; asked again, it costs no second backward pass
         return {
             "surrogate_loss": fit_loss,
             "surrogate_error": surrogate_error,
@@ -181,6 +185,8 @@ class SurrogateEstimator:
     # ------------------------------------------------------------------ the fitted surrogate
     def gradient(self, x: np.ndarray) -> np.ndarray:
         """Gradient of the fitted surrogate at ``x`` (d,), per parameter unit."""
+        if self._centre_gradient is not None and np.array_equal(x, self._frame_theta):
+            return self._centre_gradient.copy()
         z = torch.from_numpy((np.asarray(x, dtype=np.float64) - self._frame_theta) / self._frame_sigma)
         z = z.float().unsqueeze(0).requires_grad_(True)
         (g,) = torch.autograd.grad(self.model(z).sum(), z)
@@ -293,12 +299,18 @@ class SurrogateEstimator:
         self._points.zero_()
         self._points[:stored] = torch.as_tensor(state["points"], dtype=torch.float32)
         self._losses[:] = 0.0
-        self._losses[:stored] = state["losses"]
+        self._losses[:stored] = _numpy(state["losses"])
         self._stored, self._cursor = stored, int(state["cursor"])
-        self._jitter = None if state["jitter"] is None else np.array(state["jitter"])
+        self._jitter = None if state["jitter"] is None else _numpy(state["jitter"]).copy()
         frame_theta, self._frame_sigma = state["frame"]
-        self._frame_theta = np.array(frame_theta, dtype=np.float64)
-        self._target_shift, self._target_scale = state["target"]
+        self._frame_theta = _numpy(frame_theta).astype(np.float64)
+        self._target_shift, self._target_scale = float(state["target"][0]), float(state["target"][1])
+        self._centre_gradient = None
+
+
+def _numpy(x) -> np.ndarray:
+    """A saved array as numpy (states saved through torch hold tensors)."""
+    return x.numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
