@@ -9,7 +9,8 @@ from gymnasium import spaces
 from zg_envs._shadow_common import GLYPH_POOL, LOSSES, cached_glyph, mask_target, target_kind, target_rng
 from zg_envs.render.shadow import (SCREEN_DIRECTIONS, SCREEN_UPS, area_weights, axis_hull, axis_shadows,
                                    grid_ray_cells, screen_rays)
-from zg_envs.utils import check_action, check_bool, check_choice, check_float, check_int_arg, warn_no_render_mode
+from zg_envs.utils import (check_action, check_bool, check_choice, check_float, check_int_arg, check_reset_options,
+                           episode_ended_error, warn_no_render_mode)
 
 DEFAULT_TARGETS = ("glyph:Z", "glyph:G", "heart")
 LIGHT_TYPES = ("directional", "point")
@@ -73,7 +74,8 @@ class ShadowArtEnv(gym.Env):
     `targets="random"`.
 
     ## Episode End
-    Terminated after the single step.
+    Terminated after the single step. Calling `step` again raises `RuntimeError`; call `reset` first.
+    `reset` takes no `options`: any key raises `ValueError` naming it.
 
     ## Arguments
     ```python
@@ -284,6 +286,7 @@ class ShadowArtEnv(gym.Env):
 
     # ------------------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        check_reset_options(options, (), "zg/ShadowArt-v0")  # none are understood; a typo must not pass silently
         super().reset(seed=seed)
         if self.randomize_target:
             if self._target_kind == "random":
@@ -300,7 +303,7 @@ class ShadowArtEnv(gym.Env):
 
     def step(self, action):
         if self._done:
-            raise RuntimeError("ShadowArt-v0: the episode has ended (one step per episode); call reset()")
+            raise episode_ended_error("zg/ShadowArt-v0 (one step per episode)")
         a = check_action(action, self.action_space)
         k = self.grid
         occ = (a > 0.0).reshape(k, k, k)

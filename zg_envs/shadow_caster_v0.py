@@ -9,7 +9,8 @@ from gymnasium import spaces
 from zg_envs._shadow_common import GLYPH_POOL, LOSSES, cached_glyph, image_losses, mask_target, target_kind, target_rng
 from zg_envs.render.shadow import (area_weights, box_shadow_window, ground_coordinates, ground_shadow,
                                    sphere_shadow_window)
-from zg_envs.utils import check_action, check_bool, check_choice, check_float, check_int_arg, warn_no_render_mode
+from zg_envs.utils import (check_action, check_bool, check_choice, check_float, check_int_arg, check_reset_options,
+                           episode_ended_error, warn_no_render_mode)
 
 #: Scene constants: the imaged ground square is [-EXTENT, EXTENT]^2 at z = 0, the point light is at LIGHT.
 EXTENT = 1.0
@@ -89,7 +90,9 @@ class ShadowCasterEnv(gym.Env):
     random letter or shape; an image target cannot be randomised.
 
     ## Episode End
-    Terminated after `n_casters` placements; never truncated by the env itself.
+    Terminated after `n_casters` placements; never truncated by the env itself. Calling `step` after the
+    end raises `RuntimeError`; call `reset` first. `reset` takes no `options`: any key raises `ValueError`
+    naming it.
 
     ## Arguments
     ```python
@@ -217,6 +220,7 @@ class ShadowCasterEnv(gym.Env):
 
     # ------------------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        check_reset_options(options, (), "zg/ShadowCaster-v0")  # none are understood; a typo must not pass silently
         super().reset(seed=seed)
         if self.randomize_target:
             if self._target_kind == "random":
@@ -239,7 +243,7 @@ class ShadowCasterEnv(gym.Env):
 
     def step(self, action):
         if self._done:
-            raise RuntimeError("ShadowCaster-v0: the episode has ended (all occluders placed); call reset()")
+            raise episode_ended_error("zg/ShadowCaster-v0")
         a = check_action(action, self.action_space)
         x, y, z, size = action_to_occluder(a)
         r0, r1, c0, c1, sub = self._window((x, y, z), size, LIGHT, self._xs, self._ys, EXTENT)

@@ -11,7 +11,8 @@ from gymnasium import spaces
 from zg_envs import tree_grammar as tg
 from zg_envs.render.tree import tree_silhouette
 from zg_envs.targets import load_image_mask
-from zg_envs.utils import check_action, check_bool, check_choice, check_float, check_int_arg, warn_no_render_mode
+from zg_envs.utils import (check_action, check_bool, check_choice, check_float, check_int_arg, check_reset_options,
+                           episode_ended_error, warn_no_render_mode)
 
 #: Number of tree statistics at the end of the observation (see the class docstring).
 N_STATS = 14
@@ -113,7 +114,7 @@ class TreeGrowthEnv(gym.Env):
     ## Episode End
 
     Terminated after `generations` steps. No truncation. Calling `step` after the end raises
-    `RuntimeError`; call `reset` first.
+    `RuntimeError`; call `reset` first. `reset` takes no `options`: any key raises `ValueError` naming it.
 
     ## Arguments
 
@@ -278,6 +279,7 @@ class TreeGrowthEnv(gym.Env):
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        check_reset_options(options, (), "zg/TreeGrowth-v0")  # none are understood; a typo must not pass silently
         super().reset(seed=seed)
         if self.randomize_target:
             actions, mask = self._draw_target(self.np_random)
@@ -290,9 +292,7 @@ class TreeGrowthEnv(gym.Env):
 
     def step(self, action):
         if self._done:
-            raise RuntimeError(
-                "step() called after the episode ended (or before reset()); call reset() to start a new episode"
-            )
+            raise episode_ended_error("zg/TreeGrowth-v0")
         action = check_action(action, self.action_space)
         tree = self._tree
         before = tree.n_segments
