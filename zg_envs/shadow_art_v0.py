@@ -9,8 +9,8 @@ from gymnasium import spaces
 from zg_envs._shadow_common import GLYPH_POOL, LOSSES, cached_glyph, mask_target, target_kind, target_rng
 from zg_envs.render.shadow import (SCREEN_DIRECTIONS, SCREEN_UPS, area_weights, axis_hull, axis_shadows,
                                    grid_ray_cells, screen_rays)
-from zg_envs.utils import (check_action, check_bool, check_choice, check_float, check_int_arg, check_reset_options,
-                           episode_ended_error, warn_no_render_mode)
+from zg_envs.utils import (check_action, check_bool, check_choice, check_float, check_int_arg, check_memory,
+                           check_reset_options, episode_ended_error, warn_no_render_mode)
 
 DEFAULT_TARGETS = ("glyph:Z", "glyph:G", "heart")
 LIGHT_TYPES = ("directional", "point")
@@ -18,6 +18,25 @@ LIGHT_TYPES = ("directional", "point")
 LIGHT_DISTANCE = 5.0
 SCREEN_DISTANCE = 2.0
 MAX_GRID = 256
+# rays traced at once when a point light's ray table is built (zg_envs.render.shadow.grid_ray_cells)
+_RAY_CHUNK = 8192
+
+
+def estimate_memory(grid: int, n_screens: int, resolution: int, light: str) -> float:
+    """Upper bound (bytes) of the memory a ShadowArt-v0 env with these arguments can need.
+
+    A fixed 32 MiB (fonts, glyph rendering). Per voxel 48 bytes, measured 36 at K = 128: the action space's
+    float32 bounds, the caller's float32 action and a sample's float64 draw, its float64 check and clip,
+    the occupancy grids. Per screen pixel 16 bytes: targets, shadows, the loss's comparisons and the
+    observation's float32 copy. A point light adds its ray table, ``S R^2 (3K + 3)`` entries of 10 bytes
+    (int32 cells, the per-screen tables it is assembled from, their entry axes and one evaluation's
+    gather), and the working space of tracing ``_RAY_CHUNK`` rays at a time, about 128 bytes per
+    ray-plane crossing.
+    """
+    total = 32.0 * 2**20 + 48.0 * grid**3 + 16.0 * n_screens * resolution**2
+    if light == "point":
+        total += 10.0 * n_screens * resolution**2 * (3 * grid + 3) + 128.0 * _RAY_CHUNK * 3 * (grid + 1)
+    return total
 
 
 class ShadowArtEnv(gym.Env):
@@ -104,6 +123,11 @@ class ShadowArtEnv(gym.Env):
     ray (`S R^2 (3K + 3)` int32 entries at most, e.g. 1.2 MB for `K = R = 32`) and then cost one gather of
     that size per evaluation.
 
+    Memory: `estimate_memory(grid, n_screens, resolution, light)` bounds the peak: about
+    `48 K^3 + 16 S R^2` bytes + 32 MiB, plus `10 S R^2 (3K + 3)` and the ray tracer's working space for a
+    point light (K = 256 directional: 0.8 GiB; K = R = 128 point: 0.7 GiB). Arguments whose estimate exceeds the bound of every
+    zg env, `zg_envs.utils.MEMORY_BOUND_BYTES` (2 GiB), are refused in `__init__` with the estimate.
+
     ## Version History
     * v0: initial version.
     """
@@ -150,6 +174,9 @@ class ShadowArtEnv(gym.Env):
                              "target_seed), or a sequence of 2 or 3 per-screen targets ('glyph:<text>', a "
                              f"shape name, an image path or array); got {targets!r}")
         self.n_screens = n_screens or (3 if specs == "random" else len(specs))
+        check_memory("zg/ShadowArt-v0", estimate_memory(k, self.n_screens, res, self.light),
+                     f"grid={k}, resolution={res}, {self.n_screens} screens, light={self.light!r}",
+                     "lower grid or resolution" + (", or use light='directional'" if self.light == "point" else ""))
         self._screens = tuple(range(self.n_screens))
         if specs == "random":
             self._target_kind = "random"

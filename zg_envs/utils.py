@@ -85,6 +85,29 @@ def check_choice(name: str, value, allowed) -> str:
     return value
 
 
+#: The memory bound of every env: arguments whose estimated peak (the env's arrays, the renderers'
+#: working space and, with a render mode, a picture) exceeds it are refused in ``__init__``.
+MEMORY_BOUND_BYTES = 2 * 2**30
+
+
+def check_memory(env_name: str, estimate: float, breakdown: str, advice: str) -> None:
+    """Refuse arguments whose estimated peak memory ``estimate`` (bytes) exceeds :data:`MEMORY_BOUND_BYTES`.
+
+    Checked up front, before anything large is allocated: otherwise such arguments run for minutes and
+    end in a ``MemoryError`` (or the machine swaps). ``breakdown`` says where the estimate comes from,
+    ``advice`` which arguments to lower.
+    """
+    if estimate > MEMORY_BOUND_BYTES:
+        raise ValueError(
+            f"{env_name}: these arguments would need up to about {_gib(estimate)} of memory ({breakdown}), "
+            f"more than the bound of {_gib(MEMORY_BOUND_BYTES)} for one env; {advice}"
+        )
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.3g} GiB" if n >= 2**30 else f"{n / 2**20:.3g} MiB"
+
+
 def check_reset_options(options, allowed, env_name: str) -> dict:
     """Return ``reset``'s ``options`` as a dict, refusing keys the env does not understand.
 

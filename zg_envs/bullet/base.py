@@ -48,7 +48,15 @@ import pybullet
 import pybullet_data
 from pybullet_utils.bullet_client import BulletClient
 
-from zg_envs.utils import check_int_arg, check_reset_options, episode_ended_error, warn_no_render_mode
+from zg_envs.utils import (check_int_arg, check_memory, check_reset_options, episode_ended_error,
+                           warn_no_render_mode)
+
+#: Memory of one env apart from its pictures: the physics client, the world and its saved copy (the
+#: humanoids need well under this).
+WORLD_BYTES = 64 * 2**20
+#: Bytes per pixel of a render: TinyRenderer's colour, depth and mask buffers, the RGBA array PyBullet
+#: returns and our RGB copy.
+RENDER_BYTES_PER_PIXEL = 32
 
 #: collision filter of the ground, Bullet's default for static objects: group StaticFilter (2), mask
 #: AllFilter ^ StaticFilter (everything but other static objects)
@@ -141,6 +149,17 @@ class BulletEnv(gym.Env):
         self._initial_state: int | None = None
         self._ground = -1
         self._episode_over = True  # no episode yet: step() needs a reset() first
+
+    def check_memory(self, extra_bytes: float = 0.0, extra: str = "") -> None:
+        """Refuse arguments above the memory bound; subclasses call it at the end of ``__init__``.
+
+        The estimate is :data:`WORLD_BYTES`, plus :data:`RENDER_BYTES_PER_PIXEL` per pixel of a render,
+        plus ``extra_bytes`` (what the subclass keeps per argument, for example a clip's frames).
+        """
+        pixels = self.render_width * self.render_height if self.render_mode is not None else 0
+        check_memory(self._env_name(), WORLD_BYTES + RENDER_BYTES_PER_PIXEL * pixels + extra_bytes,
+                     f"render {self.render_width} x {self.render_height}{extra}",
+                     "lower render_width and render_height")
 
     # ------------------------------------------------------------------ client life cycle
     @property

@@ -131,7 +131,11 @@ class CharacterLocomotionEnv(BulletEnv):
     | `sim_frequency` | int | `240` | physics steps per second, a multiple of `control_frequency` |
     | `solver_iterations` | int | `50` | PyBullet's constraint-solver iterations per sub-step |
     | `render_mode` | str or None | `None` | `"rgb_array"`: picture from a camera following the torso |
-    | `render_width`, `render_height` | int | `240`, `180` | picture size |
+    | `render_width`, `render_height` | int | `240`, `180` | picture size, 16..4096 each |
+
+    Memory: the world takes well under 64 MiB; a render mode adds 32 bytes per pixel (0.5 GiB at the
+    largest 4096 x 4096). Arguments above the bound of every zg env, `zg_envs.utils.MEMORY_BOUND_BYTES`
+    (2 GiB), are refused in `__init__` with the estimate.
 
     ## Version History
     - v0: initial version; resets made exact (no contact left from the previous episode) and
@@ -183,6 +187,7 @@ class CharacterLocomotionEnv(BulletEnv):
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(11 + 2 * n + f,), dtype=np.float64)
         self._body = self._plane = -1
         self._x = 0.0
+        self.check_memory()
 
     # ------------------------------------------------------------------ world
     def build_world(self, client) -> int:

@@ -121,8 +121,12 @@ class CharacterMimicEnv(BulletEnv):
     | `episode_length` | int or None | `None` | control steps per episode; `None`: one clip duration |
     | `solver_iterations` | int | `20` | PyBullet's constraint-solver iterations per sub-step |
     | `render_mode` | str or None | `None` | `"rgb_array"`: a picture from a camera following the character, with the reference pose as a blue kinematic ghost beside it |
-    | `render_width`, `render_height` | int | `240`, `180` | picture size |
+    | `render_width`, `render_height` | int | `240`, `180` | picture size, 16..4096 each |
     | `ghost_offset` | float | `1.0` | sideways distance (m) between the character and the ghost; 0 overlays them |
+
+    Memory: the world takes well under 64 MiB, plus about 2 KiB per clip frame; a render mode adds 32
+    bytes per pixel (0.5 GiB at the largest 4096 x 4096). Arguments above the bound of every zg env,
+    `zg_envs.utils.MEMORY_BOUND_BYTES` (2 GiB), are refused in `__init__` with the estimate.
 
     ## Version History
     - v0: initial version; resets made exact (the ground is now a multibody, so that its contacts can be
@@ -196,6 +200,8 @@ class CharacterMimicEnv(BulletEnv):
         self._ref_kin: dict[str, np.ndarray] | None = None
         self._body = self._plane = -1
         self._ghost_parts: list[tuple[int, int]] = []
+        # per clip frame: the clip's arrays and the reference kinematics of 15 links (about 2 KiB)
+        self.check_memory(2048.0 * self.clip.num_frames, f", a clip of {self.clip.num_frames:,} frames")
 
     # ------------------------------------------------------------------ world
     def build_world(self, client) -> int:
