@@ -24,9 +24,9 @@ commands are set once per control step and hold over its sub-steps.
 
 Why ``restoreState`` alone is not enough: it restores positions, velocities and the contact manifolds
 it saved, but leaves alone the manifolds the collision dispatcher created since. The world is saved
-before any contact exists, so after a restore the previous episode's last contact points (with their
-warm-start impulses) were still there: the first observation reported a foot on the ground that was in
-the air, and the first solver steps started from the old impulses. Every contact here involves the
+before any contact exists, so after a restore the previous episode's last contact points were still
+there, and ``getContactPoints`` read them: the first observation reported a foot on the ground that was
+in the air, and a feedback policy acted on it. Every contact here involves the
 ground (one character, no self-collision), so ``reset`` takes the ground out of the collision world and
 puts it back (``setCollisionFilterGroupMask`` re-inserts the collider), which releases all its manifolds:
 the next step builds them afresh, in the same order, as in a new env. ``reset`` then checks that no
