@@ -247,9 +247,9 @@ class TreeGrowthEnv(gym.Env):
             "zg/TreeGrowth-v0",
             estimate_memory(self.resolution, self.generations, self.max_segments,
                             self.render_resolution if render_mode is not None else None),
-            f"rasterising up to min(4^generations, max_segments) = "
-            f"{min(4 ** self.generations, self.max_segments - 1):,} new branches and leaves at once at "
-            f"resolution={self.resolution}" + (f", render_resolution={self.render_resolution}" if render_mode else ""),
+            f"up to {min(4 ** self.generations, self.max_segments - 1):,} new branches and as many leaves in "
+            f"one generation, rasterised at once at resolution={self.resolution}"
+            + (f", and the whole tree at render_resolution={self.render_resolution}" if render_mode else ""),
             "lower resolution, max_segments or generations",
         )
 

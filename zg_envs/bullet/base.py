@@ -26,11 +26,11 @@ Why ``restoreState`` alone is not enough: it restores positions, velocities and 
 it saved, but leaves alone the manifolds the collision dispatcher created since. The world is saved
 before any contact exists, so after a restore the previous episode's last contact points were still
 there, and ``getContactPoints`` read them: the first observation reported a foot on the ground that was
-in the air, and a feedback policy acted on it. Every contact here involves the
-ground (one character, no self-collision), so ``reset`` takes the ground out of the collision world and
-puts it back (``setCollisionFilterGroupMask`` re-inserts the collider), which releases all its manifolds:
-the next step builds them afresh, in the same order, as in a new env. ``reset`` then checks that no
-contact point is left, so a subclass that breaks this assumption fails loudly instead of silently.
+in the air, and a feedback policy acted on it. Every contact here involves the ground (one character, no
+self-collision), so ``reset`` takes the ground out of the collision world and puts it back
+(``setCollisionFilterGroupMask`` re-inserts the collider), which releases all its manifolds: the next
+step builds them afresh, in the same order, as in a new env. ``reset`` then checks that no contact point
+is left, so a subclass that breaks this assumption fails loudly instead of silently.
 """
 
 from __future__ import annotations
