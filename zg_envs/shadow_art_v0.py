@@ -105,11 +105,11 @@ class ShadowArtEnv(gym.Env):
 
     | Parameter | Type | Default | Description |
     |-----------|------|---------|-------------|
-    | `grid` | int | `16` | voxels per side `K`, 4..256 |
+    | `grid` | int | `16` | voxels per side `K`, 4..256, within the memory bound (below) |
     | `targets` | None, str or sequence | `None` | see Starting State |
     | `n_screens` | int or None | `None` | 2 or 3; default: the number of targets given, else 3 |
     | `light` | str | `"directional"` | `"directional"` (orthographic, fast) or `"point"` |
-    | `resolution` | int or None | `None` | screen image side, >= 8; default `max(K, 8)` |
+    | `resolution` | int or None | `None` | screen image side, >= 8, within the memory bound (below); default `max(K, 8)` |
     | `obs_resolution` | int or None | `None` | observed image side, 1..resolution; default `min(16, resolution)` |
     | `target_seed` | int | `0` | seed of the hidden random sculpture |
     | `randomize_target` | bool | `False` | draw new targets at every reset |

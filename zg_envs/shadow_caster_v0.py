@@ -119,7 +119,7 @@ class ShadowCasterEnv(gym.Env):
     |-----------|------|---------|-------------|
     | `n_casters` | int | `8` | occluders per episode, >= 1 |
     | `shape` | str | `"sphere"` | `"sphere"` or `"box"` (axis-aligned cube) |
-    | `resolution` | int | `64` | shadow image side in pixels, 8..4096 |
+    | `resolution` | int | `64` | shadow image side in pixels, 8..4096 (memory, below) |
     | `obs_resolution` | int | `16` | side of the downsampled images in the flat observation, 1..resolution |
     | `target` | str, path or array | `"random"` | see Starting State |
     | `target_seed` | int | `0` | seed of the hidden random target scene |
