@@ -9,7 +9,8 @@ from gymnasium import spaces
 from zg_envs._shadow_common import GLYPH_POOL, LOSSES, cached_glyph, mask_target, target_kind, target_rng
 from zg_envs.render.shadow import (SCREEN_DIRECTIONS, SCREEN_UPS, area_weights, axis_hull, axis_shadows,
                                    grid_ray_cells, screen_rays)
-from zg_envs.utils import check_action, check_bool, check_choice, check_float, check_int_arg, warn_no_render_mode
+from zg_envs.utils import (check_action, check_bool, check_choice, check_float, check_int_arg, check_memory,
+                           check_reset_options, episode_ended_error, warn_no_render_mode)
 
 DEFAULT_TARGETS = ("glyph:Z", "glyph:G", "heart")
 LIGHT_TYPES = ("directional", "point")
@@ -17,6 +18,25 @@ LIGHT_TYPES = ("directional", "point")
 LIGHT_DISTANCE = 5.0
 SCREEN_DISTANCE = 2.0
 MAX_GRID = 256
+# rays traced at once when a point light's ray table is built (zg_envs.render.shadow.grid_ray_cells)
+_RAY_CHUNK = 8192
+
+
+def estimate_memory(grid: int, n_screens: int, resolution: int, light: str) -> float:
+    """Upper bound (bytes) of the memory a ShadowArt-v0 env with these arguments can need.
+
+    A fixed 32 MiB (fonts, glyph rendering). Per voxel 48 bytes, measured 36 at K = 128: the action space's
+    float32 bounds, the caller's float32 action and a sample's float64 draw, its float64 check and clip,
+    the occupancy grids. Per screen pixel 16 bytes: targets, shadows, the loss's comparisons and the
+    observation's float32 copy. A point light adds its ray table, ``S R^2 (3K + 3)`` entries of 10 bytes
+    (int32 cells, the per-screen tables it is assembled from, their entry axes and one evaluation's
+    gather), and the working space of tracing ``_RAY_CHUNK`` rays at a time, about 128 bytes per
+    ray-plane crossing.
+    """
+    total = 32.0 * 2**20 + 48.0 * grid**3 + 16.0 * n_screens * resolution**2
+    if light == "point":
+        total += 10.0 * n_screens * resolution**2 * (3 * grid + 3) + 128.0 * _RAY_CHUNK * 3 * (grid + 1)
+    return total
 
 
 class ShadowArtEnv(gym.Env):
@@ -73,7 +93,8 @@ class ShadowArtEnv(gym.Env):
     `targets="random"`.
 
     ## Episode End
-    Terminated after the single step.
+    Terminated after the single step. Calling `step` again raises `RuntimeError`; call `reset` first.
+    `reset` takes no `options`: any key raises `ValueError` naming it.
 
     ## Arguments
     ```python
@@ -84,11 +105,11 @@ class ShadowArtEnv(gym.Env):
 
     | Parameter | Type | Default | Description |
     |-----------|------|---------|-------------|
-    | `grid` | int | `16` | voxels per side `K`, 4..256 |
+    | `grid` | int | `16` | voxels per side `K`, 4..256, within the memory bound (below) |
     | `targets` | None, str or sequence | `None` | see Starting State |
     | `n_screens` | int or None | `None` | 2 or 3; default: the number of targets given, else 3 |
     | `light` | str | `"directional"` | `"directional"` (orthographic, fast) or `"point"` |
-    | `resolution` | int or None | `None` | screen image side, >= 8; default `max(K, 8)` |
+    | `resolution` | int or None | `None` | screen image side, >= 8, within the memory bound (below); default `max(K, 8)` |
     | `obs_resolution` | int or None | `None` | observed image side, 1..resolution; default `min(16, resolution)` |
     | `target_seed` | int | `0` | seed of the hidden random sculpture |
     | `randomize_target` | bool | `False` | draw new targets at every reset |
@@ -101,6 +122,11 @@ class ShadowArtEnv(gym.Env):
     `K = 64` is 2 MB, `K = 128` 16 MB). Point lights precompute, once per env, the cells on each pixel's
     ray (`S R^2 (3K + 3)` int32 entries at most, e.g. 1.2 MB for `K = R = 32`) and then cost one gather of
     that size per evaluation.
+
+    Memory: `estimate_memory(grid, n_screens, resolution, light)` bounds the peak: about
+    `48 K^3 + 16 S R^2` bytes + 32 MiB, plus `10 S R^2 (3K + 3)` and the ray tracer's working space for a
+    point light (K = 256 directional: 0.8 GiB; K = R = 128 point: 0.7 GiB). Arguments whose estimate exceeds the bound of every
+    zg env, `zg_envs.utils.MEMORY_BOUND_BYTES` (2 GiB), are refused in `__init__` with the estimate.
 
     ## Version History
     * v0: initial version.
@@ -148,6 +174,9 @@ class ShadowArtEnv(gym.Env):
                              "target_seed), or a sequence of 2 or 3 per-screen targets ('glyph:<text>', a "
                              f"shape name, an image path or array); got {targets!r}")
         self.n_screens = n_screens or (3 if specs == "random" else len(specs))
+        check_memory("zg/ShadowArt-v0", estimate_memory(k, self.n_screens, res, self.light),
+                     f"grid={k}, resolution={res}, {self.n_screens} screens, light={self.light!r}",
+                     "lower grid or resolution" + (", or use light='directional'" if self.light == "point" else ""))
         self._screens = tuple(range(self.n_screens))
         if specs == "random":
             self._target_kind = "random"
@@ -284,6 +313,7 @@ class ShadowArtEnv(gym.Env):
 
     # ------------------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        check_reset_options(options, (), "zg/ShadowArt-v0")  # none are understood; a typo must not pass silently
         super().reset(seed=seed)
         if self.randomize_target:
             if self._target_kind == "random":
@@ -300,7 +330,7 @@ class ShadowArtEnv(gym.Env):
 
     def step(self, action):
         if self._done:
-            raise RuntimeError("ShadowArt-v0: the episode has ended (one step per episode); call reset()")
+            raise episode_ended_error("zg/ShadowArt-v0 (one step per episode)")
         a = check_action(action, self.action_space)
         k = self.grid
         occ = (a > 0.0).reshape(k, k, k)

@@ -9,7 +9,8 @@ from gymnasium import spaces
 from zg_envs._shadow_common import GLYPH_POOL, LOSSES, cached_glyph, image_losses, mask_target, target_kind, target_rng
 from zg_envs.render.shadow import (area_weights, box_shadow_window, ground_coordinates, ground_shadow,
                                    sphere_shadow_window)
-from zg_envs.utils import check_action, check_bool, check_choice, check_float, check_int_arg, warn_no_render_mode
+from zg_envs.utils import (check_action, check_bool, check_choice, check_float, check_int_arg, check_memory,
+                           check_reset_options, episode_ended_error, warn_no_render_mode)
 
 #: Scene constants: the imaged ground square is [-EXTENT, EXTENT]^2 at z = 0, the point light is at LIGHT.
 EXTENT = 1.0
@@ -19,6 +20,20 @@ XY_RANGE = 0.5
 Z_RANGE = (0.35, 1.05)
 SIZE_RANGE = (0.06, 0.20)
 OBS_TYPES = ("flat", "image")
+#: Largest shadow image side: memory grows as resolution^2 (see estimate_memory), 4096 needs up to ~1.1 GiB.
+MAX_RESOLUTION = 4096
+
+
+def estimate_memory(resolution: int, obs_resolution: int, obs_type: str, render: bool) -> float:
+    """Upper bound (bytes) of the memory a ShadowCaster-v0 env with these arguments can need.
+
+    Per pixel: the shadow and target masks (1 byte each) and the working space of one occluder's shadow,
+    six float64 arrays over its window, counted as the whole image (48 bytes); an image observation adds
+    two copies of 3 bytes, a render about 16 bytes. The flat observation's area weights add
+    ``2 * 4 * obs_resolution * resolution``.
+    """
+    per_pixel = 2 + 48 + (6 if obs_type == "image" else 0) + (16 if render else 0)
+    return float(per_pixel * resolution**2 + 8 * obs_resolution * resolution)
 SHAPE_NAMES = ("sphere", "box")
 
 
@@ -89,7 +104,9 @@ class ShadowCasterEnv(gym.Env):
     random letter or shape; an image target cannot be randomised.
 
     ## Episode End
-    Terminated after `n_casters` placements; never truncated by the env itself.
+    Terminated after `n_casters` placements; never truncated by the env itself. Calling `step` after the
+    end raises `RuntimeError`; call `reset` first. `reset` takes no `options`: any key raises `ValueError`
+    naming it.
 
     ## Arguments
     ```python
@@ -102,7 +119,7 @@ class ShadowCasterEnv(gym.Env):
     |-----------|------|---------|-------------|
     | `n_casters` | int | `8` | occluders per episode, >= 1 |
     | `shape` | str | `"sphere"` | `"sphere"` or `"box"` (axis-aligned cube) |
-    | `resolution` | int | `64` | shadow image side in pixels, >= 8 |
+    | `resolution` | int | `64` | shadow image side in pixels, 8..4096 (memory, below) |
     | `obs_resolution` | int | `16` | side of the downsampled images in the flat observation, 1..resolution |
     | `target` | str, path or array | `"random"` | see Starting State |
     | `target_seed` | int | `0` | seed of the hidden random target scene |
@@ -114,6 +131,10 @@ class ShadowCasterEnv(gym.Env):
 
     Cost: a step computes one occluder's shadow inside its bounding window and updates the loss counts
     incrementally, so it does not grow with `n_casters`.
+
+    Memory: at most about `50 resolution^2` bytes (+6 with `obs_type="image"`, +16 with a render mode),
+    so about 1.1 GiB at the largest `resolution=4096`; see `estimate_memory`. Arguments whose estimate exceeds
+    the bound of every zg env, `zg_envs.utils.MEMORY_BOUND_BYTES` (2 GiB), are refused in `__init__`.
 
     ## Version History
     * v0: initial version.
@@ -127,6 +148,10 @@ class ShadowCasterEnv(gym.Env):
         self.n_casters = check_int_arg("n_casters", n_casters, 1)
         self.shape = check_choice("shape", shape, SHAPE_NAMES)
         self.resolution = check_int_arg("resolution", resolution, 8)
+        if self.resolution > MAX_RESOLUTION:
+            need = estimate_memory(self.resolution, 1, "flat", False) / 2**30
+            raise ValueError(f"resolution must be an integer in [8, {MAX_RESOLUTION}] (memory grows as "
+                             f"resolution^2: {resolution} would need up to about {need:.3g} GiB), got {resolution!r}")
         self.obs_resolution = check_int_arg("obs_resolution", obs_resolution, 1, self.resolution)
         self.target_seed = check_int_arg("target_seed", target_seed, 0)
         self.randomize_target = check_bool("randomize_target", randomize_target)
@@ -136,6 +161,9 @@ class ShadowCasterEnv(gym.Env):
         if render_mode is not None:
             check_choice("render_mode", render_mode, self.metadata["render_modes"])
         self.render_mode = render_mode
+        check_memory("zg/ShadowCaster-v0",
+                     estimate_memory(self.resolution, self.obs_resolution, self.obs_type, render_mode is not None),
+                     f"resolution={self.resolution}, obs_type={self.obs_type!r}", "lower resolution")
 
         self._target_kind = target_kind(target, "target")
         if self._target_kind == "image" and self.randomize_target:
@@ -217,6 +245,7 @@ class ShadowCasterEnv(gym.Env):
 
     # ------------------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        check_reset_options(options, (), "zg/ShadowCaster-v0")  # none are understood; a typo must not pass silently
         super().reset(seed=seed)
         if self.randomize_target:
             if self._target_kind == "random":
@@ -239,7 +268,7 @@ class ShadowCasterEnv(gym.Env):
 
     def step(self, action):
         if self._done:
-            raise RuntimeError("ShadowCaster-v0: the episode has ended (all occluders placed); call reset()")
+            raise episode_ended_error("zg/ShadowCaster-v0")
         a = check_action(action, self.action_space)
         x, y, z, size = action_to_occluder(a)
         r0, r1, c0, c1, sub = self._window((x, y, z), size, LIGHT, self._xs, self._ys, EXTENT)

@@ -11,7 +11,8 @@ from gymnasium import spaces
 from zg_envs import tree_grammar as tg
 from zg_envs.render.tree import tree_silhouette
 from zg_envs.targets import load_image_mask
-from zg_envs.utils import check_action, check_bool, check_choice, check_float, check_int_arg, warn_no_render_mode
+from zg_envs.utils import (check_action, check_bool, check_choice, check_float, check_int_arg, check_memory,
+                           check_reset_options, episode_ended_error, warn_no_render_mode)
 
 #: Number of tree statistics at the end of the observation (see the class docstring).
 N_STATS = 14
@@ -20,6 +21,53 @@ _TARGET_COVERAGE = (0.04, 0.6)
 _TARGET_TRIES = 100
 # Stream key mixed into target_seed, so hidden targets never coincide with an action sampler seeded alike.
 _TARGET_STREAM = 0x7EE
+
+
+# Peak bytes per candidate pixel of the vectorised rasteriser (zg_envs.render.tree), measured: 105 for
+# segments, 74 for leaves; both rounded up here.
+_BYTES_PER_CANDIDATE = 112
+
+
+def _segment_box(g: int, resolution: int) -> float:
+    """Most candidate pixels of one generation-``g`` segment: its bounding box at the longest length
+    (ratio 0.9 per generation), the thickest radius and the worst angle (45 degrees)."""
+    length = tg.TRUNK_LENGTH * tg.LENGTH_RATIO_RANGE[1] ** g * resolution
+    radius = max(tg.TRUNK_RADIUS * tg.TRUNK_TAPER * tg.THICKNESS_RATIO_RANGE[1] ** (g - 1) * resolution, 0.5)
+    return min(length / np.sqrt(2.0) + 2.0 * radius + 1.0, resolution) ** 2
+
+
+def _leaf_box(resolution: int) -> float:
+    """Most candidate pixels of one leaf: the largest leaf's bounding box at the worst angle."""
+    a = max(tg.MAX_LEAF * resolution, 0.5)
+    b = max(tg.MAX_LEAF * tg.LEAF_ASPECT * resolution, 0.5)
+    return min(2.0 * np.sqrt(0.5 * (a * a + b * b)) + 1.0, resolution) ** 2
+
+
+def estimate_memory(resolution: int, generations: int, max_segments: int, render_resolution: int | None) -> float:
+    """Upper bound (bytes) of the memory a TreeGrowth-v0 env with these arguments can need.
+
+    The rasteriser unrolls every new primitive's bounding box into candidate pixels at once, so a step
+    costs ``_BYTES_PER_CANDIDATE`` per candidate: at most ``min(4^g, max_segments - 1)`` new segments
+    and as many leaves in generation ``g``, each at most the box of the largest such primitive. A render
+    (``render_resolution`` not None) redraws the whole tree: the segments of every generation, filled
+    greedily up to the cap, plus one largest leaf per segment. The tree's own arrays (segments, leaves,
+    tips, with a copy when concatenated) and the images are added.
+    """
+    cap = max_segments - 1  # the trunk is there from the start
+    step = 0.0
+    redraw, left = 0.0, cap
+    for g in range(1, generations + 1):
+        n = min(4.0 ** g, cap)
+        step = max(step, n * max(_segment_box(g, resolution), _leaf_box(resolution)))
+        if render_resolution is not None:
+            m = min(4.0 ** g, left)
+            left -= m
+            redraw += m * _segment_box(g, render_resolution)
+    if render_resolution is not None:
+        redraw = max(redraw, cap * _leaf_box(render_resolution))  # bark and leaves are drawn one after the other
+    tree = 2.0 * max_segments * (6 + 5 + 5) * 8
+    images = 4.0 * resolution**2 + (12.0 * render_resolution**2 if render_resolution is not None else 0.0)
+    return _BYTES_PER_CANDIDATE * max(step, redraw) + tree + images
 
 
 class TreeGrowthEnv(gym.Env):
@@ -113,7 +161,7 @@ class TreeGrowthEnv(gym.Env):
     ## Episode End
 
     Terminated after `generations` steps. No truncation. Calling `step` after the end raises
-    `RuntimeError`; call `reset` first.
+    `RuntimeError`; call `reset` first. `reset` takes no `options`: any key raises `ValueError` naming it.
 
     ## Arguments
 
@@ -133,7 +181,7 @@ class TreeGrowthEnv(gym.Env):
     | `render_mode`       | str or None                   | None    | `"rgb_array"`: `render()` returns a uint8 picture: a title (generation, segments, leaves, IoU), the coloured tree with the target outline in blue (left), the silhouette/target overlap at `resolution` (right: dark blue = tree on target, orange = tree only, light blue = target only) and a colour legend |
     | `resolution`        | int                           | 64      | side of the square silhouette in pixels, 8 .. 1024       |
     | `generations`       | int                           | 6       | steps per episode G, 1 .. 16                             |
-    | `max_segments`      | int                           | 512     | segment cap (trunk included), 1 .. 1,000,000             |
+    | `max_segments`      | int                           | 512     | segment cap (trunk included), 1 .. 1,000,000, within the memory bound (below) |
     | `target`            | None, path, or array          | None    | None: a tree grown from hidden actions; a path or an image array: that silhouette |
     | `target_seed`       | int                           | 0       | seed of the hidden target actions (when `target` is None and not randomised) |
     | `randomize_target`  | bool                          | False   | draw new hidden target actions from `np_random` at each reset (needs `target=None`) |
@@ -146,6 +194,16 @@ class TreeGrowthEnv(gym.Env):
     (the extra key keeps them apart from an action sampler seeded with the same number), or from
     `np_random` when `randomize_target=True`. They are redrawn from the same generator until they cover between 4 % and 60 % of the canvas
     (at most 100 draws), so they are neither specks nor solid blocks.
+
+    Memory: the rasteriser tests every pixel in each new branch's and leaf's bounding box at once, about
+    112 bytes per candidate pixel, so a step can need up to `112 min(4^G, max_segments) x (largest
+    branch or leaf box)` bytes, and a render as much again at `render_resolution` for the whole tree;
+    `estimate_memory(resolution, generations, max_segments, render_resolution)` gives this upper bound (4 MiB
+    with the defaults, 62 MiB with a render mode). Arguments whose estimate exceeds the bound of every zg
+    env, `zg_envs.utils.MEMORY_BOUND_BYTES` (2 GiB), are refused in `__init__` with the estimate: for
+    example `resolution=1024, max_segments=1000000, generations=16` (up to 701 GiB). The largest
+    `max_segments` allowed (no render mode): 1,673 at `resolution=1024, generations=6`; 8,082 at 512 and
+    8 generations; 37,857 at 256 and 10; 491,574 at 64 and 16.
 
     ## Version History
 
@@ -185,6 +243,15 @@ class TreeGrowthEnv(gym.Env):
         self.iou_weight = check_float("iou_weight", iou_weight)
         self.segment_penalty = check_float("segment_penalty", segment_penalty, minimum=0.0)
         self.render_resolution = check_int_arg("render_resolution", render_resolution, 16, 2048)
+        check_memory(
+            "zg/TreeGrowth-v0",
+            estimate_memory(self.resolution, self.generations, self.max_segments,
+                            self.render_resolution if render_mode is not None else None),
+            f"up to {min(4 ** self.generations, self.max_segments - 1):,} new branches and as many leaves in "
+            f"one generation, rasterised at once at resolution={self.resolution}"
+            + (f", and the whole tree at render_resolution={self.render_resolution}" if render_mode else ""),
+            "lower resolution, max_segments or generations",
+        )
 
         if target is None:
             self._image_target = None
@@ -278,6 +345,7 @@ class TreeGrowthEnv(gym.Env):
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        check_reset_options(options, (), "zg/TreeGrowth-v0")  # none are understood; a typo must not pass silently
         super().reset(seed=seed)
         if self.randomize_target:
             actions, mask = self._draw_target(self.np_random)
@@ -290,9 +358,7 @@ class TreeGrowthEnv(gym.Env):
 
     def step(self, action):
         if self._done:
-            raise RuntimeError(
-                "step() called after the episode ended (or before reset()); call reset() to start a new episode"
-            )
+            raise episode_ended_error("zg/TreeGrowth-v0")
         action = check_action(action, self.action_space)
         tree = self._tree
         before = tree.n_segments

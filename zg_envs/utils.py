@@ -1,6 +1,9 @@
-"""Small helpers shared by every environment: action and argument validation, the no-render-mode warning."""
+"""Small helpers shared by every environment: action, argument and reset-option validation, the
+episode-over error, the memory bound, the no-render-mode warning."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 from gymnasium import logger, spaces
@@ -80,6 +83,54 @@ def check_choice(name: str, value, allowed) -> str:
     if value not in allowed:
         raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
     return value
+
+
+#: The memory bound of every env: arguments whose estimated peak (the env's arrays, the renderers'
+#: working space and, with a render mode, a picture) exceeds it are refused in ``__init__``.
+MEMORY_BOUND_BYTES = 2 * 2**30
+
+
+def check_memory(env_name: str, estimate: float, breakdown: str, advice: str) -> None:
+    """Refuse arguments whose estimated peak memory ``estimate`` (bytes) exceeds :data:`MEMORY_BOUND_BYTES`.
+
+    Checked up front, before anything large is allocated: otherwise such arguments run for minutes and
+    end in a ``MemoryError`` (or the machine swaps). ``breakdown`` says where the estimate comes from,
+    ``advice`` which arguments to lower.
+    """
+    if estimate > MEMORY_BOUND_BYTES:
+        raise ValueError(
+            f"{env_name}: these arguments would need up to about {_gib(estimate)} of memory ({breakdown}), "
+            f"more than the bound of {_gib(MEMORY_BOUND_BYTES)} for one env; {advice}"
+        )
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.3g} GiB" if n >= 2**30 else f"{n / 2**20:.3g} MiB"
+
+
+def check_reset_options(options, allowed, env_name: str) -> dict:
+    """Return ``reset``'s ``options`` as a dict, refusing keys the env does not understand.
+
+    A misspelt key would otherwise be ignored silently and the episode start where it always does.
+    """
+    if options is None:
+        return {}
+    allowed = tuple(allowed)
+    if not isinstance(options, Mapping):
+        raise ValueError(f"{env_name}: reset options must be a dict or None, got {type(options).__name__} {options!r}")
+    unknown = [key for key in options if key not in allowed]
+    if unknown:
+        known = f"the allowed keys are {list(allowed)}" if allowed else "this env takes no reset options"
+        raise ValueError(f"{env_name}: unknown reset option(s) {unknown}; {known}")
+    return dict(options)
+
+
+def episode_ended_error(env_name: str) -> RuntimeError:
+    """The error of ``step()`` called after the episode ended (or before the first ``reset()``)."""
+    return RuntimeError(
+        f"{env_name}: step() called after the episode ended (terminated or truncated) or before reset(); "
+        "call reset() to start a new episode"
+    )
 
 
 def warn_no_render_mode() -> None:

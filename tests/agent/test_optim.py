@@ -256,3 +256,61 @@ def test_state_dict_of_another_optimizer_is_refused():
     state = make_optimizer("es", np.zeros(3), seed=0).state_dict()
     with pytest.raises(ValueError, match="state is for OpenES"):
         make_optimizer("zerograds", np.zeros(3), seed=0).load_state_dict(state)
+
+
+def _loss_returning(value):
+    def my_loss(x):
+        return value
+    return my_loss
+
+
+@pytest.mark.parametrize("value", [1, 1.5, np.float32(1.5), np.int64(2), np.array(1.5), np.array([1.5]),
+                                   np.array([[2]], dtype=np.int32)])
+def test_minimize_accepts_real_numbers_and_size_one_real_arrays(value):
+    res = zg_agent.minimize(_loss_returning(value), np.zeros(2), method="random", budget=20, seed=0)
+    assert res.fun == float(np.asarray(value).ravel()[0])
+
+
+@pytest.mark.parametrize("value,error", [
+    ("1.5", TypeError), (None, TypeError), (1 + 2j, TypeError), (np.complex128(1.0), TypeError),
+    (True, TypeError), (np.bool_(False), TypeError), ([1.5], TypeError), (np.array(["1.5"]), TypeError),
+    (np.array([1.0 + 0j]), TypeError), (np.array([1.0, 2.0]), ValueError), (np.zeros((0,)), ValueError),
+])
+def test_minimize_refuses_other_loss_values_naming_the_loss(value, error):
+    with pytest.raises(error, match=r"loss function _loss_returning.<locals>.my_loss returned .*"
+                                    r"it must return a real number"):
+        zg_agent.minimize(_loss_returning(value), np.zeros(2), method="random", budget=20, seed=0)
+
+
+def test_minimize_names_the_type_of_a_bad_loss():
+    with pytest.raises(TypeError, match=r"returned '1.5' of type str; it must return a real number: int, float"):
+        zg_agent.minimize(_loss_returning("1.5"), np.zeros(2), method="random", budget=20, seed=0)
+
+
+@pytest.mark.parametrize("make,error,match", [
+    (lambda xs: np.sum(xs, axis=1), None, None),
+    (lambda xs: np.sum(xs, axis=1).tolist(), None, None),
+    (lambda xs: np.sum(xs, axis=1, keepdims=True), ValueError, r"returned an array of shape \(10, 1\) for 10"),
+    (lambda xs: np.sum(xs), ValueError, r"returned an array of shape \(\) for 10 candidates"),
+    (lambda xs: np.sum(xs, axis=1).astype(str), TypeError, r"returned an array of dtype <U"),
+    (lambda xs: np.sum(xs, axis=1) + 0j, TypeError, "returned an array of dtype complex128"),
+    (lambda xs: None, TypeError, "returned None of type NoneType"),
+    (lambda xs: [None] * len(xs), TypeError, "returned an array of dtype object"),
+])
+def test_minimize_vectorized_needs_a_real_array_of_shape_n(make, error, match):
+    def run():
+        return zg_agent.minimize(make, np.zeros(2), method="random", budget=10, seed=0, vectorized=True,
+                                 popsize=10)
+    if error is None:
+        assert run().num_evaluations == 10
+    else:
+        with pytest.raises(error, match=rf"loss function .*<lambda> \(vectorized=True\) {match}"):
+            run()
+
+
+def test_tell_refuses_losses_that_are_not_real_numbers():
+    opt = make_optimizer("random", np.zeros(2), popsize=2, seed=0)
+    xs = opt.ask()
+    with pytest.raises(TypeError, match=r"losses must be real numbers \(int or float\), got an array of dtype <U3"):
+        opt.tell(xs, ["1.5", "2.0"])
+    opt.tell(xs, [1.5, 2])

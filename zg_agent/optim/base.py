@@ -105,7 +105,13 @@ class Optimizer(abc.ABC):
             )
         if not np.all(np.isfinite(candidates)):
             raise ValueError("candidates contain NaN or inf")
-        losses = np.asarray(losses, dtype=np.float64).reshape(-1)
+        raw = np.asarray(losses)
+        if raw.dtype.kind not in "iuf":  # asarray(..., float64) would quietly turn '1.5' into 1.5
+            raise TypeError(
+                f"losses must be real numbers (int or float), got an array of dtype {raw.dtype}: "
+                f"{raw.ravel()[:5].tolist()}{' ...' if raw.size > 5 else ''}"
+            )
+        losses = raw.astype(np.float64).reshape(-1)
         if losses.shape != (len(candidates),):
             raise ValueError(
                 f"losses must hold one value per candidate ({len(candidates)}), got shape {np.shape(losses)}"

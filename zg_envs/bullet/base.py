@@ -7,9 +7,10 @@ steps the environment, so an environment built in a parent process and used in a
 
 Subclasses fill three hooks, in the spirit of Gymnasium's MuJoCo base class:
 
-* ``build_world(client)``: load the bodies once per client (the ground, the character, ...). The world
-  state right after it is saved with ``saveState``; every ``reset`` restores it, so no contact cache or
-  solver warm start leaks from one episode into the next and the same seed replays the same rollout.
+* ``build_world(client)``: load the bodies once per client (the ground, the character, ...) and return
+  the ground's body id. The world state right after it is saved with ``saveState``; every ``reset``
+  restores it and then clears the contact cache (below), so nothing leaks from one episode into the next
+  and the same seed replays the same rollout bit for bit, whatever ran before.
 * ``reset_model(options)``: put the character in its starting state (drawing only from
   ``self.np_random``; ``options`` is ``reset``'s dict) and return ``(observation, info)``.
 * ``camera_target()``: what the ``rgb_array`` camera looks at.
@@ -20,6 +21,16 @@ Timing is given as two frequencies, validated here for every subclass: the physi
 physics sub-steps of ``sim_timestep = 1 / sim_frequency`` each. One ``do_simulation()`` call advances
 ``dt`` with a single ``stepSimulation`` (PyBullet runs the sub-steps internally, ``numSubSteps``), so motor
 commands are set once per control step and hold over its sub-steps.
+
+Why ``restoreState`` alone is not enough: it restores positions, velocities and the contact manifolds
+it saved, but leaves alone the manifolds the collision dispatcher created since. The world is saved
+before any contact exists, so after a restore the previous episode's last contact points were still
+there, and ``getContactPoints`` read them: the first observation reported a foot on the ground that was
+in the air, and a feedback policy acted on it. Every contact here involves the ground (one character, no
+self-collision), so ``reset`` takes the ground out of the collision world and puts it back
+(``setCollisionFilterGroupMask`` re-inserts the collider), which releases all its manifolds: the next
+step builds them afresh, in the same order, as in a new env. ``reset`` then checks that no contact point
+is left, so a subclass that breaks this assumption fails loudly instead of silently.
 """
 
 from __future__ import annotations
@@ -37,7 +48,19 @@ import pybullet
 import pybullet_data
 from pybullet_utils.bullet_client import BulletClient
 
-from zg_envs.utils import check_int_arg, warn_no_render_mode
+from zg_envs.utils import (check_int_arg, check_memory, check_reset_options, episode_ended_error,
+                           warn_no_render_mode)
+
+#: Memory of one env apart from its pictures: the physics client, the world and its saved copy (the
+#: humanoids need well under this).
+WORLD_BYTES = 64 * 2**20
+#: Bytes per pixel of a render: TinyRenderer's colour, depth and mask buffers, the RGBA array PyBullet
+#: returns and our RGB copy.
+RENDER_BYTES_PER_PIXEL = 32
+
+#: collision filter of the ground, Bullet's default for static objects: group StaticFilter (2), mask
+#: AllFilter ^ StaticFilter (everything but other static objects)
+GROUND_FILTER = (2, -1 ^ 2)
 
 try:  # flushing C's stdio buffer keeps buffered C prints from escaping after fd 1 is restored
     _LIBC = ctypes.CDLL(None)
@@ -124,6 +147,19 @@ class BulletEnv(gym.Env):
         self._client: BulletClient | None = None
         self._client_pid: int | None = None
         self._initial_state: int | None = None
+        self._ground = -1
+        self._episode_over = True  # no episode yet: step() needs a reset() first
+
+    def check_memory(self, extra_bytes: float = 0.0, extra: str = "") -> None:
+        """Refuse arguments above the memory bound; subclasses call it at the end of ``__init__``.
+
+        The estimate is :data:`WORLD_BYTES`, plus :data:`RENDER_BYTES_PER_PIXEL` per pixel of a render,
+        plus ``extra_bytes`` (what the subclass keeps per argument, for example a clip's frames).
+        """
+        pixels = self.render_width * self.render_height if self.render_mode is not None else 0
+        check_memory(self._env_name(), WORLD_BYTES + RENDER_BYTES_PER_PIXEL * pixels + extra_bytes,
+                     f"render {self.render_width} x {self.render_height}{extra}",
+                     "lower render_width and render_height")
 
     # ------------------------------------------------------------------ client life cycle
     @property
@@ -161,7 +197,10 @@ class BulletEnv(gym.Env):
             deterministicOverlappingPairs=1,
         )
         with silenced_stdout():  # importer warnings (e.g. URDF joints without an axis) are printed from C
-            self.build_world(client)
+            ground = self.build_world(client)
+        if not isinstance(ground, int) or ground < 0:  # pragma: no cover - a subclass bug
+            raise TypeError(f"{type(self).__name__}.build_world must return the ground's body id, got {ground!r}")
+        self._ground = ground
         self._initial_state = client.saveState()
 
     def close(self) -> None:
@@ -183,7 +222,12 @@ class BulletEnv(gym.Env):
             pass
 
     # ------------------------------------------------------------------ hooks
-    def build_world(self, client: BulletClient) -> None:  # pragma: no cover - abstract
+    def build_world(self, client: BulletClient) -> int:  # pragma: no cover - abstract
+        """Load the bodies into ``client`` and return the ground's body id.
+
+        The ground must be a multibody (loaded without ``useMaximalCoordinates``): ``reset`` re-inserts
+        it, and ``restoreState`` cannot find a maximal-coordinates body once it has been re-inserted.
+        """
         raise NotImplementedError
 
     def reset_model(self, options: dict) -> tuple[np.ndarray, dict]:  # pragma: no cover - abstract
@@ -192,12 +236,39 @@ class BulletEnv(gym.Env):
     def camera_target(self) -> Camera:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    #: ``reset(options=...)`` keys a subclass understands; any other key is an error
+    reset_options: tuple[str, ...] = ()
+
     # ------------------------------------------------------------------ Gymnasium API pieces
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        options = check_reset_options(options, self.reset_options, self._env_name())
         super().reset(seed=seed)
         client = self.client
         client.restoreState(stateId=self._initial_state)
-        return self.reset_model(dict(options or {}))
+        self._forget_contacts(client)
+        self._episode_over = False
+        return self.reset_model(options)
+
+    def _forget_contacts(self, client: BulletClient) -> None:
+        """Release every contact manifold left by the previous episode (see the module docstring)."""
+        client.setCollisionFilterGroupMask(self._ground, -1, *GROUND_FILTER)
+        left = client.getContactPoints()
+        if left:  # pragma: no cover - only if a subclass adds contacts not involving the ground
+            raise RuntimeError(
+                f"{self._env_name()}: {len(left)} contact points survive reset(); the reset would not be exact"
+            )
+
+    def _env_name(self) -> str:
+        return self.spec.id if self.spec is not None else type(self).__name__
+
+    def check_running(self) -> None:
+        """Raise unless an episode is running: call at the top of ``step``."""
+        if not self.connected or self._episode_over:
+            raise episode_ended_error(self._env_name())
+
+    def end_step(self, terminated: bool, truncated: bool) -> None:
+        """Record the end of a ``step``: after ``terminated`` or ``truncated`` the episode is over."""
+        self._episode_over = bool(terminated or truncated)
 
     def do_simulation(self) -> None:
         """Advance the simulation by ``dt`` (``frame_skip`` internal sub-steps)."""

@@ -111,7 +111,12 @@ class CharacterLocomotionEnv(BulletEnv):
     | humanoid | torso centre of mass below 0.8 m |
 
     or when the simulation state stops being finite. Truncation: ``max_episode_steps`` = 1000 through
-    ``gymnasium.make`` (the registration's TimeLimit).
+    ``gymnasium.make`` (the registration's TimeLimit). ``step()`` after termination (or before the first
+    ``reset()``) raises ``RuntimeError``.
+
+    ``reset`` restores the saved world and clears every contact the last episode left, so an episode
+    with a given seed and actions is bit-identical whatever ran before it (see
+    :mod:`zg_envs.bullet.base`). ``reset`` takes no ``options``; any key raises ``ValueError``.
 
     ## Arguments
     | Parameter | Type | Default | Description |
@@ -126,10 +131,15 @@ class CharacterLocomotionEnv(BulletEnv):
     | `sim_frequency` | int | `240` | physics steps per second, a multiple of `control_frequency` |
     | `solver_iterations` | int | `50` | PyBullet's constraint-solver iterations per sub-step |
     | `render_mode` | str or None | `None` | `"rgb_array"`: picture from a camera following the torso |
-    | `render_width`, `render_height` | int | `240`, `180` | picture size |
+    | `render_width`, `render_height` | int | `240`, `180` | picture size, 16..4096 each |
+
+    Memory: the world takes well under 64 MiB; a render mode adds 32 bytes per pixel (0.5 GiB at the
+    largest 4096 x 4096). Arguments above the bound of every zg env, `zg_envs.utils.MEMORY_BOUND_BYTES`
+    (2 GiB), are refused in `__init__` with the estimate.
 
     ## Version History
-    - v0: initial version.
+    - v0: initial version; resets made exact (no contact left from the previous episode) and
+      ``step()`` after termination made an error without a version bump.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 60}
@@ -177,10 +187,10 @@ class CharacterLocomotionEnv(BulletEnv):
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(11 + 2 * n + f,), dtype=np.float64)
         self._body = self._plane = -1
         self._x = 0.0
-        self._ready = False
+        self.check_memory()
 
     # ------------------------------------------------------------------ world
-    def build_world(self, client) -> None:
+    def build_world(self, client) -> int:
         self._plane = client.loadURDF("plane.urdf")
         client.changeDynamics(self._plane, -1, lateralFriction=0.8, restitution=0.0)
         bodies = client.loadMJCF(str(self._mjcf))
@@ -215,6 +225,7 @@ class CharacterLocomotionEnv(BulletEnv):
         self._c_base_vel = client.getBaseVelocity
         self._c_contacts = client.getContactPoints
         self._zero_torques = [0.0] * len(self._joints)
+        return self._plane
 
     # ------------------------------------------------------------------ Gymnasium API
     def reset_model(self, options: dict):
@@ -228,7 +239,6 @@ class CharacterLocomotionEnv(BulletEnv):
         qvel = self.np_random.uniform(-scale, scale, size=n)
         for j, q, v in zip(self._joints, qpos, qvel):
             client.resetJointState(self._body, j, float(q), float(v))
-        self._ready = True
         obs, torso_x, _ = self._observe()
         self._x = torso_x
         return obs, {"x_position": torso_x, "x_velocity": 0.0}
@@ -259,8 +269,7 @@ class CharacterLocomotionEnv(BulletEnv):
         return obs, float(pos[0]), bool(fallen)
 
     def step(self, action):
-        if not self._ready or not self.connected:
-            raise RuntimeError("call reset() before step()")
+        self.check_running()
         action = check_action(action, self.action_space)
         torques = (action * self._torque_scale).tolist()
         self._c_torques(self._body, self._joints, pybullet.TORQUE_CONTROL, forces=torques)
@@ -282,6 +291,7 @@ class CharacterLocomotionEnv(BulletEnv):
             "x_velocity": x_velocity,
         }
         reward = info["reward_forward"] + info["reward_alive"] + info["reward_energy"]
+        self.end_step(terminated, False)
         return obs, float(reward), terminated, False, info
 
     # ------------------------------------------------------------------ rendering

@@ -91,7 +91,10 @@ class CharacterMimicEnv(BulletEnv):
     ## Starting State
     The character starts at the clip's pose and velocities at time 0, or, with ``random_start=True``
     (reference-state initialisation, the default), at a phase drawn uniformly from [0, 1) with
-    ``self.np_random``. ``reset(options={"phase": p})`` starts at phase ``p`` whatever ``random_start``.
+    ``self.np_random``. ``reset(options={"phase": p})`` starts at phase ``p`` whatever ``random_start``;
+    ``phase`` is the only reset option, any other key raises ``ValueError``. ``reset`` restores the saved
+    world and clears every contact the last episode left, so an episode with a given seed and actions is
+    bit-identical whatever ran before it (see :mod:`zg_envs.bullet.base`).
 
     ## Episode End
     - Termination: a body part other than the two feet touches the ground (a fall), or the simulation
@@ -99,6 +102,7 @@ class CharacterMimicEnv(BulletEnv):
     - Truncation: after ``episode_length`` control steps when given; otherwise once one clip duration
       has elapsed (a looping clip) or the clip's end is reached (a ``"none"`` clip). The id is
       registered without a TimeLimit; ``gymnasium.make(..., max_episode_steps=n)`` adds one on top.
+    - ``step()`` after termination or truncation (or before the first ``reset()``) raises ``RuntimeError``.
 
     ## Arguments
     | Parameter | Type | Default | Description |
@@ -117,14 +121,20 @@ class CharacterMimicEnv(BulletEnv):
     | `episode_length` | int or None | `None` | control steps per episode; `None`: one clip duration |
     | `solver_iterations` | int | `20` | PyBullet's constraint-solver iterations per sub-step |
     | `render_mode` | str or None | `None` | `"rgb_array"`: a picture from a camera following the character, with the reference pose as a blue kinematic ghost beside it |
-    | `render_width`, `render_height` | int | `240`, `180` | picture size |
+    | `render_width`, `render_height` | int | `240`, `180` | picture size, 16..4096 each |
     | `ghost_offset` | float | `1.0` | sideways distance (m) between the character and the ghost; 0 overlays them |
 
+    Memory: the world takes well under 64 MiB, plus about 2 KiB per clip frame; a render mode adds 32
+    bytes per pixel (0.5 GiB at the largest 4096 x 4096). Arguments above the bound of every zg env,
+    `zg_envs.utils.MEMORY_BOUND_BYTES` (2 GiB), are refused in `__init__` with the estimate.
+
     ## Version History
-    - v0: initial version.
+    - v0: initial version; resets made exact (the ground is now a multibody, so that its contacts can be
+      cleared) and ``step()`` after the episode's end made an error without a version bump.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
+    reset_options = ("phase",)
 
     def __init__(
         self,
@@ -190,10 +200,12 @@ class CharacterMimicEnv(BulletEnv):
         self._ref_kin: dict[str, np.ndarray] | None = None
         self._body = self._plane = -1
         self._ghost_parts: list[tuple[int, int]] = []
+        # per clip frame: the clip's arrays and the reference kinematics of 15 links (about 2 KiB)
+        self.check_memory(2048.0 * self.clip.num_frames, f", a clip of {self.clip.num_frames:,} frames")
 
     # ------------------------------------------------------------------ world
-    def build_world(self, client) -> None:
-        self._plane = client.loadURDF("plane.urdf", [0, 0, 0], _Y_UP, useMaximalCoordinates=True)
+    def build_world(self, client) -> int:
+        self._plane = client.loadURDF("plane.urdf", [0, 0, 0], _Y_UP)
         client.changeDynamics(self._plane, -1, lateralFriction=0.9)
         root = self.clip.sample(0.0)
         self._body = client.loadURDF(
@@ -221,6 +233,7 @@ class CharacterMimicEnv(BulletEnv):
         self._c_joint_states = client.getJointStatesMultiDof
         self._c_link_states = client.getLinkStates
         self._c_contacts = client.getContactPoints
+        return self._plane
 
     def _build_ghost(self, client) -> list[int]:
         """The reference character for pictures: one static, visual-only body per link of the humanoid.
@@ -376,8 +389,7 @@ class CharacterMimicEnv(BulletEnv):
         )
 
     def step(self, action):
-        if self._ref_kin is None or not self.connected:
-            raise RuntimeError("call reset() before step()")
+        self.check_running()
         action = check_action(action, self.action_space) * self._action_scale
         target_time = self._time + self.dt
         ref = self.clip.sample(target_time)
@@ -419,6 +431,7 @@ class CharacterMimicEnv(BulletEnv):
             reward = 0.0
         truncated = (not terminated) and self._steps >= self._step_limit
         info = {**terms, "time": self._time, "phase": self._phase()}
+        self.end_step(terminated, truncated)
         return obs, float(reward), terminated, truncated, info
 
     def _fallen(self) -> bool:
