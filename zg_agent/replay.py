@@ -79,8 +79,10 @@ def _check_run_dir(run_dir):
     if not run_dir.is_dir():
         raise ReplayError(f"{str(run_dir)!r} is not a run folder (no such folder)")
     if not (run_dir / "config.yaml").is_file():
-        raise ReplayError(f"{str(run_dir)!r} is not a run folder (no config.yaml); run folders are made by "
-                          f"zg-train / zg-compare under runs/")
+        inside = sorted(d.name for d in run_dir.iterdir() if (d / "config.yaml").is_file())
+        hint = (f"; it holds run folders, give one of them: {', '.join(inside[:3])}" + (", ..." if len(inside) > 3
+                else "") if inside else "; run folders are made by zg-train / zg-compare under runs/")
+        raise ReplayError(f"{str(run_dir)!r} is not a run folder (no config.yaml){hint}")
     try:
         cfg = load_run_config(run_dir)
     except (ConfigError, OSError) as exc:
@@ -152,16 +154,25 @@ def _ppo_agent(run_dir: Path, cfg) -> _Agent:
 
 
 # ---------------------------------------------------------------------------------------------- replay
+def _render(env):
+    try:
+        return env.render()
+    except Exception as exc:  # noqa: BLE001 - e.g. a display library that is not installed
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ReplayError(f"env {env.spec.id if env.spec else env!r} failed to render: {type(exc).__name__}: "
+                          f"{reason}") from None
+
+
 def _episode(env, act, seed: int, render: bool):
     obs, _ = env.reset(seed=int(seed))
-    frames = [env.render()] if render else []
+    frames = [_render(env)] if render else []
     total, t = 0.0, 0
     while True:
         obs, reward, terminated, truncated, _ = env.step(act(obs, t))
         t += 1
         total += float(reward)
         if render:
-            frames.append(env.render())
+            frames.append(_render(env))
         if terminated or truncated:
             return total, t, frames
 
@@ -272,6 +283,12 @@ def replay(run_dir, episodes: int | None = None, seed: int | None = None, video=
                 result.frame_list.extend(frames)
             if report is not None:
                 report(f"episode {i + 1} (reset seed {s}): return {ret:.6g}, {length} steps")
+    except BaseException:
+        if writer is not None:  # no half-written video left behind
+            writer.close()
+            writer = None
+            video.unlink(missing_ok=True)
+        raise
     finally:
         if writer is not None:
             writer.close()
@@ -338,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = replay(args.run_dir, episodes=args.episodes, seed=args.seed, video=args.video, fps=args.fps,
                         report=lambda line: print(line, flush=True))
-    except ReplayError as exc:
+    except ValueError as exc:  # ReplayError, and make_env's errors (an env that cannot be built any more)
         print(f"zg-replay: error: {exc}", file=sys.stderr)
         return 2
     print(f"mean return over {len(result.returns)} episode(s): {result.mean_return:.6g} "

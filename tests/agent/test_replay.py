@@ -109,6 +109,29 @@ def test_not_a_run_folder_and_bad_arguments_exit_2_without_a_traceback(shadow, t
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "cannot read" in proc.stderr
 
 
+def test_a_folder_of_runs_names_them(shadow):
+    proc = zg_replay(shadow.run_dir.parent)
+    assert proc.returncode == 2 and f"it holds run folders, give one of them: {shadow.run_dir.name}" in proc.stderr
+
+
+def test_rendering_that_needs_a_missing_library_is_an_error_not_a_traceback(tmp_path, monkeypatch):
+    over = {"run_root": str(tmp_path), "max_episode_steps": 20, "eval_every": 80, "eval_episodes": 1,
+            "budget": 80, "options.popsize": 4, "policy": "linear"}
+    run = train(load_config("random", "Pendulum-v1", overrides=over)).run_dir
+    monkeypatch.setitem(sys.modules, "pygame", None)  # Pendulum draws with pygame: as if it were not installed
+    with pytest.raises(ReplayError, match=r"env 'Pendulum-v1' failed to render: DependencyNotInstalled.*pygame"):
+        replay(run, video=tmp_path / "pendulum.mp4")
+    assert not (tmp_path / "pendulum.mp4").exists()
+    assert replay(run).lengths == [20]  # replaying without a video needs no rendering
+
+
+def test_zg_replay_is_an_entry_point():
+    import tomllib
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["zg-replay"] == "zg_agent.replay:main"
+
+
 def test_a_run_without_a_saved_solution_yet(tmp_path):
     def stop(trainer):
         trainer.request_stop()
