@@ -27,7 +27,7 @@ from zg_agent.trainers import read_evaluations
 pytest.importorskip("ray", reason="the ray extra: pip install -e .[ray]")
 
 ROOT = Path(__file__).resolve().parents[2]
-RAY = str(Path(sys.executable).with_name("ray"))
+RAY = str(Path(sys.executable).with_name("ray")) if Path(sys.executable).with_name("ray").is_file() else "ray"
 TINY = ["--budget", "320", "--set", "max_episode_steps=40", "--set", "options.popsize=4", "--set",
         "eval_every=160", "--set", "eval_episodes=2"]
 
