@@ -441,6 +441,46 @@ def _import_ray():
     return ray
 
 
+def _use_ray_token_if_available() -> None:
+    """Send Ray's auth token when joining a cluster by address, if a token is at hand and ``RAY_AUTH_MODE``
+    is unset.
+
+    Since Ray 2.59, ``ray start --head`` turns token authentication on by itself whenever a token exists
+    (``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH`` or ``~/.ray/auth_token``, a file that every local
+    ``ray.init()`` now writes), but ``ray.init(address="HOST:PORT")`` does not: with ``RAY_AUTH_MODE`` unset it
+    connects without the token and the head answers ``InvalidAuthToken``. ``ray.init(address="auto")`` does
+    the same check as the head; this applies it to an explicit address too (a head without authentication
+    ignores the token). An explicit ``RAY_AUTH_MODE`` is left as it is; a Ray without token authentication
+    (before 2.52) has nothing to do.
+    """
+    if os.environ.get("RAY_AUTH_MODE") is not None:
+        return
+    try:
+        from ray._private.authentication.authentication_token_setup import (
+            maybe_enable_token_auth_if_token_available as enable)
+    except ImportError:
+        return
+    try:
+        enable(warn_if_disabled=False)
+    except TypeError:  # Ray 2.59: no keyword
+        enable()
+
+
+def _connect_ray(ray, address: str) -> None:
+    """``ray.init(address=...)`` with the token authentication that the head uses (see
+    :func:`_use_ray_token_if_available`); a failed connection says what to check."""
+    _use_ray_token_if_available()
+    try:
+        ray.init(address=address, log_to_driver=False)
+    except ConnectionError as exc:
+        mode = os.environ.get("RAY_AUTH_MODE") or "unset"
+        raise ConnectionError(
+            f"cannot connect to the Ray cluster at {address!r} ({exc}). Check that its head runs (ray status "
+            f"--address {address}) and, if the log above says InvalidAuthToken, that this machine has the "
+            f"head's auth token (RAY_AUTH_MODE is {mode}): copy the output of 'ray get-auth-token' on the head "
+            f"into ~/.ray/auth_token here, or set RAY_AUTH_TOKEN; see the README's Ray section") from exc
+
+
 class _RaySession:
     """The Ray session that this module started in this process, shared by every Ray backend.
 
@@ -465,7 +505,7 @@ class _RaySession:
                     num_cpus = max(num_workers or 1, os.cpu_count() or 1)
                     ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
                 else:
-                    ray.init(address=address, log_to_driver=False)
+                    _connect_ray(ray, address)
                 cls._users, cls._address = 0, address
                 cls._generation += 1
             elif cls._users == 0:
