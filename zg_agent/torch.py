@@ -33,12 +33,12 @@ from __future__ import annotations
 
 import copy
 import inspect
-import numbers
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
+from .loss_values import batch_losses, fun_name, scalar_loss
 from .optim.base import NONFINITE_POLICIES, check_choice, check_int, check_positive
 from .optim.estimator import SurrogateEstimator
 from .optim.zerograds import ZeroGrads
@@ -232,15 +232,15 @@ class ZeroGradsFunction(torch.nn.Module):
         else:
             batch_in = batch
         if self.vectorized:
-            losses = _as_losses(self.fun(batch_in), len(batch), self.fun)
+            losses = batch_losses(self.fun, _host(self.fun(batch_in)), len(batch))
         else:
-            losses = np.array([_as_losses(self.fun(row), 1, self.fun)[0] for row in batch_in])
+            losses = np.array([scalar_loss(self.fun, _host(self.fun(row))) for row in batch_in])
         self.num_evaluations += len(batch)
         bad = ~np.isfinite(losses)
         if bad.any():
             if self.nonfinite == "raise":
                 raise ValueError(
-                    f"{_name(self.fun)} returned NaN or inf for samples {np.flatnonzero(bad)[:10].tolist()} "
+                    f"loss function {fun_name(self.fun)} returned NaN or inf for samples {np.flatnonzero(bad)[:10].tolist()} "
                     f"of call {self.num_calls}; fix the function or pass nonfinite='worst' to treat them as the "
                     f"worst loss of the batch in the fit"
                 )
@@ -313,24 +313,9 @@ def _tensors(obj):
     return obj
 
 
-def _name(fun) -> str:
-    return f"the black-box function {getattr(fun, '__qualname__', type(fun).__name__)!r}"
-
-
-def _as_losses(raw, n: int, fun) -> np.ndarray:
-    """``raw`` as ``n`` float64 losses, or an error that says which function returned what."""
+def _host(raw):
+    """A tensor returned by ``fun`` as a CPU numpy array (bfloat16 and CUDA tensors have no ``__array__``)."""
     if isinstance(raw, torch.Tensor):
-        if raw.is_complex() or raw.dtype == torch.bool:
-            raw = raw.detach().cpu().numpy()
-        else:  # every real dtype, bfloat16 included (numpy has none)
-            raw = raw.detach().to("cpu", torch.float64).numpy()
-    if isinstance(raw, numbers.Real) and not isinstance(raw, bool):
-        raw = np.asarray(raw, dtype=np.float64)
-    arr = np.asarray(raw) if isinstance(raw, (np.ndarray, np.generic, list, tuple)) else None
-    if arr is None or arr.dtype.kind not in "fiu" or arr.size != n or arr.ndim > 1 and arr.shape != (n, 1):
-        what = f"array of dtype {arr.dtype} and shape {arr.shape}" if arr is not None else type(raw).__name__
-        raise TypeError(
-            f"{_name(fun)} must return {n} real loss value(s) ({'an array of shape (%d,)' % n if n > 1 else 'a number'}), "
-            f"got {what}: {raw!r:.80}"
-        )
-    return arr.astype(np.float64).reshape(n)
+        real = not (raw.is_complex() or raw.dtype == torch.bool)
+        return (raw.detach().to("cpu", torch.float64) if real else raw.detach().cpu()).numpy()
+    return raw
