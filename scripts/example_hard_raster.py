@@ -141,8 +141,8 @@ def main(argv=None) -> int:
           f"image.requires_grad={image.float().requires_grad}: no gradient reaches the network")
     runs = [train("zerograds", hard, args), train("soft", hard, args)]
 
-    print(f"\nglyph {args.glyph!r} at {args.resolution}x{args.resolution}, {args.discs} discs, {args.steps} Adam steps, "
-          f"seed {args.seed}; hard loss = 1 - IoU (0 = perfect)")
+    print(f"\nglyph {args.glyph!r} at {args.resolution}x{args.resolution}, {args.discs} discs, "
+          f"{args.steps} Adam steps, seed {args.seed}; hard loss = 1 - IoU (0 = perfect)")
     print("| run | hard loss | black-box evaluations | seconds |")
     print("| --- | ---: | ---: | ---: |")
     print(f"| initial network | {start:.4f} | - | - |")

@@ -240,7 +240,8 @@ class ZeroGradsFunction(torch.nn.Module):
         if bad.any():
             if self.nonfinite == "raise":
                 raise ValueError(
-                    f"loss function {fun_name(self.fun)} returned NaN or inf for samples {np.flatnonzero(bad)[:10].tolist()} "
+                    f"loss function {fun_name(self.fun)} returned NaN or inf for samples "
+                    f"{np.flatnonzero(bad)[:10].tolist()} "
                     f"of call {self.num_calls}; fix the function or pass nonfinite='worst' to treat them as the "
                     f"worst loss of the batch in the fit"
                 )
