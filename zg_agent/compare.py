@@ -374,14 +374,15 @@ def run_comparison(env_id: str, algos, seeds=(0, 1, 2), budget: int | None = Non
                    config_dir=None, overrides=(), backend: str | None = None, num_workers: int | None = None,
                    fraction: float = 0.9, progress: bool = True, command: str | None = None) -> ComparisonResult:
     """Train each algorithm with each seed (skipping finished runs, resuming interrupted ones), then write the
-    report. Configs come from ``<config_dir>/<algo>.yaml`` for ``env_id``; ``overrides`` are ``--set`` items,
-    optionally prefixed ``algo:`` to apply to one algorithm. Every config is checked (:func:`check_configs`)
-    before any run starts. A failing run is reported and the others go on; Ctrl-C stops the comparison after
+    report. Configs come from ``<config_dir>/<algo>.yaml`` for ``env_id``; ``overrides`` are ``--set`` items, optionally prefixed ``algo:`` to apply to one algorithm. A run to be
+    resumed keeps its own config (see :func:`zg_agent.cli.resumed_config`): the budget, ``backend`` and
+    ``num_workers`` given here are applied to it, any other setting given here must equal the run's. Every
+    config is checked (:func:`check_configs`) before any run starts. A failing run is reported and the others go on; Ctrl-C stops the comparison after
     saving the current run. The report covers every finished run of ``env_id`` in ``out_dir``; nothing is
     written when no run has an evaluation (``ComparisonResult.table`` is then empty)."""
     import sys
 
-    from .cli import run_one
+    from .cli import resumed_config, run_one
     from .config import load_run_config
     from .objective import check_env_id
 
@@ -398,14 +399,16 @@ def run_comparison(env_id: str, algos, seeds=(0, 1, 2), budget: int | None = Non
         raise ConfigError(f"fraction must be in (0, 1], got {fraction!r}")
     check_env_id(env_id)
     per_algo, warnings = _split_overrides(overrides, algos)
+    files = {a: None for a in algos}
     for w in warnings:
         print(f"zg-compare: warning: {w}", file=sys.stderr)
     # every config is built (and validated) before any training starts
     configs = {}
     for algo in algos:
         for seed in seeds:
-            configs[algo, seed] = load_config(algo, env_id, config_dir=config_dir, overrides=per_algo[algo],
-                                              seed=seed, budget=budget, backend=backend, num_workers=num_workers)
+            configs[algo, seed] = load_config(algo, env_id, config=files[algo], config_dir=config_dir,
+                                              overrides=per_algo[algo], seed=seed, budget=budget, backend=backend,
+                                              num_workers=num_workers)
     if out_dir is None:
         budgets = sorted({c.budget for c in configs.values()})
         out_dir = Path(next(iter(configs.values())).run_root) / f"compare_{env_tag(env_id)}_b{budgets[-1]}"
@@ -414,13 +417,17 @@ def run_comparison(env_id: str, algos, seeds=(0, 1, 2), budget: int | None = Non
     for (algo, seed), cfg in configs.items():
         run_dir = out_dir / f"{env_tag(env_id)}__{algo}__s{seed}"
         plan = _plan(run_dir, cfg.budget)
-        if plan == "resume":  # a resumed run keeps its own config; only the budget may grow
-            old = load_run_config(run_dir)
-            old.budget = cfg.budget
-            configs[algo, seed] = old.validate()
+        if plan == "resume":  # a resumed run keeps its own config (the budget, backend and workers may change)
+            explicit = {"budget"} | {k for k, v in (("backend", backend), ("num_workers", num_workers)) if v is not None}
+            explicit |= {parse_override(o)[0] for o in per_algo[algo]}
+            configs[algo, seed] = resumed_config(load_run_config(run_dir), cfg, explicit,
+                                                 whole=bool(files[algo] or config_dir), where=f"the run {run_dir}")
         plans[algo, seed] = (plan, run_dir)
     check_configs([configs[k] for k, (plan, _) in plans.items() if plan != "skip"])
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the output folder {str(out_dir)!r}: {exc.strerror or exc}") from None
     if command:
         with open(out_dir / "command.txt", "a") as f:
             f.write(command.rstrip() + "\n")

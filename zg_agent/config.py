@@ -562,7 +562,16 @@ def load_run_config(path: str | Path) -> RunConfig:
         path = path / "config.yaml"
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist")
-    return config_from_dict(yaml.safe_load(path.read_text()), source=repr(str(path)))
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {str(path)!r} cannot be read: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML ({where}{problem or type(exc).__name__}); "
+                          f"fix or restore it to resume this run") from None
+    return config_from_dict(data, source=repr(str(path)))
 
 
 def hparams(cfg: RunConfig) -> dict[str, Any]:

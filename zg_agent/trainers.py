@@ -110,20 +110,92 @@ class TrainResult:
 
 
 # ---------------------------------------------------------------------------------------------- run folder
+class RunFolderError(ValueError):
+    """A run folder that cannot be used as asked: in use by another process, an unreadable checkpoint, a budget
+    below what the run already spent, a run root that cannot be written. Raised before anything in the folder
+    changes; the command-line tools report it with exit status 2."""
+
+
 def new_run_dir(cfg: RunConfig, name: str | None = None) -> Path:
     """Create ``<run_root>/<env>__<algo>__s<seed>__<time>`` (or ``<run_root>/<name>``); never reuses one (a
-    suffix ``_2``, ``_3``... is added)."""
+    suffix ``_2``, ``_3``... is added). Raises :class:`RunFolderError` when the run root cannot be written."""
     root = Path(cfg.run_root)
     base = name or f"{env_tag(cfg.env_id)}__{cfg.algo}__s{cfg.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
-    root.mkdir(parents=True, exist_ok=True)
     k = 1
-    while True:
-        path = root / (base if k == 1 else f"{base}_{k}")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        while True:
+            path = root / (base if k == 1 else f"{base}_{k}")
+            try:
+                path.mkdir()
+                return path
+            except FileExistsError:
+                k += 1
+    except OSError as exc:
+        raise RunFolderError(f"cannot create a run folder under the run root {str(root)!r}: "
+                             f"{exc.strerror or exc}") from None
+
+
+LOCK_NAME = "run.lock"
+
+
+class RunLock:
+    """An exclusive lock on a run folder, held while one process trains in it: ``run.lock`` locked with
+    ``fcntl.flock`` and holding the owner's pid.
+
+    The kernel drops the lock when its process exits, however it exits (``kill -9`` included), so a lock left
+    by a dead process never blocks a resume; the file itself stays (emptied on a normal release). Where
+    ``fcntl`` does not exist (Windows) the lock is a no-op.
+    """
+
+    def __init__(self, run_dir):
+        self.path = Path(run_dir) / LOCK_NAME
+        self._fd: int | None = None
+
+    def acquire(self) -> "RunLock":
+        """Take the lock, or raise :class:`RunFolderError` naming the pid of the process that holds it."""
         try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            k += 1
+            import fcntl
+        except ImportError:  # pragma: no cover - not on Linux / macOS
+            return self
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise RunFolderError(f"cannot open the lock file {str(self.path)!r}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            owner = os.read(fd, 64).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise RunFolderError(f"the run folder {str(self.path.parent)!r} is in use by process {owner} (it "
+                                 f"holds {LOCK_NAME}); wait for it to end or stop it (Ctrl-C or kill {owner} "
+                                 f"saves and stops it), then resume") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return self
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def release(self) -> None:
+        """Empty the lock file and release the lock (idempotent)."""
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        try:
+            os.ftruncate(fd, 0)
+        except OSError:
+            pass
+        os.close(fd)  # closing the only descriptor releases the flock
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+        return False
 
 
 def write_run_files(run_dir: Path, cfg: RunConfig, command: str | None = None) -> None:
@@ -168,6 +240,30 @@ def has_checkpoint(run_dir) -> bool:
     return checkpoint_path(run_dir).is_file()
 
 
+def read_checkpoint(run_dir, expected: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The run's ``checkpoints/checkpoint.pkl`` as a dict; :class:`RunFolderError` naming the file when it
+    cannot be read (truncated, garbled, not a checkpoint) or does not match ``expected`` (for example
+    ``{"kind": "ppo", "env_id": ..., "seed": ...}``)."""
+    path = checkpoint_path(run_dir)
+    try:
+        with open(path, "rb") as f:
+            ckpt = pickle.load(f)
+    except Exception as exc:  # noqa: BLE001 - a damaged pickle raises almost anything
+        raise RunFolderError(
+            f"the checkpoint {str(path)!r} cannot be read ({type(exc).__name__}: {exc}); it is damaged (truncated "
+            f"or overwritten), so this run cannot be resumed from it. Its evaluations so far are in "
+            f"evaluations.csv; start a new run instead") from None
+    if not isinstance(ckpt, dict) or not {"version", "kind", "progress", "rng"} <= set(ckpt):
+        raise RunFolderError(f"the checkpoint {str(path)!r} is not a checkpoint of this program (got a "
+                             f"{type(ckpt).__name__} without its keys); start a new run instead")
+    expected = {"version": CHECKPOINT_VERSION, **(expected or {})}
+    found = {k: ckpt.get(k) for k in expected}
+    if found != expected:
+        raise RunFolderError(f"the checkpoint {str(path)!r} is for {found}, not {expected}; resume it with its own "
+                             f"config")
+    return ckpt
+
+
 # ---------------------------------------------------------------------------------------------- evaluations.csv
 class EvalLog:
     """``evaluations.csv``: one row per evaluation (:data:`EVAL_COLUMNS`), flushed at once."""
@@ -208,28 +304,34 @@ def read_evaluations(path) -> list[dict[str, float]]:
 
 # ---------------------------------------------------------------------------------------------- helpers
 class _Interrupts:
-    """SIGINT handling while training: the first Ctrl-C asks for a graceful stop, the second raises."""
+    """SIGINT (Ctrl-C) and SIGTERM (``kill``, ``timeout``, cluster schedulers) while training: the first asks
+    for a graceful stop (save at the next iteration boundary), the second raises ``KeyboardInterrupt``."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self):
         self.requested = False
-        self._old = None
+        self._old: dict = {}
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            self._old = signal.getsignal(signal.SIGINT)
-            signal.signal(signal.SIGINT, self._handler)
+            for sig in self.SIGNALS:
+                self._old[sig] = signal.getsignal(sig)
+                signal.signal(sig, self._handler)
         return self
 
     def _handler(self, signum, frame):
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        print("\nstopping after this iteration and saving a checkpoint (Ctrl-C again to stop now)",
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        print(f"\n{name}: stopping after this iteration and saving a checkpoint ({name} again to stop now)",
               file=sys.stderr, flush=True)
 
     def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
+        for sig, old in self._old.items():
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
+        self._old.clear()
         return False
 
 
@@ -365,10 +467,38 @@ class Trainer:
                 f"{self.iteration_desc}); a run uses whole iterations only: {self.usable_budget()} env steps{when}")
 
     def train(self) -> TrainResult:
-        """Run until the budget is spent (or a stop is requested); always leaves the run folder usable."""
+        """Run until the budget is spent (or a stop is requested); always leaves the run folder usable.
+
+        Raises :class:`RunFolderError` before anything in the run folder changes when the folder is in use by
+        another process (:class:`RunLock`), its checkpoint cannot be read, or the budget is below the env steps
+        the run already used."""
         self.prepare()  # setup errors are raised here, before a run folder exists
         if self.run_dir is None:
-            self.run_dir = new_run_dir(self.cfg)
+            try:
+                self.run_dir = new_run_dir(self.cfg)
+            except BaseException:
+                self._close()
+                raise
+        lock = RunLock(self.run_dir)
+        try:
+            try:
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise RunFolderError(f"cannot create the run folder {str(self.run_dir)!r}: "
+                                     f"{exc.strerror or exc}") from None
+            lock.acquire()
+            if self.resume:
+                self._resume()  # reads and restores the checkpoint; writes nothing
+        except BaseException:
+            lock.release()
+            self._close()
+            raise
+        try:
+            return self._train_locked()
+        finally:
+            lock.release()
+
+    def _train_locked(self) -> TrainResult:
         write_run_files(self.run_dir, self.cfg, self.command)
         status = "failed"
         _write_status(self.run_dir, state="running", algo=self.cfg.algo, env_id=self.cfg.env_id,
@@ -409,8 +539,21 @@ class Trainer:
         """Build everything that can be checked without the run folder (see :meth:`prepare`)."""
         raise NotImplementedError
 
+    def _resume(self) -> None:
+        """Read the checkpoint and restore the state it holds, without writing anything; raises
+        :class:`RunFolderError` when it cannot be read or the budget is below the env steps it holds."""
+        raise NotImplementedError
+
+    def _check_budget_covers(self, ckpt: dict[str, Any]) -> None:
+        spent = int(ckpt["progress"]["env_steps"])
+        if self.cfg.budget < spent:
+            raise RunFolderError(
+                f"budget {self.cfg.budget} env steps is below the {spent} env steps that the run in "
+                f"{str(self.run_dir)!r} has already used (its checkpoint); give a budget of at least {spent} "
+                f"(--budget {spent} finishes it there, with a final evaluation)")
+
     def _open(self) -> None:
-        """Load the checkpoint when resuming, open ``evaluations.csv`` and the logger (the folder exists)."""
+        """Open ``evaluations.csv`` and the logger (the folder exists; a resumed state is already loaded)."""
         raise NotImplementedError
 
     def _run(self) -> None:
@@ -542,7 +685,7 @@ class BlackBoxTrainer(Trainer):
         self.objective = EpisodeObjective(
             cfg.env_id, cfg.env_kwargs, cfg.policy, cfg.policy_options, episodes=cfg.episodes_per_candidate,
             max_episode_steps=cfg.max_episode_steps, backend=cfg.backend, num_workers=cfg.num_workers,
-            ray_address=cfg.ray_address, seed=cfg.seed)
+            ray_address=cfg.ray_address, seed=cfg.seed, episode_timeout_s=cfg.episode_timeout_s)
         self.policy = self.objective.policy
         theta0 = self.objective.initial_params(cfg.seed)
         try:
@@ -563,29 +706,25 @@ class BlackBoxTrainer(Trainer):
         self._horizon = horizon
 
     def _open(self) -> None:
-        resume_step = None
-        if self.resume:
-            self._read_checkpoint()
-            resume_step = self.env_steps
-            self._checkpoint_written()
+        resume_step = self.env_steps if self.resume else None
         self._at_boundary = True
         self.eval_log = EvalLog(self.run_dir / "evaluations.csv", resume_step=resume_step)
         self.logger = self._make_logger(resume_step)
 
-    def _read_checkpoint(self) -> dict[str, Any]:
-        path = checkpoint_path(self.run_dir)
-        with open(path, "rb") as f:
-            ckpt = pickle.load(f)
-        expected = (CHECKPOINT_VERSION, "blackbox", self.cfg.algo, self.cfg.env_id, self.cfg.seed)
-        found = (ckpt.get("version"), ckpt.get("kind"), ckpt.get("algo"), ckpt.get("env_id"), ckpt.get("seed"))
-        if found != expected:
-            raise ValueError(f"checkpoint {str(path)!r} is for (version, kind, algo, env, seed) = {found}, "
-                             f"not {expected}; resume it with its own config")
-        self.opt.load_state_dict(ckpt["optimizer"])
-        self.policy.load_state_dict(ckpt["policy"])
-        self._load_progress_state(ckpt["progress"])
-        _set_rng_states(ckpt["rng"])
-        return ckpt
+    def _resume(self) -> None:
+        cfg = self.cfg
+        ckpt = read_checkpoint(self.run_dir, {"kind": "blackbox", "algo": cfg.algo, "env_id": cfg.env_id,
+                                              "seed": cfg.seed})
+        self._check_budget_covers(ckpt)
+        try:
+            self.opt.load_state_dict(ckpt["optimizer"])
+            self.policy.load_state_dict(ckpt["policy"])
+            self._load_progress_state(ckpt["progress"])
+            _set_rng_states(ckpt["rng"])
+        except Exception as exc:  # noqa: BLE001
+            raise RunFolderError(f"the checkpoint {str(checkpoint_path(self.run_dir))!r} does not hold a state "
+                                 f"this run can use ({type(exc).__name__}: {exc})") from None
+        self._checkpoint_written()
 
     def _write_checkpoint(self) -> None:
         """Serialise the optimizer, policy, progress and RNG states now (call at an iteration boundary only)."""
@@ -663,6 +802,11 @@ class BlackBoxTrainer(Trainer):
             self._report_progress(fps)
             if self.callback is not None:
                 self.callback(self)
+        if self.budget_spent() and self.eval_log.rows and self.eval_log.rows[-1]["env_steps"] != self.env_steps:
+            # resumed with a budget that the checkpoint already covers: the final evaluation is still due
+            self._evaluate(final=True)
+            self._log_hparams_final()
+            logger.dump(self.env_steps)
         if self._ckpt_iteration != self.iteration:  # the end of the budget or a stop request
             self._write_checkpoint()
         if self.budget_spent():
@@ -812,30 +956,35 @@ class PPOTrainer(Trainer):
             except (TypeError, AssertionError) as exc:  # SB3 checks its arguments with asserts
                 raise ValueError(f"PPO rejected options of {cfg.env_id!r}: {exc}") from exc
 
-    def _open(self) -> None:
+    def _resume(self) -> None:
         from stable_baselines3 import PPO
         from stable_baselines3.common.vec_env import VecNormalize
 
-        from .objective import make_env
-
         cfg, opts = self.cfg, self.cfg.options
         ckpt_dir = self.run_dir / "checkpoints"
-        resume_step = None
-        if self.resume:
-            with open(checkpoint_path(self.run_dir), "rb") as f:
-                ckpt = pickle.load(f)
-            expected = (CHECKPOINT_VERSION, "ppo", cfg.env_id, cfg.seed)
-            found = (ckpt.get("version"), ckpt.get("kind"), ckpt.get("env_id"), ckpt.get("seed"))
-            if found != expected:
-                raise ValueError(f"checkpoint in {str(ckpt_dir)!r} is for (version, kind, env, seed) = {found}, "
-                                 f"not {expected}")
+        ckpt = read_checkpoint(self.run_dir, {"kind": "ppo", "env_id": cfg.env_id, "seed": cfg.seed})
+        self._check_budget_covers(ckpt)
+        name = "vecnormalize.pkl"
+        try:
             if opts.normalize:
-                self.venv = VecNormalize.load(str(ckpt_dir / "vecnormalize.pkl"), self.venv)
-            self.model = PPO.load(str(ckpt_dir / "ppo_model.zip"), env=self.venv, device="cpu")
+                self.venv = VecNormalize.load(str(ckpt_dir / name), self.venv)
+            name = "ppo_model.zip"
+            self.model = PPO.load(str(ckpt_dir / name), env=self.venv, device="cpu")
+            name = "checkpoint.pkl"
             self._load_progress_state(ckpt["progress"])
             _set_rng_states(ckpt["rng"])
-            resume_step = self.env_steps
-            self._checkpoint_written()
+        except Exception as exc:  # noqa: BLE001 - a damaged zip or pickle raises almost anything
+            raise RunFolderError(f"the checkpoint file {str(ckpt_dir / name)!r} cannot be read "
+                                 f"({type(exc).__name__}: {exc}); it is damaged, so this run cannot be resumed "
+                                 f"from it. Its evaluations so far are in evaluations.csv; start a new run "
+                                 f"instead") from None
+        self._checkpoint_written()
+
+    def _open(self) -> None:
+        from .objective import make_env
+
+        cfg = self.cfg
+        resume_step = self.env_steps if self.resume else None
         self.clean_stop_step: int | None = None
         self._boundary: dict[str, Any] | None = None
         self.eval_log = EvalLog(self.run_dir / "evaluations.csv", resume_step=resume_step)

@@ -165,3 +165,12 @@ def test_run_results_script_smoke(tmp_path):
     assert proc.returncode == 2 and "is not among the envs of this run" in proc.stderr
     proc = script("--env-scale", "Pendulum-v1=-1")
     assert proc.returncode == 2 and "FACTOR must be > 0" in proc.stderr
+
+
+def test_compare_refuses_an_output_folder_it_cannot_create(capsys):
+    from zg_agent.cli import compare_main
+
+    code = compare_main(["--env", "Pendulum-v1", "--algos", "random", "--seeds", "1", "--budget", "160",
+                         "--out", "/proc/nope/cmp", "--no-progress", *[x for o in OVERRIDES for x in ("--set", o)]])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot create the output folder '/proc/nope/cmp'" in err and "Traceback" not in err

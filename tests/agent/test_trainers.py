@@ -423,3 +423,29 @@ def test_process_backend_gives_the_serial_curve(tmp_path):
     assert read_evaluations(serial.run_dir) != []
     assert [(r["env_steps"], r["mean_reward"]) for r in read_evaluations(serial.run_dir)] == \
         [(r["env_steps"], r["mean_reward"]) for r in read_evaluations(process.run_dir)]
+
+
+# ---------------------------------------------------------------------------------------------- run folder lock
+def test_a_run_folder_in_use_is_refused_and_a_dead_owner_leaves_no_lock(tmp_path):
+    from zg_agent.trainers import RunFolderError, RunLock
+
+    run = tmp_path / "run"
+    run.mkdir()
+    with RunLock(run):
+        assert (run / "run.lock").read_text() == f"{os.getpid()}\n"
+        with pytest.raises(RunFolderError, match=f"is in use by process {os.getpid()}"):
+            RunLock(run).acquire()
+        # the trainer refuses before it writes anything
+        cfg = tiny_config("random", tmp_path)
+        with pytest.raises(RunFolderError, match="in use"):
+            train(cfg, run_dir=run)
+        assert sorted(p.name for p in run.iterdir()) == ["run.lock"]
+    assert (run / "run.lock").read_text() == ""
+    # a process that dies holding the lock (kill -9: no clean-up) leaves its pid in the file, but no lock
+    code = ("import os, sys; from zg_agent.trainers import RunLock; RunLock(sys.argv[1]).acquire(); "
+            "os.kill(os.getpid(), 9)")
+    proc = subprocess.run([sys.executable, "-c", code, str(run)], env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert proc.returncode == -9 and (run / "run.lock").read_text().strip().isdigit()
+    lock = RunLock(run).acquire()
+    assert lock.held
+    lock.release()
