@@ -33,6 +33,21 @@ from .trainers import TRAINERS, RunFolderError, env_tag, has_checkpoint, new_run
 EXIT_INTERRUPTED = 130
 
 
+def version() -> str:
+    """The installed version of the ``zerograds-gym`` distribution (from its metadata)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("zerograds-gym")
+    except PackageNotFoundError:
+        return "unknown (the zerograds-gym distribution is not installed)"
+
+
+def _add_version(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--version", action="version", version=f"%(prog)s (zerograds-gym) {version()}")
+
+
 def _command_line(prog: str, argv) -> str:
     return " ".join([prog] + [shlex.quote(a) for a in argv])
 
@@ -99,6 +114,7 @@ def _train_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="zg-train", description="Train one algorithm on one Gymnasium env (budget in env steps).",
         epilog="Curves: tensorboard --logdir runs")
+    _add_version(p)
     p.add_argument("--env", help="Gymnasium env id, e.g. Pendulum-v1 or zg/ShadowCaster-v0")
     p.add_argument("--algo", choices=ALGOS, help="algorithm")
     p.add_argument("--seed", type=int, default=None, help="seed of every random source (default 0)")
@@ -356,6 +372,7 @@ def _compare_parser() -> argparse.ArgumentParser:
         prog="zg-compare",
         description="Train several algorithms x seeds on one env with the same budget; write comparison.md "
                     "and comparison.png. Re-running the same command resumes unfinished runs.")
+    _add_version(p)
     p.add_argument("--env", required=True, help="Gymnasium env id")
     p.add_argument("--algos", default="zerograds,es,cma,random,ppo",
                    help=f"comma-separated, from {','.join(ALGOS)} (default: all)")
@@ -365,6 +382,9 @@ def _compare_parser() -> argparse.ArgumentParser:
                    help="env steps per run (default: each config's); runs use whole iterations (see zg-train "
                         "--help), and the report gives the env steps each run used")
     p.add_argument("--out", default=None, help="output folder (default runs/compare_<env>_b<budget>)")
+    p.add_argument("--config", dest="configs", action="append", default=None, metavar="[ALGO:]FILE",
+                   help="a YAML file keyed by env id, as zg-train --config: for every algorithm, or for one with an "
+                        "ALGO: prefix (es:my_es.yaml) (repeatable; default: configs/<algo>.yaml)")
     p.add_argument("--config-dir", default=None, help="folder holding <algo>.yaml (default: configs/)")
     p.add_argument("--backend", choices=BACKENDS, default=None, help="evaluation backend (black-box algos)")
     p.add_argument("--num-workers", type=int, default=None, help="worker processes / Ray actors")
@@ -391,7 +411,7 @@ def compare_main(argv: list[str] | None = None) -> int:
             args.env, algos, seeds=list(range(args.seed_start, args.seed_start + args.seeds)), budget=args.budget,
             out_dir=args.out, config_dir=args.config_dir, overrides=args.overrides, backend=args.backend,
             num_workers=args.num_workers, fraction=args.fraction, progress=not args.no_progress,
-            command=_command_line("zg-compare", argv))
+            command=_command_line("zg-compare", argv), config=args.configs)
     except (ConfigError, ValueError) as exc:
         print(f"zg-compare: error: {exc}", file=sys.stderr)
         return 2
@@ -430,6 +450,9 @@ def main(argv: list[str] | None = None) -> int:
         return (train_main if argv[0] == "train" else compare_main)(argv[1:])
     if argv and argv[0] in ("-h", "--help"):
         parser.print_help()
+        return 0
+    if argv and argv[0] == "--version":
+        print(f"zerograds-gym {version()}")
         return 0
     parser.print_usage(sys.stderr)
     what = f"unknown command {argv[0]!r}" if argv else "a command is required"

@@ -335,6 +335,29 @@ def _split_overrides(overrides, algos) -> tuple[dict[str, list[str]], list[str]]
     return per, warnings
 
 
+def _split_configs(config, algos) -> dict[str, str | None]:
+    """``--config [ALGO:]FILE`` items -> the config file of each algorithm (None: the shipped one). An item
+    without a prefix is for every algorithm; one with a prefix overrides it for that algorithm."""
+    if config is None:
+        return {a: None for a in algos}
+    if isinstance(config, dict):
+        unknown = [a for a in config if a not in ALGOS]
+        if unknown:
+            raise ConfigError(f"config: algorithm keys must be drawn from {list(ALGOS)}, got {unknown}")
+        return {a: config.get(a) for a in algos}
+    items = [config] if isinstance(config, (str, Path)) else list(config)
+    common, per = None, {}
+    for item in items:
+        head, sep, rest = str(item).partition(":")
+        if sep and head in ALGOS:
+            per[head] = rest
+        elif sep and "/" not in head and "\\" not in head and len(head) > 1:
+            raise ConfigError(f"--config {item!r}: algorithm prefix must be one of {list(ALGOS)}, got {head!r}")
+        else:
+            common = str(item)
+    return {a: per.get(a, common) for a in algos}
+
+
 def _plan(run_dir: Path, budget: int) -> str:
     """``skip`` (finished with at least this budget), ``resume`` (a checkpoint to continue) or ``new``."""
     status = read_status(run_dir)
@@ -372,9 +395,12 @@ def check_configs(configs) -> None:
 
 def run_comparison(env_id: str, algos, seeds=(0, 1, 2), budget: int | None = None, out_dir=None,
                    config_dir=None, overrides=(), backend: str | None = None, num_workers: int | None = None,
-                   fraction: float = 0.9, progress: bool = True, command: str | None = None) -> ComparisonResult:
+                   fraction: float = 0.9, progress: bool = True, command: str | None = None,
+                   config=None) -> ComparisonResult:
     """Train each algorithm with each seed (skipping finished runs, resuming interrupted ones), then write the
-    report. Configs come from ``<config_dir>/<algo>.yaml`` for ``env_id``; ``overrides`` are ``--set`` items, optionally prefixed ``algo:`` to apply to one algorithm. A run to be
+    report. Configs come from ``<config_dir>/<algo>.yaml`` for ``env_id``, or from ``config``: one YAML file
+    for every algorithm, a list of ``[ALGO:]FILE`` items (as ``zg-compare --config``) or a dict ``{algo: file}``;
+    ``overrides`` are ``--set`` items, optionally prefixed ``algo:`` to apply to one algorithm. A run to be
     resumed keeps its own config (see :func:`zg_agent.cli.resumed_config`): the budget, ``backend`` and
     ``num_workers`` given here are applied to it, any other setting given here must equal the run's. Every
     config is checked (:func:`check_configs`) before any run starts. A failing run is reported and the others go on; Ctrl-C stops the comparison after
@@ -399,7 +425,7 @@ def run_comparison(env_id: str, algos, seeds=(0, 1, 2), budget: int | None = Non
         raise ConfigError(f"fraction must be in (0, 1], got {fraction!r}")
     check_env_id(env_id)
     per_algo, warnings = _split_overrides(overrides, algos)
-    files = {a: None for a in algos}
+    files = _split_configs(config, algos)
     for w in warnings:
         print(f"zg-compare: warning: {w}", file=sys.stderr)
     # every config is built (and validated) before any training starts

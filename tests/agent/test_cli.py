@@ -318,3 +318,10 @@ def test_a_malformed_config_and_an_unwritable_run_root_are_named(tmp_path, capsy
     assert proc.returncode == 2 and "cannot create a run folder under the run root '/proc/nope'" in proc.stderr
     assert "Traceback" not in proc.stderr
 
+
+def test_version():
+    from importlib.metadata import version
+
+    for command in ("train", "compare"):
+        proc = cli(command, "--version")
+        assert proc.returncode == 0 and proc.stdout.strip() == f"zg-{command} (zerograds-gym) {version('zerograds-gym')}"
