@@ -913,16 +913,21 @@ class PPOTrainer(Trainer):
     """stable-baselines3 ``PPO`` with the shared budget, evaluation protocol, logger tags and run folder.
 
     SB3's own records (``rollout/``, ``train/``, ``time/fps``) are forwarded into the run's logger by a
-    ``KVWriter``; evaluation, pictures, checkpoints and Ctrl-C are handled by a callback. A checkpoint (model,
-    VecNormalize statistics, progress) is written after every ``checkpoint_every`` rollouts; a resumed run loses
-    at most one rollout but does not repeat the uninterrupted run bit for bit (the envs restart their episodes).
+    ``KVWriter``; evaluation, pictures, checkpoints and Ctrl-C / SIGTERM are handled by a callback. A checkpoint
+    (model, VecNormalize statistics, progress) is written at a rollout boundary after every ``checkpoint_every``
+    rollouts, or, by default, every ``checkpoint_seconds`` of wall time also in the middle of a rollout, with the
+    part of the rollout collected so far (:mod:`zg_agent._ppo`); a stop request saves at the next env step. A
+    resumed run continues that rollout but does not repeat the uninterrupted run bit for bit (the envs restart
+    their episodes). A crash or ``kill -9`` in the middle of an update loses that update and what was collected
+    after the last checkpoint.
     """
 
     def _prepare(self) -> None:
         from gymnasium import spaces
-        from stable_baselines3 import PPO
         from stable_baselines3.common.env_util import make_vec_env
         from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+        from ._ppo import ResumablePPO
 
         from .objective import make_env
 
@@ -951,14 +956,15 @@ class PPOTrainer(Trainer):
             if opts.normalize:
                 self.venv = VecNormalize(self.venv, gamma=opts.gamma)
             try:
-                self.model = PPO(opts.policy, self.venv, seed=cfg.seed, device="cpu", verbose=0,
-                                 **opts.ppo_kwargs())
+                self.model = ResumablePPO(opts.policy, self.venv, seed=cfg.seed, device="cpu", verbose=0,
+                                          **opts.ppo_kwargs())
             except (TypeError, AssertionError) as exc:  # SB3 checks its arguments with asserts
                 raise ValueError(f"PPO rejected options of {cfg.env_id!r}: {exc}") from exc
 
     def _resume(self) -> None:
-        from stable_baselines3 import PPO
         from stable_baselines3.common.vec_env import VecNormalize
+
+        from ._ppo import ResumablePPO
 
         cfg, opts = self.cfg, self.cfg.options
         ckpt_dir = self.run_dir / "checkpoints"
@@ -969,10 +975,15 @@ class PPOTrainer(Trainer):
             if opts.normalize:
                 self.venv = VecNormalize.load(str(ckpt_dir / name), self.venv)
             name = "ppo_model.zip"
-            self.model = PPO.load(str(ckpt_dir / name), env=self.venv, device="cpu")
+            self.model = ResumablePPO.load(str(ckpt_dir / name), env=self.venv, device="cpu")
             name = "checkpoint.pkl"
             self._load_progress_state(ckpt["progress"])
             _set_rng_states(ckpt["rng"])
+            # a checkpoint in the middle of a rollout holds the part collected so far: continue it
+            prefix = ckpt.get("rollout")
+            self.model.num_timesteps = self.env_steps
+            self.model.resume_prefix = prefix
+            self._prefix_steps = int(prefix["pos"]) * opts.n_envs if prefix else 0
         except Exception as exc:  # noqa: BLE001 - a damaged zip or pickle raises almost anything
             raise RunFolderError(f"the checkpoint file {str(ckpt_dir / name)!r} cannot be read "
                                  f"({type(exc).__name__}: {exc}); it is damaged, so this run cannot be resumed "
@@ -1003,8 +1014,15 @@ class PPOTrainer(Trainer):
             self._evaluate(final=False)
             self.logger.dump(self.env_steps)
             self._write_checkpoint()
-        # whole rollouts only, never past the budget (SB3 would finish a started rollout)
-        remaining = (cfg.budget - self.env_steps) // self.iteration_cost * self.iteration_cost
+        # whole rollouts only, never past the budget (SB3 would finish a started rollout); a resumed rollout
+        # began at env_steps - prefix
+        prefix = getattr(self, "_prefix_steps", 0)
+        start = self.env_steps - prefix
+        remaining = (cfg.budget - start) // self.iteration_cost * self.iteration_cost - prefix
+        if remaining <= 0 and prefix:  # the rollout begun cannot be finished within this budget: dropped
+            self.model.resume_prefix = None
+            self.env_steps = self.model.num_timesteps = start
+            remaining = 0
         self.target_steps = self.env_steps + remaining
         if remaining > 0 and not self.stop_requested:
             self.model.learn(total_timesteps=remaining, callback=callback(self), reset_num_timesteps=False,
@@ -1112,8 +1130,28 @@ class PPOTrainer(Trainer):
             return
         self._log_frames(frames)
 
-    def _write_checkpoint(self) -> None:
-        """Save the model, VecNormalize statistics, progress and RNG states (call at a rollout boundary)."""
+    def _partial_checkpoint_due(self) -> bool:
+        """Whether the wall-time schedule asks for a checkpoint in the middle of a rollout."""
+        return (self.checkpoint_every is None and self.checkpoint_seconds > 0
+                and time.perf_counter() - self._last_ckpt_time >= self.checkpoint_seconds)
+
+    def _write_partial_checkpoint(self) -> None:
+        """A checkpoint in the middle of a rollout (called from the callback's ``on_step``): the model (unchanged
+        since the rollout began) and the steps stored in the rollout buffer; the step being taken is dropped."""
+        from ._ppo import rollout_prefix
+
+        prefix = rollout_prefix(self.model)
+        if prefix is None:  # nothing stored yet: the state of the rollout boundary
+            if self._ckpt_iteration != self.iteration:
+                self.env_steps = int(self.model.num_timesteps) - self.model.n_envs
+                self._write_checkpoint()
+            return
+        self.env_steps = int(self.model.num_timesteps) - self.model.n_envs
+        self._write_checkpoint(rollout=prefix)
+
+    def _write_checkpoint(self, rollout: dict[str, Any] | None = None) -> None:
+        """Save the model, VecNormalize statistics, progress and RNG states (call at a rollout boundary, or with
+        ``rollout``, the part of the current rollout collected so far: see :meth:`_write_partial_checkpoint`)."""
         ckpt_dir = self.run_dir / "checkpoints"
         ckpt_dir.mkdir(exist_ok=True)
         tmp = ckpt_dir / "ppo_model.tmp.zip"
@@ -1123,7 +1161,7 @@ class PPOTrainer(Trainer):
             self.venv.save(str(ckpt_dir / "vecnormalize.tmp.pkl"))
             os.replace(ckpt_dir / "vecnormalize.tmp.pkl", ckpt_dir / "vecnormalize.pkl")
         ckpt = {"version": CHECKPOINT_VERSION, "kind": "ppo", "algo": "ppo", "env_id": self.cfg.env_id,
-                "seed": self.cfg.seed, "progress": self._progress_state(), "rng": _rng_states()}
+                "seed": self.cfg.seed, "progress": self._progress_state(), "rng": _rng_states(), "rollout": rollout}
         _atomic_write(checkpoint_path(self.run_dir), pickle.dumps(ckpt, protocol=pickle.HIGHEST_PROTOCOL))
         self._checkpoint_written()
 
@@ -1193,17 +1231,26 @@ def _ppo_helpers():
             self.trainer = trainer
 
         def _on_step(self) -> bool:
+            # called after each env step, before SB3 stores it: checkpoints here hold the rollout so far
             tr = self.trainer
+            if tr.clean_stop_step is not None:
+                return False
+            if tr.stop_requested:  # a stop request (Ctrl-C, SIGTERM) saves and stops now
+                tr._write_partial_checkpoint()
+                tr.clean_stop_step = tr.checkpoint_step
+                return False
+            if tr._partial_checkpoint_due():  # before the evaluation, whose row the checkpoint must not hold
+                tr._write_partial_checkpoint()
             tr.env_steps = int(self.num_timesteps)
             if tr.env_steps >= tr.next_eval and tr.env_steps < tr.target_steps:
                 tr._evaluate(final=False)
                 tr.logger.dump(tr.env_steps)
-            return tr.clean_stop_step is None
+            return True
 
         def _on_rollout_start(self) -> None:
             # here the model has trained on every rollout collected so far: a consistent state, kept in memory
-            # for a crash. A stop request (first Ctrl-C) waits for this point, saves, and ends learn() at the
-            # next step; periodic checkpoints are written here too.
+            # for a crash. A stop request made during the update saves here and ends learn() at the next step;
+            # periodic checkpoints are written here too.
             tr = self.trainer
             tr.env_steps = int(self.num_timesteps)
             tr._keep_boundary()
