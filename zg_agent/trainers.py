@@ -167,7 +167,7 @@ class RunLock:
         except OSError:
             owner = os.read(fd, 64).decode(errors="replace").strip() or "?"
             os.close(fd)
-            raise RunFolderError(f"the run folder {str(self.path.parent)!r} is in use by process {owner} (it "
+            raise RunFolderError(f"the folder {str(self.path.parent)!r} is in use by process {owner} (it "
                                  f"holds {LOCK_NAME}); wait for it to end or stop it (Ctrl-C or kill {owner} "
                                  f"saves and stops it), then resume") from None
         os.ftruncate(fd, 0)

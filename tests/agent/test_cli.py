@@ -324,4 +324,5 @@ def test_version():
 
     for command in ("train", "compare"):
         proc = cli(command, "--version")
-        assert proc.returncode == 0 and proc.stdout.strip() == f"zg-{command} (zerograds-gym) {version('zerograds-gym')}"
+        expected = f"zg-{command} (zerograds-gym) {version('zerograds-gym')}"
+        assert proc.returncode == 0 and proc.stdout.strip() == expected

@@ -205,3 +205,17 @@ def test_compare_refuses_an_output_folder_it_cannot_create(capsys):
                          "--out", "/proc/nope/cmp", "--no-progress", *[x for o in OVERRIDES for x in ("--set", o)]])
     err = capsys.readouterr().err
     assert code == 2 and "cannot create the output folder '/proc/nope/cmp'" in err and "Traceback" not in err
+
+
+def test_a_second_comparison_in_the_same_folder_is_refused(tmp_path):
+    import os
+
+    from zg_agent.trainers import RunFolderError, RunLock
+
+    out = tmp_path / "cmp"
+    out.mkdir()
+    with RunLock(out):  # what a running zg-compare holds
+        with pytest.raises(RunFolderError, match=f"is in use by process {os.getpid()}"):
+            run_comparison("Pendulum-v1", ["random"], seeds=[0], budget=160, out_dir=out, overrides=OVERRIDES,
+                           progress=False)
+    assert sorted(p.name for p in out.iterdir()) == ["run.lock"]

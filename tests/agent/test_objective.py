@@ -507,8 +507,8 @@ def test_ray_backend_episode_timeout_names_the_chunk(monkeypatch):
     backend._ray, backend._actors, backend._session = _HungRay(), [_HungActor(), _HungActor()], None
     backend.num_workers, backend.chunks_per_worker, backend.episode_timeout_s = 2, 1, 0.2
     jobs = [(np.zeros(2), s) for s in (1, 7, 1, 7)]  # 2 chunks of 2 episodes
-    with pytest.raises(EpisodeTimeoutError, match=r"a chunk of 2 episode\(s\), episodes 0\.\.1 of this call, ran longer "
-                                                  r"than 2 x episode_timeout_s=0.2 s in a Ray actor") as info:
+    with pytest.raises(EpisodeTimeoutError, match=r"a chunk of 2 episode\(s\), episodes 0\.\.1 of this call, ran "
+                                                  r"longer than 2 x episode_timeout_s=0.2 s in a Ray actor") as info:
         backend.run(jobs, {})
     assert info.value.jobs == range(0, 2)
     assert 0.3 < backend._ray.waits[0] <= 0.4 and len(backend._ray.killed) == 2 and backend._actors is None
