@@ -9,9 +9,11 @@ Examples::
     zg-compare --env Pendulum-v1 --algos zerograds,es,cma,ppo --seeds 3 --budget 50000
     tensorboard --logdir runs
 
-Exit status: 0 finished, 130 interrupted (Ctrl-C; the run can be resumed), 2 bad arguments or config (found
-before a run folder is created: unknown env, rejected env_kwargs, a bad option, a budget below one iteration),
-1 the run failed while training (the message says what its folder holds).
+Exit status: 0 finished, 130 interrupted (Ctrl-C or SIGTERM; the run can be resumed), 2 bad arguments or config
+(found before a run folder is created: unknown env, rejected env_kwargs, a bad option, a budget below one
+iteration, a run root that cannot be written; or, on resume, found before the run folder changes: a folder in
+use by another process, an unreadable checkpoint or config.yaml, a budget below what the run used, a setting
+that differs from the run's), 1 the run failed while training (the message says what its folder holds).
 
 Budgets are spent in whole iterations: a run stops at the last iteration that fits (say popsize 16 x 200-step
 episodes = 3200 env steps per iteration: a budget of 10000 uses 9600); both commands say so when the budget is

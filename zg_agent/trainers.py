@@ -16,6 +16,7 @@ Both write a run folder ``<run_root>/<env>__<algo>__s<seed>__<time>/``::
     checkpoints/       the last checkpoint (optimizer / PPO model, policy statistics, progress, RNG states)
     solution.pkl       the final solution (theta and policy statistics) / final_model.zip for PPO
     error.txt          the traceback when a run failed
+    run.lock           locked (``flock``) and holding the pid while a process trains here (:class:`RunLock`)
 
 Evaluation protocol (every algorithm): at step 0, then whenever the training env steps pass a multiple of
 ``eval_every``, and at the end, the current solution (the optimizer's ``mean``; PPO's deterministic policy)
@@ -42,14 +43,20 @@ and every report.
 Setup errors (unknown env, rejected ``env_kwargs``, a bad optimizer option, a budget below one iteration, a
 non-Box action space) are raised by :meth:`Trainer.prepare` before the run folder is created.
 
-Interruption: the first Ctrl-C finishes the current iteration (PPO: stops at the next rollout boundary), saves a
-checkpoint there and returns with status ``interrupted``; a second Ctrl-C or a crash stops at once and keeps the
-state of the last iteration (rollout) boundary: PPO writes the boundary state it kept in memory (never a model
-caught in the middle of an update), a black-box run writes its state when it is at a boundary and otherwise keeps
-the last checkpoint on disk. Checkpoints are written atomically at step 0, every ``checkpoint_every`` iterations
-when that is set, otherwise every ``checkpoint_seconds`` of wall time (default 30 s), and at the end or on a stop
-request; the state is serialised only when a checkpoint is written. ``resume=True`` continues from it, and a
-black-box run resumed this way reproduces the uninterrupted run exactly.
+Interruption: the first Ctrl-C or SIGTERM finishes the current iteration (PPO: stops at the next env step, or
+after the update in progress, and saves the part of the rollout collected so far), saves a checkpoint there and
+returns with status ``interrupted``; a second one or a crash stops at once and keeps the state of the last
+iteration (rollout) boundary: PPO writes the boundary state it kept in memory (never a model caught in the
+middle of an update) unless a newer checkpoint is on disk, a black-box run writes its state when it is at a
+boundary and otherwise keeps the last checkpoint on disk. Checkpoints are written atomically at step 0, every
+``checkpoint_every`` iterations when that is set, otherwise every ``checkpoint_seconds`` of wall time (default
+30 s; PPO also inside a rollout, see :mod:`zg_agent._ppo`), and at the end or on a stop request; the state is
+serialised only when a checkpoint is written. ``resume=True`` continues from it, and a black-box run resumed
+this way reproduces the uninterrupted run exactly.
+
+Run folder safety: :meth:`Trainer.train` takes the folder's :class:`RunLock` (a second process is refused
+naming the pid) and, when resuming, reads and restores the checkpoint before anything in the folder is written;
+a checkpoint that cannot be read and a budget below the env steps it holds raise :class:`RunFolderError` then.
 """
 
 from __future__ import annotations
