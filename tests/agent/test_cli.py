@@ -72,6 +72,7 @@ def test_train_smoke(tmp_path):
       "options.n_envs=4"], 2, ["smaller than one PPO rollout", "512 x n_envs 4 = 2048"]),
     (["--env", "Pendulum-v1", "--algo", "es", "--set", "options.sigma=-1"], 2, ["sigma", "-1"]),
     (["--env", "Pendulum-v1", "--algo", "es", "--set", "env_kwargs.bogus=1"], 2, ["env_kwargs", "bogus"]),
+    (["--env", "Pendulum-v1", "--algo", "es", "--set", "episode_timeout_s=0"], 2, ["episode_timeout_s", "> 0"]),
 ])
 def test_train_bad_arguments(args, code, words, tmp_path):
     proc = cli("train", *args, "--run-root", str(tmp_path), "--no-progress")
@@ -326,3 +327,16 @@ def test_version():
         proc = cli(command, "--version")
         expected = f"zg-{command} (zerograds-gym) {version('zerograds-gym')}"
         assert proc.returncode == 0 and proc.stdout.strip() == expected
+
+
+def test_a_hung_env_in_a_worker_fails_the_run_naming_candidate_and_seed(tmp_path, capsys):
+    # hanging_env (next to this file) sleeps two minutes with the reset seed of the first evaluation episode
+    code, _, err = train_main_in_process(
+        capsys, "--env", "hanging_env:Hanging-v0", "--algo", "random", "--budget", "6", "--backend", "process",
+        "--num-workers", "1", "--run-root", str(tmp_path), "--set", "episode_timeout_s=1", "--set",
+        "env_kwargs.hang_seed=1000003", "--set", "eval_episodes=1", "--set", "options.popsize=2")
+    assert code == 1, err
+    assert ("the episode of candidate 0 (of 1) with reset seed 1000003 ran longer than episode_timeout_s=1 s on env "
+            "'hanging_env:Hanging-v0'") in err
+    (run,) = tmp_path.iterdir()
+    assert read_status(run)["state"] == "failed" and "EpisodeTimeoutError" in read_status(run)["error"]

@@ -486,3 +486,24 @@ def test_ppo_checkpoints_inside_a_rollout_and_resumes_from_there_after_a_hard_ki
     evals = [r["env_steps"] for r in read_evaluations(run)]
     assert evals == [0, 320, 640, 960]
     assert (run / "final_model.zip").is_file()
+
+
+def test_ppo_stop_request_inside_a_rollout_saves_there_and_resumes(tmp_path, monkeypatch):
+    from zg_agent.trainers import PPOTrainer
+
+    plain = PPOTrainer._evaluate
+
+    def evaluate_then_stop(self, final):  # a Ctrl-C / SIGTERM arriving in the middle of the second rollout
+        plain(self, final)
+        if self.env_steps == 480:
+            self.request_stop()
+
+    monkeypatch.setattr(PPOTrainer, "_evaluate", evaluate_then_stop)
+    cfg = tiny_config("ppo", tmp_path, budget=960, eval_every=160)  # rollouts of 160 x 2 = 320 env steps
+    cut = train(cfg)
+    assert cut.status == "interrupted" and cut.env_steps == 480  # not held back to the boundary at 320
+    assert read_status(cut.run_dir)["checkpoint_env_steps"] == 480
+    monkeypatch.setattr(PPOTrainer, "_evaluate", plain)
+    done = resume(cut.run_dir)
+    assert done.status == "finished" and done.env_steps == 960
+    assert [r["env_steps"] for r in read_evaluations(cut.run_dir)] == [0, 160, 320, 480, 640, 800, 960]
