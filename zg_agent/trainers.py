@@ -62,6 +62,7 @@ a checkpoint that cannot be read and a budget below the env steps it holds raise
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import math
 import os
@@ -72,6 +73,7 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -171,7 +173,12 @@ class RunLock:
             raise RunFolderError(f"cannot open the lock file {str(self.path)!r}: {exc.strerror or exc}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):  # e.g. no flock on this filesystem
+                os.close(fd)
+                warnings.warn(f"cannot lock {str(self.path)!r} ({exc.strerror or exc}): nothing stops a second "
+                              f"process from using this folder at the same time", RuntimeWarning, stacklevel=2)
+                return self
             owner = os.read(fd, 64).decode(errors="replace").strip() or "?"
             os.close(fd)
             raise RunFolderError(f"the folder {str(self.path.parent)!r} is in use by process {owner} (it "
@@ -1148,8 +1155,10 @@ class PPOTrainer(Trainer):
         from ._ppo import rollout_prefix
 
         prefix = rollout_prefix(self.model)
-        if prefix is None:  # nothing stored yet: the state of the rollout boundary
-            if self._ckpt_iteration != self.iteration:
+        if prefix is None:
+            # nothing stored yet: the state of the rollout boundary; a buffer that cannot be stored (dict
+            # observations) keeps the boundary checkpoint on disk
+            if self.model.rollout_buffer.pos == 0 and self._ckpt_iteration != self.iteration:
                 self.env_steps = int(self.model.num_timesteps) - self.model.n_envs
                 self._write_checkpoint()
             return
