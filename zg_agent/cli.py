@@ -139,7 +139,10 @@ def _train_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", default=None, metavar="RUN_DIR|auto",
                    help="continue a run from its last checkpoint (with --budget to extend a finished one); "
                         "'auto' resumes the latest run of this env/algo/seed under the run root when it is "
-                        "unfinished, and otherwise starts a new run (saying why)")
+                        "unfinished, and otherwise starts a new run (saying why). A resumed run keeps its "
+                        "config.yaml: --budget, --backend, --num-workers and --ray-address are applied, other "
+                        "settings that differ from the run's are refused; a folder in use by another process is "
+                        "refused")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
