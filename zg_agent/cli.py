@@ -277,14 +277,15 @@ def _train_setup(args, parser):
                               f"leave out --env/--algo or give the matching ones")
         if args.seed is not None and args.seed != cfg.seed:
             raise ConfigError(f"--seed {args.seed} differs from the run's seed {cfg.seed}")
-        if args.overrides or args.config or args.config_dir:
-            raise ConfigError("--set/--config cannot change a run being resumed (it keeps its config.yaml); "
-                              "only --budget, --backend, --num-workers and --ray-address can")
-        for key in RESUMABLE_CHANGES:
-            if fields[key] is not None:  # allowed to change between sessions
-                setattr(cfg, key, fields[key])
+        given = load_config(cfg.algo, cfg.env_id, config=args.config, config_dir=args.config_dir,
+                            overrides=args.overrides, **fields)
+        resumed = resumed_config(load_run_config(run_dir), given, _explicit_keys(fields, args.overrides),
+                                 whole=bool(args.config or args.config_dir), where=f"--resume {run_dir}: the run")
         _probe_lock(run_dir)
-        return run_dir, cfg.validate(), has_checkpoint(run_dir)
+        changes = _changes(cfg, resumed)
+        if changes:
+            print(f"zg-train: resuming {run_dir}{changes}", file=sys.stderr)
+        return run_dir, resumed, has_checkpoint(run_dir)
     if not args.env or not args.algo:
         parser.error("--env and --algo are required (unless --resume RUN_DIR)")
     check_env(args.env)  # an unknown id fails here, with a short message

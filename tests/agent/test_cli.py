@@ -160,8 +160,9 @@ def test_ctrl_c_saves_and_resume_finishes(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "starting a new run" in proc.stderr and f"the latest run {run} finished" in proc.stderr
     assert run_folder(proc.stdout) != run
-    proc = cli("train", "--resume", str(run), "--set", "budget=5")
-    assert proc.returncode == 2 and "cannot change a run being resumed" in proc.stderr
+    # --resume RUN_DIR follows the rule of --resume auto: a setting other than the run's is refused
+    proc = cli("train", "--resume", str(run), "--set", "options.popsize=6")
+    assert proc.returncode == 2 and "options.popsize: the run has 4, this command gives 6" in proc.stderr
 
 
 def test_compare_smoke(tmp_path):
@@ -276,6 +277,11 @@ def test_resume_auto_applies_the_rules_of_resume_run_dir(tmp_path, capsys):
                                        "num_workers 1 (was None)" in err
     assert "backend: process" in (run / "config.yaml").read_text() and read_status(run)["env_steps"] == 640
     assert "options.sigma=0.3" in (run / "command.txt").read_text().splitlines()[-1]
+    # --resume RUN_DIR: the same rule (here the run is finished with this budget: nothing to do)
+    code, _, err = train_main_in_process(capsys, "--resume", str(run), "--set", "options.sigma=0.3")
+    assert code == 0 and "already finished" in err, err
+    code, _, err = train_main_in_process(capsys, "--resume", str(run), "--set", "options.sigma=0.4")
+    assert code == 2 and "options.sigma: the run has 0.3, this command gives 0.4" in err, err
 
 
 def test_budget_below_what_was_spent_is_an_error(tmp_path, capsys):
