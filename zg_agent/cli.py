@@ -9,9 +9,11 @@ Examples::
     zg-compare --env Pendulum-v1 --algos zerograds,es,cma,ppo --seeds 3 --budget 50000
     tensorboard --logdir runs
 
-Exit status: 0 finished, 130 interrupted (Ctrl-C; the run can be resumed), 2 bad arguments or config (found
-before a run folder is created: unknown env, rejected env_kwargs, a bad option, a budget below one iteration),
-1 the run failed while training (the message says what its folder holds).
+Exit status: 0 finished, 130 interrupted (Ctrl-C or SIGTERM; the run can be resumed), 2 bad arguments or config
+(found before a run folder is created: unknown env, rejected env_kwargs, a bad option, a budget below one
+iteration, a run root that cannot be written; or, on resume, found before the run folder changes: a folder in
+use by another process, an unreadable checkpoint or config.yaml, a budget below what the run used, a setting
+that differs from the run's), 1 the run failed while training (the message says what its folder holds).
 
 Budgets are spent in whole iterations: a run stops at the last iteration that fits (say popsize 16 x 200-step
 episodes = 3200 env steps per iteration: a budget of 10000 uses 9600); both commands say so when the budget is
@@ -28,9 +30,24 @@ from pathlib import Path
 
 from .config import ALGOS, BACKENDS, ConfigError, load_config, load_run_config
 from .objective import check_env_id
-from .trainers import TRAINERS, env_tag, has_checkpoint, new_run_dir, read_status
+from .trainers import TRAINERS, RunFolderError, env_tag, has_checkpoint, new_run_dir, read_status
 
 EXIT_INTERRUPTED = 130
+
+
+def version() -> str:
+    """The installed version of the ``zerograds-gym`` distribution (from its metadata)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("zerograds-gym")
+    except PackageNotFoundError:
+        return "unknown (the zerograds-gym distribution is not installed)"
+
+
+def _add_version(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--version", action="version", version=f"%(prog)s (zerograds-gym) {version()}")
 
 
 def _command_line(prog: str, argv) -> str:
@@ -99,6 +116,7 @@ def _train_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="zg-train", description="Train one algorithm on one Gymnasium env (budget in env steps).",
         epilog="Curves: tensorboard --logdir runs")
+    _add_version(p)
     p.add_argument("--env", help="Gymnasium env id, e.g. Pendulum-v1 or zg/ShadowCaster-v0")
     p.add_argument("--algo", choices=ALGOS, help="algorithm")
     p.add_argument("--seed", type=int, default=None, help="seed of every random source (default 0)")
@@ -121,7 +139,10 @@ def _train_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", default=None, metavar="RUN_DIR|auto",
                    help="continue a run from its last checkpoint (with --budget to extend a finished one); "
                         "'auto' resumes the latest run of this env/algo/seed under the run root when it is "
-                        "unfinished, and otherwise starts a new run (saying why)")
+                        "unfinished, and otherwise starts a new run (saying why). A resumed run keeps its "
+                        "config.yaml: --budget, --backend, --num-workers and --ray-address are applied, other "
+                        "settings that differ from the run's are refused; a folder in use by another process is "
+                        "refused")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -160,11 +181,16 @@ def train_main(argv: list[str] | None = None) -> int:
     command = _command_line("zg-train", argv)
     try:
         run_dir, cfg, resume = _train_setup(args, parser)
-    except (ConfigError, ValueError) as exc:
+    except (ConfigError, ValueError) as exc:  # RunFolderError included
         print(f"zg-train: error: {exc}", file=sys.stderr)
         return 2
     if resume and read_status(run_dir).get("state") == "finished":
         status = read_status(run_dir)
+        spent = int(status.get("env_steps") or 0)
+        if cfg.budget < spent:
+            print(f"zg-train: error: budget {cfg.budget} env steps is below the {spent} env steps that the finished "
+                  f"run {run_dir} has already used; give a larger budget to continue it", file=sys.stderr)
+            return 2
         if int(status.get("budget") or 0) >= cfg.budget:
             print(f"zg-train: {run_dir} already finished ({status.get('env_steps', '?')} env steps of a budget of "
                   f"{status.get('budget')}); nothing to do (give --budget LARGER to continue it)", file=sys.stderr)
@@ -173,8 +199,72 @@ def train_main(argv: list[str] | None = None) -> int:
                    run_name=args.run_name)
 
 
+#: fields that a resumed run may change: they do not change its results (the same seed gives the same numbers
+#: on every backend and worker count) or only extend it (budget)
+RESUMABLE_CHANGES = ("budget", "backend", "num_workers", "ray_address")
+
+
+def _dotted(d: dict, key: str):
+    for part in key.split("."):
+        if not isinstance(d, dict) or part not in d:
+            return None
+        d = d[part]
+    return d
+
+
+def resumed_config(old, new, explicit: set[str], whole: bool, where: str):
+    """The config to resume a run with: the run's own ``old`` config, with the :data:`RESUMABLE_CHANGES` that the
+    command gives explicitly (``explicit`` holds the dotted keys it sets) taken from ``new``. Raises
+    :class:`ConfigError` when the command asks for any other value than the run has: for the keys in ``explicit``,
+    or for every key when ``whole`` (the command names its own config file). ``where`` names the run."""
+    a, b = old.to_dict(), new.to_dict()
+    if whole:
+        keys = {k for k in a if k not in RESUMABLE_CHANGES and k not in ("run_root", "options")}
+        keys |= {f"options.{k}" for k in set(a["options"]) | set(b["options"])}
+    else:
+        keys = {k for k in explicit if k.split(".")[0] not in (*RESUMABLE_CHANGES, "run_root")}
+    diffs = [f"{k}: the run has {_dotted(a, k)!r}, this command gives {_dotted(b, k)!r}"
+             for k in sorted(keys) if _dotted(a, k) != _dotted(b, k)]
+    if diffs:
+        raise ConfigError(f"{where} was started with other settings than this command gives:\n  "
+                          + "\n  ".join(diffs) + "\nA resumed run keeps its config.yaml (only "
+                          + ", ".join(RESUMABLE_CHANGES) + " can change); leave these out to resume it, or start "
+                          "a new run (without --resume)")
+    cfg = old
+    for key in RESUMABLE_CHANGES:
+        if key in explicit:
+            setattr(cfg, key, getattr(new, key))
+    return cfg.validate()
+
+
+def _explicit_keys(fields: dict, overrides) -> set[str]:
+    """Dotted keys that a command sets itself: the given flags and every ``--set`` key."""
+    from .config import parse_override
+
+    keys = {k for k, v in fields.items() if v is not None}
+    return keys | {parse_override(o)[0] for o in overrides}
+
+
+def _changes(old, cfg) -> str:
+    said = [f"{k} {getattr(cfg, k)!r} (was {getattr(old, k)!r})" for k in RESUMABLE_CHANGES
+            if getattr(old, k) != getattr(cfg, k)]
+    return f"; with {', '.join(said)}" if said else ""
+
+
+def _probe_lock(run_dir: Path) -> None:
+    """Refuse a run folder held by another process now, before the slow setup (the trainer takes the lock)."""
+    from .trainers import RunLock
+
+    RunLock(run_dir).acquire().release()
+
+
 def _train_setup(args, parser):
-    """``(run folder or None for a new one, config, resume)``; raises ConfigError for a bad command."""
+    """``(run folder or None for a new one, config, resume)``; raises ConfigError / RunFolderError for a bad
+    command.
+
+    ``--resume RUN_DIR`` and ``--resume auto`` follow one rule: the run keeps its ``config.yaml``; ``--budget``,
+    ``--backend``, ``--num-workers`` and ``--ray-address`` (or ``--set`` of those keys) are applied and written
+    into it; any other setting the command gives must equal the run's, or the command is refused."""
     fields = {"seed": args.seed, "budget": args.budget, "backend": args.backend, "num_workers": args.num_workers,
               "ray_address": args.ray_address, "run_root": args.run_root}
     if args.resume not in (None, "auto"):
@@ -185,15 +275,17 @@ def _train_setup(args, parser):
         if args.env and args.env != cfg.env_id or args.algo and args.algo != cfg.algo:
             raise ConfigError(f"--resume {str(run_dir)!r} is a run of {cfg.algo} on {cfg.env_id}; "
                               f"leave out --env/--algo or give the matching ones")
-        for key in ("budget", "backend", "num_workers", "ray_address"):
-            if fields[key] is not None:  # allowed to change between sessions
-                setattr(cfg, key, fields[key])
         if args.seed is not None and args.seed != cfg.seed:
             raise ConfigError(f"--seed {args.seed} differs from the run's seed {cfg.seed}")
-        if args.overrides or args.config or args.config_dir:
-            raise ConfigError("--set/--config cannot change a run being resumed (it keeps its config.yaml); "
-                              "only --budget, --backend, --num-workers and --ray-address can")
-        return run_dir, cfg.validate(), has_checkpoint(run_dir)
+        given = load_config(cfg.algo, cfg.env_id, config=args.config, config_dir=args.config_dir,
+                            overrides=args.overrides, **fields)
+        resumed = resumed_config(load_run_config(run_dir), given, _explicit_keys(fields, args.overrides),
+                                 whole=bool(args.config or args.config_dir), where=f"--resume {run_dir}: the run")
+        _probe_lock(run_dir)
+        changes = _changes(cfg, resumed)
+        if changes:
+            print(f"zg-train: resuming {run_dir}{changes}", file=sys.stderr)
+        return run_dir, resumed, has_checkpoint(run_dir)
     if not args.env or not args.algo:
         parser.error("--env and --algo are required (unless --resume RUN_DIR)")
     check_env(args.env)  # an unknown id fails here, with a short message
@@ -202,10 +294,13 @@ def _train_setup(args, parser):
     if args.resume == "auto":
         found, why = find_resumable(cfg.run_root, cfg.env_id, cfg.algo, cfg.seed)
         if found is not None:
-            print(f"zg-train: {why}", file=sys.stderr)
             old = load_run_config(found)
-            old.budget = cfg.budget
-            return found, old.validate(), True
+            resumed = resumed_config(load_run_config(found), cfg, _explicit_keys(fields, args.overrides),
+                                     whole=bool(args.config or args.config_dir),
+                                     where=f"--resume auto: the run {found}")
+            _probe_lock(found)
+            print(f"zg-train: {why}{_changes(old, resumed)}", file=sys.stderr)
+            return found, resumed, True
         print(f"zg-train: --resume auto: starting a new run: {why}", file=sys.stderr)
     return None, cfg, False
 
@@ -243,12 +338,21 @@ def run_one(cfg, run_dir, *, resume: bool, command: str, progress: bool, prog: s
     if note:
         print(f"{prog}: note: {note}", file=sys.stderr)
     if run_dir is None:
-        run_dir = new_run_dir(cfg, run_name)
+        try:
+            run_dir = new_run_dir(cfg, run_name)
+        except RunFolderError as exc:
+            trainer.close()
+            print(f"{prog}: error: {exc}", file=sys.stderr)
+            return 2
         trainer.run_dir = run_dir
     bar = _ProgressBar(cfg.budget, desc=desc or f"{cfg.algo} s{cfg.seed}", enabled=progress)
     trainer.progress = bar
     try:
         result = trainer.train()
+    except RunFolderError as exc:  # in use, an unreadable checkpoint, a budget below what was spent
+        bar.close()
+        print(f"{prog}: error: {exc}\n{prog}: the run folder was left as it was", file=sys.stderr)
+        return 2
     except Exception as exc:  # noqa: BLE001 - the message and the kept run folder are the report
         bar.close()
         print(f"{prog}: error: {exc}\n{_failure_note(prog, run_dir)}", file=sys.stderr)
@@ -274,6 +378,7 @@ def _compare_parser() -> argparse.ArgumentParser:
         prog="zg-compare",
         description="Train several algorithms x seeds on one env with the same budget; write comparison.md "
                     "and comparison.png. Re-running the same command resumes unfinished runs.")
+    _add_version(p)
     p.add_argument("--env", required=True, help="Gymnasium env id")
     p.add_argument("--algos", default="zerograds,es,cma,random,ppo",
                    help=f"comma-separated, from {','.join(ALGOS)} (default: all)")
@@ -283,6 +388,9 @@ def _compare_parser() -> argparse.ArgumentParser:
                    help="env steps per run (default: each config's); runs use whole iterations (see zg-train "
                         "--help), and the report gives the env steps each run used")
     p.add_argument("--out", default=None, help="output folder (default runs/compare_<env>_b<budget>)")
+    p.add_argument("--config", dest="configs", action="append", default=None, metavar="[ALGO:]FILE",
+                   help="a YAML file keyed by env id, as zg-train --config: for every algorithm, or for one with an "
+                        "ALGO: prefix (es:my_es.yaml) (repeatable; default: configs/<algo>.yaml)")
     p.add_argument("--config-dir", default=None, help="folder holding <algo>.yaml (default: configs/)")
     p.add_argument("--backend", choices=BACKENDS, default=None, help="evaluation backend (black-box algos)")
     p.add_argument("--num-workers", type=int, default=None, help="worker processes / Ray actors")
@@ -309,7 +417,7 @@ def compare_main(argv: list[str] | None = None) -> int:
             args.env, algos, seeds=list(range(args.seed_start, args.seed_start + args.seeds)), budget=args.budget,
             out_dir=args.out, config_dir=args.config_dir, overrides=args.overrides, backend=args.backend,
             num_workers=args.num_workers, fraction=args.fraction, progress=not args.no_progress,
-            command=_command_line("zg-compare", argv))
+            command=_command_line("zg-compare", argv), config=args.configs)
     except (ConfigError, ValueError) as exc:
         print(f"zg-compare: error: {exc}", file=sys.stderr)
         return 2
@@ -348,6 +456,9 @@ def main(argv: list[str] | None = None) -> int:
         return (train_main if argv[0] == "train" else compare_main)(argv[1:])
     if argv and argv[0] in ("-h", "--help"):
         parser.print_help()
+        return 0
+    if argv and argv[0] == "--version":
+        print(f"zerograds-gym {version()}")
         return 0
     parser.print_usage(sys.stderr)
     what = f"unknown command {argv[0]!r}" if argv else "a command is required"

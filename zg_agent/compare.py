@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import ALGOS, ConfigError, load_config, parse_override
-from .trainers import env_tag, has_checkpoint, read_evaluations, read_status
+from .trainers import RunLock, env_tag, has_checkpoint, read_evaluations, read_status
 
 #: how a budget is spent, written into every report
 BUDGET_RULE = (
@@ -335,6 +335,29 @@ def _split_overrides(overrides, algos) -> tuple[dict[str, list[str]], list[str]]
     return per, warnings
 
 
+def _split_configs(config, algos) -> dict[str, str | None]:
+    """``--config [ALGO:]FILE`` items -> the config file of each algorithm (None: the shipped one). An item
+    without a prefix is for every algorithm; one with a prefix overrides it for that algorithm."""
+    if config is None:
+        return {a: None for a in algos}
+    if isinstance(config, dict):
+        unknown = [a for a in config if a not in ALGOS]
+        if unknown:
+            raise ConfigError(f"config: algorithm keys must be drawn from {list(ALGOS)}, got {unknown}")
+        return {a: config.get(a) for a in algos}
+    items = [config] if isinstance(config, (str, Path)) else list(config)
+    common, per = None, {}
+    for item in items:
+        head, sep, rest = str(item).partition(":")
+        if sep and head in ALGOS:
+            per[head] = rest
+        elif sep and "/" not in head and "\\" not in head and len(head) > 1:
+            raise ConfigError(f"--config {item!r}: algorithm prefix must be one of {list(ALGOS)}, got {head!r}")
+        else:
+            common = str(item)
+    return {a: per.get(a, common) for a in algos}
+
+
 def _plan(run_dir: Path, budget: int) -> str:
     """``skip`` (finished with at least this budget), ``resume`` (a checkpoint to continue) or ``new``."""
     status = read_status(run_dir)
@@ -372,16 +395,22 @@ def check_configs(configs) -> None:
 
 def run_comparison(env_id: str, algos, seeds=(0, 1, 2), budget: int | None = None, out_dir=None,
                    config_dir=None, overrides=(), backend: str | None = None, num_workers: int | None = None,
-                   fraction: float = 0.9, progress: bool = True, command: str | None = None) -> ComparisonResult:
+                   fraction: float = 0.9, progress: bool = True, command: str | None = None,
+                   config=None) -> ComparisonResult:
     """Train each algorithm with each seed (skipping finished runs, resuming interrupted ones), then write the
-    report. Configs come from ``<config_dir>/<algo>.yaml`` for ``env_id``; ``overrides`` are ``--set`` items,
-    optionally prefixed ``algo:`` to apply to one algorithm. Every config is checked (:func:`check_configs`)
-    before any run starts. A failing run is reported and the others go on; Ctrl-C stops the comparison after
-    saving the current run. The report covers every finished run of ``env_id`` in ``out_dir``; nothing is
+    report. Configs come from ``<config_dir>/<algo>.yaml`` for ``env_id``, or from ``config``: one YAML file
+    for every algorithm, a list of ``[ALGO:]FILE`` items (as ``zg-compare --config``) or a dict ``{algo: file}``;
+    ``overrides`` are ``--set`` items, optionally prefixed ``algo:`` to apply to one algorithm. A run to be
+    resumed keeps its own config (see :func:`zg_agent.cli.resumed_config`): the budget, ``backend`` and
+    ``num_workers`` given here are applied to it, any other setting given here must equal the run's. Every
+    config is checked (:func:`check_configs`) before any run starts. A failing run is reported and the others
+    go on; Ctrl-C or SIGTERM stops the comparison after saving the current run. While it runs, the comparison
+    holds ``run.lock`` in ``out_dir`` (:class:`~zg_agent.trainers.RunLock`): a second comparison in the same
+    folder is refused with :class:`~zg_agent.trainers.RunFolderError` naming its pid. The report covers every finished run of ``env_id`` in ``out_dir``; nothing is
     written when no run has an evaluation (``ComparisonResult.table`` is then empty)."""
     import sys
 
-    from .cli import run_one
+    from .cli import resumed_config, run_one
     from .config import load_run_config
     from .objective import check_env_id
 
@@ -398,52 +427,72 @@ def run_comparison(env_id: str, algos, seeds=(0, 1, 2), budget: int | None = Non
         raise ConfigError(f"fraction must be in (0, 1], got {fraction!r}")
     check_env_id(env_id)
     per_algo, warnings = _split_overrides(overrides, algos)
+    files = _split_configs(config, algos)
     for w in warnings:
         print(f"zg-compare: warning: {w}", file=sys.stderr)
     # every config is built (and validated) before any training starts
     configs = {}
     for algo in algos:
         for seed in seeds:
-            configs[algo, seed] = load_config(algo, env_id, config_dir=config_dir, overrides=per_algo[algo],
-                                              seed=seed, budget=budget, backend=backend, num_workers=num_workers)
+            configs[algo, seed] = load_config(algo, env_id, config=files[algo], config_dir=config_dir,
+                                              overrides=per_algo[algo], seed=seed, budget=budget, backend=backend,
+                                              num_workers=num_workers)
     if out_dir is None:
         budgets = sorted({c.budget for c in configs.values()})
         out_dir = Path(next(iter(configs.values())).run_root) / f"compare_{env_tag(env_id)}_b{budgets[-1]}"
     out_dir = Path(out_dir)
-    plans = {}
-    for (algo, seed), cfg in configs.items():
-        run_dir = out_dir / f"{env_tag(env_id)}__{algo}__s{seed}"
-        plan = _plan(run_dir, cfg.budget)
-        if plan == "resume":  # a resumed run keeps its own config; only the budget may grow
-            old = load_run_config(run_dir)
-            old.budget = cfg.budget
-            configs[algo, seed] = old.validate()
-        plans[algo, seed] = (plan, run_dir)
-    check_configs([configs[k] for k, (plan, _) in plans.items() if plan != "skip"])
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if command:
-        with open(out_dir / "command.txt", "a") as f:
-            f.write(command.rstrip() + "\n")
-    failed, interrupted, runs = [], False, []
-    for algo in algos:
-        for seed in seeds:
-            cfg = configs[algo, seed]
-            plan, run_dir = plans[algo, seed]
-            if not interrupted and plan != "skip":
-                code = run_one(cfg, run_dir, resume=plan == "resume", command=command or "zg-compare",
-                               progress=progress, prog="zg-compare", desc=f"{algo} s{seed}")
-                if code == 130:
-                    interrupted = True
-                elif code != 0:
-                    failed.append(f"{algo} seed {seed}: see {run_dir / 'error.txt'}")
-            if run_dir.is_dir():
-                runs.append(load_run(run_dir, algo, seed))
-    # finished runs of earlier commands in the same folder (other algorithms or seeds) stay in the report
-    mine = {r.run_dir.resolve() for r in runs}
-    runs += [r for r in find_runs(out_dir, env_id, states=("finished",)) if r.run_dir.resolve() not in mine]
-    cmd = command or f"zg-compare --env {env_id} --algos {','.join(algos)} --seeds {len(seeds)}"
-    table = write_report(out_dir, env_id, runs, fraction, None, cmd, failed)
-    return ComparisonResult(out_dir, table or "", runs, failed, interrupted)
+    # one comparison at a time in a folder: a second one is refused naming the process (RunLock, as for a run)
+    lock = RunLock(out_dir)
+    if out_dir.is_dir():
+        lock.acquire()
+    try:
+        plans = {}
+        for (algo, seed), cfg in configs.items():
+            run_dir = out_dir / f"{env_tag(env_id)}__{algo}__s{seed}"
+            plan = _plan(run_dir, cfg.budget)
+            if plan == "resume":  # a resumed run keeps its own config (the budget, backend and workers may change)
+                given = (("backend", backend), ("num_workers", num_workers))
+                explicit = {"budget"} | {k for k, v in given if v is not None}
+                explicit |= {parse_override(o)[0] for o in per_algo[algo]}
+                configs[algo, seed] = resumed_config(load_run_config(run_dir), cfg, explicit,
+                                                     whole=bool(files[algo] or config_dir),
+                                                     where=f"the run {run_dir}")
+            plans[algo, seed] = (plan, run_dir)
+        check_configs([configs[k] for k, (plan, _) in plans.items() if plan != "skip"])
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create the output folder {str(out_dir)!r}: {exc.strerror or exc}") from None
+        if not lock.held:
+            lock.acquire()
+        if command:
+            with open(out_dir / "command.txt", "a") as f:
+                f.write(command.rstrip() + "\n")
+        failed, interrupted, runs = [], False, []
+        for algo in algos:
+            for seed in seeds:
+                cfg = configs[algo, seed]
+                plan, run_dir = plans[algo, seed]
+                if not interrupted and plan != "skip":
+                    code = run_one(cfg, run_dir, resume=plan == "resume", command=command or "zg-compare",
+                                   progress=progress, prog="zg-compare", desc=f"{algo} s{seed}")
+                    if code == 130:
+                        interrupted = True
+                    elif code == 2:  # refused before it started: in use, an unreadable checkpoint...
+                        failed.append(f"{algo} seed {seed}: refused (the message above says why); {run_dir} was "
+                                      f"left as it was")
+                    elif code != 0:
+                        failed.append(f"{algo} seed {seed}: see {run_dir / 'error.txt'}")
+                if run_dir.is_dir():
+                    runs.append(load_run(run_dir, algo, seed))
+        # finished runs of earlier commands in the same folder (other algorithms or seeds) stay in the report
+        mine = {r.run_dir.resolve() for r in runs}
+        runs += [r for r in find_runs(out_dir, env_id, states=("finished",)) if r.run_dir.resolve() not in mine]
+        cmd = command or f"zg-compare --env {env_id} --algos {','.join(algos)} --seeds {len(seeds)}"
+        table = write_report(out_dir, env_id, runs, fraction, None, cmd, failed)
+        return ComparisonResult(out_dir, table or "", runs, failed, interrupted)
+    finally:
+        lock.release()
 
 
 def report_from_dir(out_dir, env_id: str | None = None, fraction: float = 0.9) -> str | None:

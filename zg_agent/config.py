@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.resources
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -259,6 +260,9 @@ class RunConfig:
     """worker processes / Ray actors (None: number of CPUs)"""
     ray_address: str | None = None
     """address of a Ray cluster (None: a local Ray instance)"""
+    episode_timeout_s: float | None = None
+    """black-box only, process and ray backends: an episode running longer than this many seconds (a hung env)
+    fails the run with an error naming the candidate and reset seed (None: no limit; serial ignores it)"""
     checkpoint_every: int | None = None
     """save a checkpoint every this many iterations (PPO: rollouts); None: every ``checkpoint_seconds``.
     A Ctrl-C always saves at the iteration boundary; this only bounds what a crash or kill -9 loses"""
@@ -309,6 +313,9 @@ class RunConfig:
             value = getattr(self, name)
             if value < minimum:
                 raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        if self.episode_timeout_s is not None and not (0 < self.episode_timeout_s < math.inf):
+            raise ConfigError(f"episode_timeout_s must be None or a number of seconds > 0, got "
+                              f"{self.episode_timeout_s!r}")
         if not self.checkpoint_seconds >= 0:
             raise ConfigError(f"checkpoint_seconds must be a number >= 0, got {self.checkpoint_seconds!r}")
         for name in ("max_episode_steps", "num_workers", "checkpoint_every"):
@@ -555,7 +562,16 @@ def load_run_config(path: str | Path) -> RunConfig:
         path = path / "config.yaml"
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist")
-    return config_from_dict(yaml.safe_load(path.read_text()), source=repr(str(path)))
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {str(path)!r} cannot be read: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML ({where}{problem or type(exc).__name__}); "
+                          f"fix or restore it to resume this run") from None
+    return config_from_dict(data, source=repr(str(path)))
 
 
 def hparams(cfg: RunConfig) -> dict[str, Any]:

@@ -168,15 +168,35 @@ def run_episode(env: gym.Env, policy: Policy, theta, seed: int, collect_stats: b
     return total, t, stats, frames
 
 
-def _run_jobs(env, policy: Policy, policy_state: dict, jobs):
-    """Run ``jobs`` = [(theta, seed), ...] with the given policy statistics -> [(ret, len, stats), ...]."""
+def _run_jobs(env, policy: Policy, policy_state: dict, jobs, on_start=None):
+    """Run ``jobs`` = [(theta, seed), ...] with the given policy statistics -> [(ret, len, stats), ...].
+    ``on_start(j)`` is called before job ``j`` starts."""
     policy.load_state_dict(policy_state)
     collect = policy.uses_obs_stats
     out = []
-    for theta, seed in jobs:
+    for j, (theta, seed) in enumerate(jobs):
+        if on_start is not None:
+            on_start(j)
         ret, length, stats, _ = run_episode(env, policy, theta, seed, collect_stats=collect)
         out.append((ret, length, stats))
     return out
+
+
+class EpisodeTimeoutError(RuntimeError):
+    """An episode ran longer than ``episode_timeout_s`` (a hung env). ``jobs`` are the indices, in the call's
+    list of episodes, of the episode (process backend) or of the chunk holding it (Ray backend)."""
+
+    def __init__(self, message: str, jobs: range | None = None):
+        super().__init__(message)
+        self.jobs = jobs
+
+
+def _check_timeout(value, name: str = "episode_timeout_s"):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or not math.isfinite(value):
+        raise ValueError(f"{name} must be None or a number of seconds > 0, got {value!r}")
+    return float(value)
 
 
 def _build(cfg: _EnvConfig):
@@ -226,16 +246,14 @@ def _parent_watch():
 
     ``multiprocessing.parent_process()`` holds a sentinel that becomes ready when the starting process exits,
     also under ``forkserver`` (where ``os.getppid()`` is the fork server, which outlives a killed parent for
-    as long as its children run); a change of ``os.getppid()`` is the fallback."""
+    as long as its children run); a change of ``os.getppid()`` is the fallback where there is no sentinel."""
     parent = mp.parent_process()
     ppid = os.getppid()
 
     def alive() -> bool:
-        if os.getppid() != ppid:
-            return False
         if parent is not None and parent.sentinel is not None:
             return not wait_ready([parent.sentinel], timeout=0)
-        return True
+        return os.getppid() == ppid
 
     return alive
 
@@ -258,12 +276,15 @@ def _exit_with_parent(parent_alive, poll: float = 1.0) -> None:
     threading.Thread(target=watch, name="zg-parent-watch", daemon=True).start()
 
 
-def _process_worker(cfg: _EnvConfig, tasks, results, worker_index: int) -> None:
+def _process_worker(cfg: _EnvConfig, tasks, results, worker_index: int, progress=None) -> None:
     """Worker loop: build env and policy once, then run chunks until a ``None`` arrives or the parent process
-    is gone (killed without a chance to stop its workers, e.g. ``kill -9``)."""
+    is gone (killed without a chance to stop its workers, e.g. ``kill -9``). ``progress`` (a shared array of 4
+    doubles) holds the call, chunk and job number of the episode running now and its start time (0: idle)."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    # Ctrl-C is the parent's to handle: it stops the workers through close()
+    # Ctrl-C and SIGTERM are the parent's to handle (``timeout`` and schedulers signal the whole process
+    # group): it stops the workers through close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     parent_alive = _parent_watch()
     _exit_with_parent(parent_alive)
     try:
@@ -283,8 +304,17 @@ def _process_worker(cfg: _EnvConfig, tasks, results, worker_index: int) -> None:
             if msg is None:
                 break
             chunk_id, policy_state, jobs = msg  # chunk_id = (call number, chunk number)
+            on_start = None
+            if progress is not None:
+                def on_start(j, call=chunk_id[0], cid=chunk_id[1]):
+                    progress[3] = 0.0
+                    progress[0], progress[1], progress[2] = call, cid, j
+                    progress[3] = time.monotonic()
             try:
-                results.put((chunk_id, "ok", _run_jobs(env, policy, policy_state, jobs)))
+                out = _run_jobs(env, policy, policy_state, jobs, on_start)
+                if progress is not None:
+                    progress[3] = 0.0
+                results.put((chunk_id, "ok", out))
             except BaseException:  # noqa: BLE001
                 results.put((chunk_id, "error", traceback.format_exc()))
     finally:
@@ -293,7 +323,7 @@ def _process_worker(cfg: _EnvConfig, tasks, results, worker_index: int) -> None:
 
 def _stop_processes(procs, tasks, results, graceful: bool = True) -> None:
     """Stop the workers and join them (no zombies): ``graceful`` asks them to finish and exit, otherwise (or
-    for stragglers) they are terminated. Safe to call twice."""
+    for stragglers) they are killed (they ignore SIGTERM). Safe to call twice."""
     if graceful:
         for p in procs:
             if p.is_alive():
@@ -305,9 +335,6 @@ def _stop_processes(procs, tasks, results, graceful: bool = True) -> None:
         if graceful:
             p.join(timeout=5)
         if p.is_alive():
-            p.terminate()
-            p.join(timeout=5)
-        if p.is_alive():  # pragma: no cover - last resort
             p.kill()
             p.join()
     for q in (tasks, results):
@@ -327,17 +354,20 @@ class ProcessBackend(Backend):
         start_method: ``"forkserver"`` (default where available) or ``"spawn"``; ``"fork"`` is refused
             because forking a process that holds threads (torch, Ray) can deadlock.
         chunks_per_worker: work of one call is cut into about this many chunks per worker, to balance load.
+        episode_timeout_s: an episode running longer than this (a hung env) stops the pool and raises
+            :class:`EpisodeTimeoutError` naming the episode; None waits for ever.
 
-    Workers start at the first :meth:`run` and ignore SIGINT (Ctrl-C is the parent's to handle). A worker
-    found dead at the start of a call is replaced, with a ``RuntimeWarning``, before the call runs; a worker
-    dying during a call, an episode raising, or a ``KeyboardInterrupt`` in the parent terminates the pool
-    and re-raises, and the next call starts a fresh one.
+    Workers start at the first :meth:`run` and ignore SIGINT and SIGTERM (the parent's to handle; ``timeout``
+    and schedulers signal the whole process group), as does their fork server. A worker found dead at the
+    start of a call is replaced, with a ``RuntimeWarning``, before the call runs; a worker dying during a
+    call, an episode raising or timing out, or a ``KeyboardInterrupt`` in the parent kills the pool and
+    re-raises, and the next call starts a fresh one.
     """
 
     name = "process"
 
     def __init__(self, cfg: _EnvConfig, num_workers: int | None = None, start_method: str | None = None,
-                 chunks_per_worker: int = 4):
+                 chunks_per_worker: int = 4, episode_timeout_s: float | None = None):
         allowed = [m for m in ("forkserver", "spawn") if m in mp.get_all_start_methods()]
         if start_method is None:
             start_method = allowed[0]
@@ -346,6 +376,8 @@ class ProcessBackend(Backend):
         self.cfg = cfg
         self.num_workers = num_workers or os.cpu_count() or 1
         self.chunks_per_worker = int(chunks_per_worker)
+        self.episode_timeout_s = _check_timeout(episode_timeout_s)
+        self._progress: list = []
         self._ctx = mp.get_context(start_method)
         self._procs: list = []
         self._tasks = self._results = None
@@ -356,10 +388,13 @@ class ProcessBackend(Backend):
         ctx = self._ctx
         if ctx.get_start_method() == "forkserver":
             # workers fork from a server that has imported this module once
-            ctx.set_forkserver_preload(["zg_agent.objective"])
+            # (and ignores SIGTERM, like the workers: see zg_agent._forkserver_init)
+            ctx.set_forkserver_preload(["zg_agent._forkserver_init", "zg_agent.objective"])
         self._tasks, self._results = ctx.Queue(), ctx.Queue()
+        self._progress = [ctx.Array("d", 4, lock=False) for _ in range(self.num_workers)]
         for i in range(self.num_workers):
-            p = ctx.Process(target=_process_worker, args=(self.cfg, self._tasks, self._results, i),
+            p = ctx.Process(target=_process_worker,
+                            args=(self.cfg, self._tasks, self._results, i, self._progress[i]),
                             name=f"zg-episode-worker-{i}", daemon=True)
             p.start()
             self._procs.append(p)
@@ -391,6 +426,7 @@ class ProcessBackend(Backend):
                 self._tasks.put(((call, cid), policy_state, chunk))
             done: dict[int, list] = {}
             while len(done) < len(chunks):
+                self._check_timeouts(call, size, jobs)
                 try:
                     (c, cid), status, payload = self._results.get(timeout=1.0)
                 except queue_mod.Empty:
@@ -408,6 +444,25 @@ class ProcessBackend(Backend):
             self.close(graceful=False)
             raise
         return [r for cid in range(len(chunks)) for r in done[cid]]
+
+    def _check_timeouts(self, call: int, size: int, jobs) -> None:
+        """Raise :class:`EpisodeTimeoutError` when a worker's current episode of this call has run longer
+        than ``episode_timeout_s``."""
+        limit = self.episode_timeout_s
+        if limit is None:
+            return
+        now = time.monotonic()
+        for i, prog in enumerate(self._progress):
+            start = prog[3]
+            c, cid, j = int(prog[0]), int(prog[1]), int(prog[2])
+            if start <= 0 or c != call or prog[3] != start or now - start <= limit:
+                continue
+            job = cid * size + j
+            seed = int(jobs[job][1]) if job < len(jobs) else None
+            raise EpisodeTimeoutError(
+                f"episode {job} of this call (reset seed {seed}) ran longer than episode_timeout_s={limit:g} s in "
+                f"worker process {i} (env {self.cfg.env_id!r}); the env may hang. The workers were stopped",
+                range(job, job + 1))
 
     def close(self, graceful: bool = True):
         """Stop and join the workers (idempotent; a later ``run`` starts new ones)."""
@@ -538,12 +593,16 @@ class RayBackend(Backend):
             one session, and the one started here is shut down when the last backend using it closes. A
             session the user started with ``ray.init`` is used and left running.
         num_workers: number of actors (default: the CPUs the cluster reports, at least 1).
+        episode_timeout_s: a chunk of k episodes running longer than k times this (a hung env) kills the
+            actors, closes the backend and raises :class:`EpisodeTimeoutError` naming the chunk's episodes.
     """
 
     name = "ray"
 
     def __init__(self, cfg: _EnvConfig, address: str | None = None, num_workers: int | None = None,
-                 chunks_per_worker: int = 4):
+                 chunks_per_worker: int = 4, episode_timeout_s: float | None = None):
+        self.cfg = cfg
+        self.episode_timeout_s = _check_timeout(episode_timeout_s)
         ray = _import_ray()
         self._ray = ray
         self._actors = None
@@ -582,19 +641,36 @@ class RayBackend(Backend):
         # dynamic load balancing: each actor takes the next chunk when it finishes one
         results: dict[int, list] = {}
         pending: dict[Any, tuple[int, int]] = {}
+        deadline: dict[Any, float] = {}  # with episode_timeout_s: when each pending chunk is overdue
+        limit = self.episode_timeout_s
         next_chunk = 0
         for a in range(min(self.num_workers, len(chunks))):
-            pending[self._actors[a].run.remote(state_ref, chunks[next_chunk])] = (next_chunk, a)
+            ref = self._actors[a].run.remote(state_ref, chunks[next_chunk])
+            pending[ref] = (next_chunk, a)
+            deadline[ref] = time.monotonic() + len(chunks[next_chunk]) * (limit or 0.0)
             next_chunk += 1
         while pending:
-            [ready], _ = ray.wait(list(pending), num_returns=1)
+            wait_s = None if limit is None else max(0.0, min(deadline[r] for r in pending) - time.monotonic())
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=wait_s)
+            if not ready:
+                late = min(pending, key=deadline.get)
+                cid = pending[late][0]
+                first, n = cid * size, len(chunks[cid])
+                self.close()
+                raise EpisodeTimeoutError(
+                    f"a chunk of {n} episode(s), episodes {first}..{first + n - 1} of this call, ran longer than "
+                    f"{n} x episode_timeout_s={limit:g} s in a Ray actor (env {self.cfg.env_id!r}); the env may "
+                    f"hang. The actors were stopped and the backend closed", range(first, first + n))
+            [ready] = ready
             cid, a = pending.pop(ready)
             try:
                 results[cid] = ray.get(ready)
             except Exception as exc:
                 raise RuntimeError(f"an episode failed in a Ray actor: {exc}") from exc
             if next_chunk < len(chunks):
-                pending[self._actors[a].run.remote(state_ref, chunks[next_chunk])] = (next_chunk, a)
+                ref = self._actors[a].run.remote(state_ref, chunks[next_chunk])
+                pending[ref] = (next_chunk, a)
+                deadline[ref] = time.monotonic() + len(chunks[next_chunk]) * (limit or 0.0)
                 next_chunk += 1
         return [r for cid in range(len(chunks)) for r in results[cid]]
 
@@ -624,6 +700,7 @@ def make_backend(name: str, cfg: _EnvConfig, num_workers: int | None = None, ray
                                     or num_workers < 1):
         raise ValueError(f"num_workers must be a positive integer or None, got {num_workers!r}")
     if name == "serial":
+        options.pop("episode_timeout_s", None)  # episodes run in this process: no timeout (see EpisodeObjective)
         return SerialBackend(cfg, **options)
     if name == "process":
         return ProcessBackend(cfg, num_workers=num_workers, **options)
@@ -645,6 +722,10 @@ class EpisodeObjective:
         num_workers: processes / actors for the parallel backends (default: all CPUs).
         ray_address: Ray cluster address; ``None`` = local instance.
         seed: seed of :meth:`initial_params` and of :meth:`episode_seeds`.
+        episode_timeout_s: process and Ray backends: an episode that runs longer than this many seconds (a
+            hung env) stops the workers and raises :class:`EpisodeTimeoutError` naming the candidate and reset
+            seed (Ray: the candidates of the chunk holding it). None (default): no limit. The serial backend
+            runs episodes in this process, where a hung env cannot be stopped, and ignores it.
 
     Attributes:
         policy: the :class:`~zg_agent.policies.Policy`; its observation statistics are *not* updated by
@@ -660,7 +741,8 @@ class EpisodeObjective:
     def __init__(self, env_id: str, env_kwargs: dict | None = None, policy_kind: str = "open_loop",
                  policy_options: dict | None = None, episodes: int = 1, max_episode_steps: int | None = None,
                  backend: str = "serial", num_workers: int | None = None, ray_address: str | None = None,
-                 seed: int = 0):
+                 seed: int = 0, episode_timeout_s: float | None = None):
+        self.episode_timeout_s = _check_timeout(episode_timeout_s)
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
         if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
@@ -713,7 +795,7 @@ class EpisodeObjective:
         else:
             try:
                 self.backend = make_backend(backend, self._cfg, num_workers=num_workers,
-                                            ray_address=ray_address)
+                                            ray_address=ray_address, episode_timeout_s=self.episode_timeout_s)
             except BaseException:
                 env.close()
                 raise
@@ -771,8 +853,11 @@ class EpisodeObjective:
         x = self._check_thetas(thetas)
         seeds = self._check_seeds(reset_seeds)
         jobs = [(x[i], s) for i in range(x.shape[0]) for s in seeds]
-        out = self.backend.run(jobs, self.policy.state_dict())
         n, e = x.shape[0], len(seeds)
+        try:
+            out = self.backend.run(jobs, self.policy.state_dict())
+        except EpisodeTimeoutError as exc:
+            raise self._timeout_error(exc, n, seeds) from None
         returns = np.array([r[0] for r in out], dtype=np.float64).reshape(n, e)
         lengths = np.array([r[1] for r in out], dtype=np.int64).reshape(n, e)
         self.total_env_steps += int(lengths.sum())
@@ -785,6 +870,25 @@ class EpisodeObjective:
             else None
         return EvalResult(losses=-returns.mean(axis=1), returns=returns, lengths=lengths,
                           env_steps=int(lengths.sum()), obs_stats=stats)
+
+    def _timeout_error(self, exc: EpisodeTimeoutError, n: int, seeds: list[int]) -> EpisodeTimeoutError:
+        """``exc`` restated with candidate numbers and reset seeds."""
+        e = len(seeds)
+        jobs = exc.jobs if exc.jobs is not None else range(0)
+        where = f"the {self.backend_name} backend's workers were stopped"
+        if len(jobs) == 1:
+            i, s = divmod(jobs[0], e)
+            what = f"the episode of candidate {i} (of {n}) with reset seed {seeds[s]}"
+        elif len(jobs) > 1:
+            cands = sorted({j // e for j in jobs})
+            used = sorted({seeds[j % e] for j in jobs})
+            what = (f"an episode of candidates {cands[0]}..{cands[-1]} (of {n}), reset seeds {used}, run as one "
+                    f"chunk,")
+        else:
+            what = "an episode"
+        return EpisodeTimeoutError(
+            f"{what} ran longer than episode_timeout_s={self.episode_timeout_s:g} s on env {self.env_id!r}: the "
+            f"env may hang; {where}", jobs)
 
     def __call__(self, theta, reset_seeds=None) -> float:
         """Loss of one ``theta`` (reset seeds default to ``episode_seeds(0)``)."""

@@ -16,6 +16,7 @@ Both write a run folder ``<run_root>/<env>__<algo>__s<seed>__<time>/``::
     checkpoints/       the last checkpoint (optimizer / PPO model, policy statistics, progress, RNG states)
     solution.pkl       the final solution (theta and policy statistics) / final_model.zip for PPO
     error.txt          the traceback when a run failed
+    run.lock           locked (``flock``) and holding the pid while a process trains here (:class:`RunLock`)
 
 Evaluation protocol (every algorithm): at step 0, then whenever the training env steps pass a multiple of
 ``eval_every``, and at the end, the current solution (the optimizer's ``mean``; PPO's deterministic policy)
@@ -42,19 +43,26 @@ and every report.
 Setup errors (unknown env, rejected ``env_kwargs``, a bad optimizer option, a budget below one iteration, a
 non-Box action space) are raised by :meth:`Trainer.prepare` before the run folder is created.
 
-Interruption: the first Ctrl-C finishes the current iteration (PPO: stops at the next rollout boundary), saves a
-checkpoint there and returns with status ``interrupted``; a second Ctrl-C or a crash stops at once and keeps the
-state of the last iteration (rollout) boundary: PPO writes the boundary state it kept in memory (never a model
-caught in the middle of an update), a black-box run writes its state when it is at a boundary and otherwise keeps
-the last checkpoint on disk. Checkpoints are written atomically at step 0, every ``checkpoint_every`` iterations
-when that is set, otherwise every ``checkpoint_seconds`` of wall time (default 30 s), and at the end or on a stop
-request; the state is serialised only when a checkpoint is written. ``resume=True`` continues from it, and a
-black-box run resumed this way reproduces the uninterrupted run exactly.
+Interruption: the first Ctrl-C or SIGTERM finishes the current iteration (PPO: stops at the next env step, or
+after the update in progress, and saves the part of the rollout collected so far), saves a checkpoint there and
+returns with status ``interrupted``; a second one or a crash stops at once and keeps the state of the last
+iteration (rollout) boundary: PPO writes the boundary state it kept in memory (never a model caught in the
+middle of an update) unless a newer checkpoint is on disk, a black-box run writes its state when it is at a
+boundary and otherwise keeps the last checkpoint on disk. Checkpoints are written atomically at step 0, every
+``checkpoint_every`` iterations when that is set, otherwise every ``checkpoint_seconds`` of wall time (default
+30 s; PPO also inside a rollout, see :mod:`zg_agent._ppo`), and at the end or on a stop request; the state is
+serialised only when a checkpoint is written. ``resume=True`` continues from it, and a black-box run resumed
+this way reproduces the uninterrupted run exactly.
+
+Run folder safety: :meth:`Trainer.train` takes the folder's :class:`RunLock` (a second process is refused
+naming the pid) and, when resuming, reads and restores the checkpoint before anything in the folder is written;
+a checkpoint that cannot be read and a budget below the env steps it holds raise :class:`RunFolderError` then.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import math
 import os
@@ -65,6 +73,7 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -110,20 +119,97 @@ class TrainResult:
 
 
 # ---------------------------------------------------------------------------------------------- run folder
+class RunFolderError(ValueError):
+    """A run folder that cannot be used as asked: in use by another process, an unreadable checkpoint, a budget
+    below what the run already spent, a run root that cannot be written. Raised before anything in the folder
+    changes; the command-line tools report it with exit status 2."""
+
+
 def new_run_dir(cfg: RunConfig, name: str | None = None) -> Path:
     """Create ``<run_root>/<env>__<algo>__s<seed>__<time>`` (or ``<run_root>/<name>``); never reuses one (a
-    suffix ``_2``, ``_3``... is added)."""
+    suffix ``_2``, ``_3``... is added). Raises :class:`RunFolderError` when the run root cannot be written."""
     root = Path(cfg.run_root)
     base = name or f"{env_tag(cfg.env_id)}__{cfg.algo}__s{cfg.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
-    root.mkdir(parents=True, exist_ok=True)
     k = 1
-    while True:
-        path = root / (base if k == 1 else f"{base}_{k}")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        while True:
+            path = root / (base if k == 1 else f"{base}_{k}")
+            try:
+                path.mkdir()
+                return path
+            except FileExistsError:
+                k += 1
+    except OSError as exc:
+        raise RunFolderError(f"cannot create a run folder under the run root {str(root)!r}: "
+                             f"{exc.strerror or exc}") from None
+
+
+LOCK_NAME = "run.lock"
+
+
+class RunLock:
+    """An exclusive lock on a run folder, held while one process trains in it: ``run.lock`` locked with
+    ``fcntl.flock`` and holding the owner's pid.
+
+    The kernel drops the lock when its process exits, however it exits (``kill -9`` included), so a lock left
+    by a dead process never blocks a resume; the file itself stays (emptied on a normal release). Where
+    ``fcntl`` does not exist (Windows) the lock is a no-op.
+    """
+
+    def __init__(self, run_dir):
+        self.path = Path(run_dir) / LOCK_NAME
+        self._fd: int | None = None
+
+    def acquire(self) -> "RunLock":
+        """Take the lock, or raise :class:`RunFolderError` naming the pid of the process that holds it."""
         try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            k += 1
+            import fcntl
+        except ImportError:  # pragma: no cover - not on Linux / macOS
+            return self
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise RunFolderError(f"cannot open the lock file {str(self.path)!r}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):  # e.g. no flock on this filesystem
+                os.close(fd)
+                warnings.warn(f"cannot lock {str(self.path)!r} ({exc.strerror or exc}): nothing stops a second "
+                              f"process from using this folder at the same time", RuntimeWarning, stacklevel=2)
+                return self
+            owner = os.read(fd, 64).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise RunFolderError(f"the folder {str(self.path.parent)!r} is in use by process {owner} (it "
+                                 f"holds {LOCK_NAME}); wait for it to end or stop it (Ctrl-C or kill {owner} "
+                                 f"saves and stops it), then resume") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return self
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def release(self) -> None:
+        """Empty the lock file and release the lock (idempotent)."""
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        try:
+            os.ftruncate(fd, 0)
+        except OSError:
+            pass
+        os.close(fd)  # closing the only descriptor releases the flock
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+        return False
 
 
 def write_run_files(run_dir: Path, cfg: RunConfig, command: str | None = None) -> None:
@@ -168,6 +254,30 @@ def has_checkpoint(run_dir) -> bool:
     return checkpoint_path(run_dir).is_file()
 
 
+def read_checkpoint(run_dir, expected: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The run's ``checkpoints/checkpoint.pkl`` as a dict; :class:`RunFolderError` naming the file when it
+    cannot be read (truncated, garbled, not a checkpoint) or does not match ``expected`` (for example
+    ``{"kind": "ppo", "env_id": ..., "seed": ...}``)."""
+    path = checkpoint_path(run_dir)
+    try:
+        with open(path, "rb") as f:
+            ckpt = pickle.load(f)
+    except Exception as exc:  # noqa: BLE001 - a damaged pickle raises almost anything
+        raise RunFolderError(
+            f"the checkpoint {str(path)!r} cannot be read ({type(exc).__name__}: {exc}); it is damaged (truncated "
+            f"or overwritten), so this run cannot be resumed from it. Its evaluations so far are in "
+            f"evaluations.csv; start a new run instead") from None
+    if not isinstance(ckpt, dict) or not {"version", "kind", "progress", "rng"} <= set(ckpt):
+        raise RunFolderError(f"the checkpoint {str(path)!r} is not a checkpoint of this program (got a "
+                             f"{type(ckpt).__name__} without its keys); start a new run instead")
+    expected = {"version": CHECKPOINT_VERSION, **(expected or {})}
+    found = {k: ckpt.get(k) for k in expected}
+    if found != expected:
+        raise RunFolderError(f"the checkpoint {str(path)!r} is for {found}, not {expected}; resume it with its own "
+                             f"config")
+    return ckpt
+
+
 # ---------------------------------------------------------------------------------------------- evaluations.csv
 class EvalLog:
     """``evaluations.csv``: one row per evaluation (:data:`EVAL_COLUMNS`), flushed at once."""
@@ -208,28 +318,34 @@ def read_evaluations(path) -> list[dict[str, float]]:
 
 # ---------------------------------------------------------------------------------------------- helpers
 class _Interrupts:
-    """SIGINT handling while training: the first Ctrl-C asks for a graceful stop, the second raises."""
+    """SIGINT (Ctrl-C) and SIGTERM (``kill``, ``timeout``, cluster schedulers) while training: the first asks
+    for a graceful stop (save at the next iteration boundary), the second raises ``KeyboardInterrupt``."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self):
         self.requested = False
-        self._old = None
+        self._old: dict = {}
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            self._old = signal.getsignal(signal.SIGINT)
-            signal.signal(signal.SIGINT, self._handler)
+            for sig in self.SIGNALS:
+                self._old[sig] = signal.getsignal(sig)
+                signal.signal(sig, self._handler)
         return self
 
     def _handler(self, signum, frame):
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        print("\nstopping after this iteration and saving a checkpoint (Ctrl-C again to stop now)",
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        print(f"\n{name}: stopping after this iteration and saving a checkpoint ({name} again to stop now)",
               file=sys.stderr, flush=True)
 
     def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
+        for sig, old in self._old.items():
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
+        self._old.clear()
         return False
 
 
@@ -365,10 +481,38 @@ class Trainer:
                 f"{self.iteration_desc}); a run uses whole iterations only: {self.usable_budget()} env steps{when}")
 
     def train(self) -> TrainResult:
-        """Run until the budget is spent (or a stop is requested); always leaves the run folder usable."""
+        """Run until the budget is spent (or a stop is requested); always leaves the run folder usable.
+
+        Raises :class:`RunFolderError` before anything in the run folder changes when the folder is in use by
+        another process (:class:`RunLock`), its checkpoint cannot be read, or the budget is below the env steps
+        the run already used."""
         self.prepare()  # setup errors are raised here, before a run folder exists
         if self.run_dir is None:
-            self.run_dir = new_run_dir(self.cfg)
+            try:
+                self.run_dir = new_run_dir(self.cfg)
+            except BaseException:
+                self._close()
+                raise
+        lock = RunLock(self.run_dir)
+        try:
+            try:
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise RunFolderError(f"cannot create the run folder {str(self.run_dir)!r}: "
+                                     f"{exc.strerror or exc}") from None
+            lock.acquire()
+            if self.resume:
+                self._resume()  # reads and restores the checkpoint; writes nothing
+        except BaseException:
+            lock.release()
+            self._close()
+            raise
+        try:
+            return self._train_locked()
+        finally:
+            lock.release()
+
+    def _train_locked(self) -> TrainResult:
         write_run_files(self.run_dir, self.cfg, self.command)
         status = "failed"
         _write_status(self.run_dir, state="running", algo=self.cfg.algo, env_id=self.cfg.env_id,
@@ -409,8 +553,21 @@ class Trainer:
         """Build everything that can be checked without the run folder (see :meth:`prepare`)."""
         raise NotImplementedError
 
+    def _resume(self) -> None:
+        """Read the checkpoint and restore the state it holds, without writing anything; raises
+        :class:`RunFolderError` when it cannot be read or the budget is below the env steps it holds."""
+        raise NotImplementedError
+
+    def _check_budget_covers(self, ckpt: dict[str, Any]) -> None:
+        spent = int(ckpt["progress"]["env_steps"])
+        if self.cfg.budget < spent:
+            raise RunFolderError(
+                f"budget {self.cfg.budget} env steps is below the {spent} env steps that the run in "
+                f"{str(self.run_dir)!r} has already used (its checkpoint); give a budget of at least {spent} "
+                f"(--budget {spent} finishes it there, with a final evaluation)")
+
     def _open(self) -> None:
-        """Load the checkpoint when resuming, open ``evaluations.csv`` and the logger (the folder exists)."""
+        """Open ``evaluations.csv`` and the logger (the folder exists; a resumed state is already loaded)."""
         raise NotImplementedError
 
     def _run(self) -> None:
@@ -542,7 +699,7 @@ class BlackBoxTrainer(Trainer):
         self.objective = EpisodeObjective(
             cfg.env_id, cfg.env_kwargs, cfg.policy, cfg.policy_options, episodes=cfg.episodes_per_candidate,
             max_episode_steps=cfg.max_episode_steps, backend=cfg.backend, num_workers=cfg.num_workers,
-            ray_address=cfg.ray_address, seed=cfg.seed)
+            ray_address=cfg.ray_address, seed=cfg.seed, episode_timeout_s=cfg.episode_timeout_s)
         self.policy = self.objective.policy
         theta0 = self.objective.initial_params(cfg.seed)
         try:
@@ -563,29 +720,25 @@ class BlackBoxTrainer(Trainer):
         self._horizon = horizon
 
     def _open(self) -> None:
-        resume_step = None
-        if self.resume:
-            self._read_checkpoint()
-            resume_step = self.env_steps
-            self._checkpoint_written()
+        resume_step = self.env_steps if self.resume else None
         self._at_boundary = True
         self.eval_log = EvalLog(self.run_dir / "evaluations.csv", resume_step=resume_step)
         self.logger = self._make_logger(resume_step)
 
-    def _read_checkpoint(self) -> dict[str, Any]:
-        path = checkpoint_path(self.run_dir)
-        with open(path, "rb") as f:
-            ckpt = pickle.load(f)
-        expected = (CHECKPOINT_VERSION, "blackbox", self.cfg.algo, self.cfg.env_id, self.cfg.seed)
-        found = (ckpt.get("version"), ckpt.get("kind"), ckpt.get("algo"), ckpt.get("env_id"), ckpt.get("seed"))
-        if found != expected:
-            raise ValueError(f"checkpoint {str(path)!r} is for (version, kind, algo, env, seed) = {found}, "
-                             f"not {expected}; resume it with its own config")
-        self.opt.load_state_dict(ckpt["optimizer"])
-        self.policy.load_state_dict(ckpt["policy"])
-        self._load_progress_state(ckpt["progress"])
-        _set_rng_states(ckpt["rng"])
-        return ckpt
+    def _resume(self) -> None:
+        cfg = self.cfg
+        ckpt = read_checkpoint(self.run_dir, {"kind": "blackbox", "algo": cfg.algo, "env_id": cfg.env_id,
+                                              "seed": cfg.seed})
+        self._check_budget_covers(ckpt)
+        try:
+            self.opt.load_state_dict(ckpt["optimizer"])
+            self.policy.load_state_dict(ckpt["policy"])
+            self._load_progress_state(ckpt["progress"])
+            _set_rng_states(ckpt["rng"])
+        except Exception as exc:  # noqa: BLE001
+            raise RunFolderError(f"the checkpoint {str(checkpoint_path(self.run_dir))!r} does not hold a state "
+                                 f"this run can use ({type(exc).__name__}: {exc})") from None
+        self._checkpoint_written()
 
     def _write_checkpoint(self) -> None:
         """Serialise the optimizer, policy, progress and RNG states now (call at an iteration boundary only)."""
@@ -663,6 +816,11 @@ class BlackBoxTrainer(Trainer):
             self._report_progress(fps)
             if self.callback is not None:
                 self.callback(self)
+        if self.budget_spent() and self.eval_log.rows and self.eval_log.rows[-1]["env_steps"] != self.env_steps:
+            # resumed with a budget that the checkpoint already covers: the final evaluation is still due
+            self._evaluate(final=True)
+            self._log_hparams_final()
+            logger.dump(self.env_steps)
         if self._ckpt_iteration != self.iteration:  # the end of the budget or a stop request
             self._write_checkpoint()
         if self.budget_spent():
@@ -769,16 +927,21 @@ class PPOTrainer(Trainer):
     """stable-baselines3 ``PPO`` with the shared budget, evaluation protocol, logger tags and run folder.
 
     SB3's own records (``rollout/``, ``train/``, ``time/fps``) are forwarded into the run's logger by a
-    ``KVWriter``; evaluation, pictures, checkpoints and Ctrl-C are handled by a callback. A checkpoint (model,
-    VecNormalize statistics, progress) is written after every ``checkpoint_every`` rollouts; a resumed run loses
-    at most one rollout but does not repeat the uninterrupted run bit for bit (the envs restart their episodes).
+    ``KVWriter``; evaluation, pictures, checkpoints and Ctrl-C / SIGTERM are handled by a callback. A checkpoint
+    (model, VecNormalize statistics, progress) is written at a rollout boundary after every ``checkpoint_every``
+    rollouts, or, by default, every ``checkpoint_seconds`` of wall time also in the middle of a rollout, with the
+    part of the rollout collected so far (:mod:`zg_agent._ppo`); a stop request saves at the next env step. A
+    resumed run continues that rollout but does not repeat the uninterrupted run bit for bit (the envs restart
+    their episodes). A crash or ``kill -9`` in the middle of an update loses that update and what was collected
+    after the last checkpoint.
     """
 
     def _prepare(self) -> None:
         from gymnasium import spaces
-        from stable_baselines3 import PPO
         from stable_baselines3.common.env_util import make_vec_env
         from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+        from ._ppo import ResumablePPO
 
         from .objective import make_env
 
@@ -807,35 +970,46 @@ class PPOTrainer(Trainer):
             if opts.normalize:
                 self.venv = VecNormalize(self.venv, gamma=opts.gamma)
             try:
-                self.model = PPO(opts.policy, self.venv, seed=cfg.seed, device="cpu", verbose=0,
-                                 **opts.ppo_kwargs())
+                self.model = ResumablePPO(opts.policy, self.venv, seed=cfg.seed, device="cpu", verbose=0,
+                                          **opts.ppo_kwargs())
             except (TypeError, AssertionError) as exc:  # SB3 checks its arguments with asserts
                 raise ValueError(f"PPO rejected options of {cfg.env_id!r}: {exc}") from exc
 
-    def _open(self) -> None:
-        from stable_baselines3 import PPO
+    def _resume(self) -> None:
         from stable_baselines3.common.vec_env import VecNormalize
 
-        from .objective import make_env
+        from ._ppo import ResumablePPO
 
         cfg, opts = self.cfg, self.cfg.options
         ckpt_dir = self.run_dir / "checkpoints"
-        resume_step = None
-        if self.resume:
-            with open(checkpoint_path(self.run_dir), "rb") as f:
-                ckpt = pickle.load(f)
-            expected = (CHECKPOINT_VERSION, "ppo", cfg.env_id, cfg.seed)
-            found = (ckpt.get("version"), ckpt.get("kind"), ckpt.get("env_id"), ckpt.get("seed"))
-            if found != expected:
-                raise ValueError(f"checkpoint in {str(ckpt_dir)!r} is for (version, kind, env, seed) = {found}, "
-                                 f"not {expected}")
+        ckpt = read_checkpoint(self.run_dir, {"kind": "ppo", "env_id": cfg.env_id, "seed": cfg.seed})
+        self._check_budget_covers(ckpt)
+        name = "vecnormalize.pkl"
+        try:
             if opts.normalize:
-                self.venv = VecNormalize.load(str(ckpt_dir / "vecnormalize.pkl"), self.venv)
-            self.model = PPO.load(str(ckpt_dir / "ppo_model.zip"), env=self.venv, device="cpu")
+                self.venv = VecNormalize.load(str(ckpt_dir / name), self.venv)
+            name = "ppo_model.zip"
+            self.model = ResumablePPO.load(str(ckpt_dir / name), env=self.venv, device="cpu")
+            name = "checkpoint.pkl"
             self._load_progress_state(ckpt["progress"])
             _set_rng_states(ckpt["rng"])
-            resume_step = self.env_steps
-            self._checkpoint_written()
+            # a checkpoint in the middle of a rollout holds the part collected so far: continue it
+            prefix = ckpt.get("rollout")
+            self.model.num_timesteps = self.env_steps
+            self.model.resume_prefix = prefix
+            self._prefix_steps = int(prefix["pos"]) * opts.n_envs if prefix else 0
+        except Exception as exc:  # noqa: BLE001 - a damaged zip or pickle raises almost anything
+            raise RunFolderError(f"the checkpoint file {str(ckpt_dir / name)!r} cannot be read "
+                                 f"({type(exc).__name__}: {exc}); it is damaged, so this run cannot be resumed "
+                                 f"from it. Its evaluations so far are in evaluations.csv; start a new run "
+                                 f"instead") from None
+        self._checkpoint_written()
+
+    def _open(self) -> None:
+        from .objective import make_env
+
+        cfg = self.cfg
+        resume_step = self.env_steps if self.resume else None
         self.clean_stop_step: int | None = None
         self._boundary: dict[str, Any] | None = None
         self.eval_log = EvalLog(self.run_dir / "evaluations.csv", resume_step=resume_step)
@@ -854,8 +1028,15 @@ class PPOTrainer(Trainer):
             self._evaluate(final=False)
             self.logger.dump(self.env_steps)
             self._write_checkpoint()
-        # whole rollouts only, never past the budget (SB3 would finish a started rollout)
-        remaining = (cfg.budget - self.env_steps) // self.iteration_cost * self.iteration_cost
+        # whole rollouts only, never past the budget (SB3 would finish a started rollout); a resumed rollout
+        # began at env_steps - prefix
+        prefix = getattr(self, "_prefix_steps", 0)
+        start = self.env_steps - prefix
+        remaining = (cfg.budget - start) // self.iteration_cost * self.iteration_cost - prefix
+        if remaining <= 0 and prefix:  # the rollout begun cannot be finished within this budget: dropped
+            self.model.resume_prefix = None
+            self.env_steps = self.model.num_timesteps = start
+            remaining = 0
         self.target_steps = self.env_steps + remaining
         if remaining > 0 and not self.stop_requested:
             self.model.learn(total_timesteps=remaining, callback=callback(self), reset_num_timesteps=False,
@@ -963,8 +1144,30 @@ class PPOTrainer(Trainer):
             return
         self._log_frames(frames)
 
-    def _write_checkpoint(self) -> None:
-        """Save the model, VecNormalize statistics, progress and RNG states (call at a rollout boundary)."""
+    def _partial_checkpoint_due(self) -> bool:
+        """Whether the wall-time schedule asks for a checkpoint in the middle of a rollout."""
+        return (self.checkpoint_every is None and self.checkpoint_seconds > 0
+                and time.perf_counter() - self._last_ckpt_time >= self.checkpoint_seconds)
+
+    def _write_partial_checkpoint(self) -> None:
+        """A checkpoint in the middle of a rollout (called from the callback's ``on_step``): the model (unchanged
+        since the rollout began) and the steps stored in the rollout buffer; the step being taken is dropped."""
+        from ._ppo import rollout_prefix
+
+        prefix = rollout_prefix(self.model)
+        if prefix is None:
+            # nothing stored yet: the state of the rollout boundary; a buffer that cannot be stored (dict
+            # observations) keeps the boundary checkpoint on disk
+            if self.model.rollout_buffer.pos == 0 and self._ckpt_iteration != self.iteration:
+                self.env_steps = int(self.model.num_timesteps) - self.model.n_envs
+                self._write_checkpoint()
+            return
+        self.env_steps = int(self.model.num_timesteps) - self.model.n_envs
+        self._write_checkpoint(rollout=prefix)
+
+    def _write_checkpoint(self, rollout: dict[str, Any] | None = None) -> None:
+        """Save the model, VecNormalize statistics, progress and RNG states (call at a rollout boundary, or with
+        ``rollout``, the part of the current rollout collected so far: see :meth:`_write_partial_checkpoint`)."""
         ckpt_dir = self.run_dir / "checkpoints"
         ckpt_dir.mkdir(exist_ok=True)
         tmp = ckpt_dir / "ppo_model.tmp.zip"
@@ -974,7 +1177,7 @@ class PPOTrainer(Trainer):
             self.venv.save(str(ckpt_dir / "vecnormalize.tmp.pkl"))
             os.replace(ckpt_dir / "vecnormalize.tmp.pkl", ckpt_dir / "vecnormalize.pkl")
         ckpt = {"version": CHECKPOINT_VERSION, "kind": "ppo", "algo": "ppo", "env_id": self.cfg.env_id,
-                "seed": self.cfg.seed, "progress": self._progress_state(), "rng": _rng_states()}
+                "seed": self.cfg.seed, "progress": self._progress_state(), "rng": _rng_states(), "rollout": rollout}
         _atomic_write(checkpoint_path(self.run_dir), pickle.dumps(ckpt, protocol=pickle.HIGHEST_PROTOCOL))
         self._checkpoint_written()
 
@@ -1044,17 +1247,26 @@ def _ppo_helpers():
             self.trainer = trainer
 
         def _on_step(self) -> bool:
+            # called after each env step, before SB3 stores it: checkpoints here hold the rollout so far
             tr = self.trainer
+            if tr.clean_stop_step is not None:
+                return False
+            if tr.stop_requested:  # a stop request (Ctrl-C, SIGTERM) saves and stops now
+                tr._write_partial_checkpoint()
+                tr.clean_stop_step = tr.checkpoint_step
+                return False
+            if tr._partial_checkpoint_due():  # before the evaluation, whose row the checkpoint must not hold
+                tr._write_partial_checkpoint()
             tr.env_steps = int(self.num_timesteps)
             if tr.env_steps >= tr.next_eval and tr.env_steps < tr.target_steps:
                 tr._evaluate(final=False)
                 tr.logger.dump(tr.env_steps)
-            return tr.clean_stop_step is None
+            return True
 
         def _on_rollout_start(self) -> None:
             # here the model has trained on every rollout collected so far: a consistent state, kept in memory
-            # for a crash. A stop request (first Ctrl-C) waits for this point, saves, and ends learn() at the
-            # next step; periodic checkpoints are written here too.
+            # for a crash. A stop request made during the update saves here and ends learn() at the next step;
+            # periodic checkpoints are written here too.
             tr = self.trainer
             tr.env_steps = int(self.num_timesteps)
             tr._keep_boundary()

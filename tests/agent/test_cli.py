@@ -72,6 +72,7 @@ def test_train_smoke(tmp_path):
       "options.n_envs=4"], 2, ["smaller than one PPO rollout", "512 x n_envs 4 = 2048"]),
     (["--env", "Pendulum-v1", "--algo", "es", "--set", "options.sigma=-1"], 2, ["sigma", "-1"]),
     (["--env", "Pendulum-v1", "--algo", "es", "--set", "env_kwargs.bogus=1"], 2, ["env_kwargs", "bogus"]),
+    (["--env", "Pendulum-v1", "--algo", "es", "--set", "episode_timeout_s=0"], 2, ["episode_timeout_s", "> 0"]),
 ])
 def test_train_bad_arguments(args, code, words, tmp_path):
     proc = cli("train", *args, "--run-root", str(tmp_path), "--no-progress")
@@ -159,8 +160,9 @@ def test_ctrl_c_saves_and_resume_finishes(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "starting a new run" in proc.stderr and f"the latest run {run} finished" in proc.stderr
     assert run_folder(proc.stdout) != run
-    proc = cli("train", "--resume", str(run), "--set", "budget=5")
-    assert proc.returncode == 2 and "cannot change a run being resumed" in proc.stderr
+    # --resume RUN_DIR follows the rule of --resume auto: a setting other than the run's is refused
+    proc = cli("train", "--resume", str(run), "--set", "options.popsize=6")
+    assert proc.returncode == 2 and "options.popsize: the run has 4, this command gives 6" in proc.stderr
 
 
 def test_compare_smoke(tmp_path):
@@ -181,3 +183,166 @@ def test_compare_smoke(tmp_path):
                "random:options.popsize=4", "--set", "ppo:options.n_steps=1024", "--set", "ppo:options.n_envs=2")
     assert proc.returncode == 2 and "ppo: budget 1000" in proc.stderr and "nothing was started" in proc.stderr
     assert not (tmp_path / "small").exists()
+
+
+# ---------------------------------------------------------------------------------------------- safe run folders
+def start_train(tmp_path, *extra, budget="2000000"):
+    """A zg-train in its own process group (as under ``timeout`` or a scheduler), serial unless ``extra`` says."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "zg_agent.cli", "train", "--env", "Pendulum-v1", "--algo", "random", "--budget",
+         budget, "--run-root", str(tmp_path), "--no-progress", *TINY, *extra],
+        env=ENV, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def wait_for_evaluations(tmp_path, n, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        runs = list(tmp_path.glob("Pendulum-v1__random__s0__*"))
+        if runs and len(read_evaluations(runs[0])) >= n:
+            return runs[0]
+        time.sleep(0.2)
+    raise AssertionError(f"no run with {n} evaluations under {tmp_path}")
+
+
+def test_sigterm_to_the_process_group_saves_and_a_second_process_is_refused(tmp_path):
+    # process backend: SIGTERM reaches the trainer, its fork server and its workers, as `timeout` sends it
+    proc = start_train(tmp_path, "--backend", "process", "--num-workers", "2")
+    try:
+        run = wait_for_evaluations(tmp_path, 3)
+        before = (run / "config.yaml").read_text(), (run / "command.txt").read_text()
+        for second in (["--env", "Pendulum-v1", "--algo", "random", "--resume", "auto", "--run-root", str(tmp_path)],
+                       ["--resume", str(run)]):
+            other = cli("train", *second, "--no-progress")
+            assert other.returncode == 2, other.stderr
+            assert f"is in use by process {proc.pid}" in other.stderr and "Traceback" not in other.stderr
+        assert ((run / "config.yaml").read_text(), (run / "command.txt").read_text()) == before
+        os.killpg(proc.pid, signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "SIGTERM: stopping after this iteration" in err and "resume with: zg-train --resume" in out
+    status = read_status(run)
+    assert status["state"] == "interrupted" and status["checkpoint_env_steps"] == status["env_steps"] > 0
+    budget = status["env_steps"] + 320
+    proc = cli("train", "--resume", str(run), "--budget", str(budget), "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert read_status(run)["state"] == "finished" and read_status(run)["env_steps"] == budget
+    evals = [r["env_steps"] for r in read_evaluations(run)]
+    assert evals == sorted(set(evals)) and evals[-1] == budget
+    assert (run / "run.lock").read_text() == ""  # released
+
+
+def stopped_run(tmp_path, iterations=2, **fields):
+    """A run of random search on Pendulum stopped (as by Ctrl-C) after ``iterations`` iterations of 160 steps."""
+    from zg_agent.config import load_config
+    from zg_agent.trainers import train
+
+    over = {"run_root": str(tmp_path), "max_episode_steps": 40, "options.popsize": 4, "eval_every": 320,
+            "eval_episodes": 1, "budget": 100_000, **fields}
+
+    def stop(trainer):
+        if trainer.iteration == iterations:
+            trainer.request_stop()
+
+    result = train(load_config("random", "Pendulum-v1", overrides=over), callback=stop, command="zg-train ...")
+    assert result.status == "interrupted" and result.env_steps == 160 * iterations
+    return result.run_dir
+
+
+def train_main_in_process(capsys, *args):
+    from zg_agent.cli import train_main
+
+    code = train_main([*args, "--no-progress"])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_resume_auto_applies_the_rules_of_resume_run_dir(tmp_path, capsys):
+    run = stopped_run(tmp_path, **{"options.sigma": 0.3})
+    auto = ["--env", "Pendulum-v1", "--algo", "random", "--resume", "auto", "--run-root", str(tmp_path)]
+    config = (run / "config.yaml").read_text()
+    # a setting that differs from the run's is refused, naming it and both values
+    code, _, err = train_main_in_process(capsys, *auto, "--set", "options.sigma=0.9", "--set", "eval_episodes=1")
+    assert code == 2 and "options.sigma: the run has 0.3, this command gives 0.9" in err, err
+    assert "eval_episodes" not in err and (run / "config.yaml").read_text() == config
+    # the same settings (re-running the command that started it) resume; backend and workers are applied
+    # and written into config.yaml, the budget too
+    code, out, err = train_main_in_process(capsys, *auto, "--set", "options.sigma=0.3", "--set", "max_episode_steps=40",
+                                           "--backend", "process", "--num-workers", "1", "--budget", "640")
+    assert code == 0, err
+    assert f"resuming {run}" in err and "with budget 640 (was 100000), backend 'process' (was 'serial'), " \
+                                       "num_workers 1 (was None)" in err
+    assert "backend: process" in (run / "config.yaml").read_text() and read_status(run)["env_steps"] == 640
+    assert "options.sigma=0.3" in (run / "command.txt").read_text().splitlines()[-1]
+    # --resume RUN_DIR: the same rule (here the run is finished with this budget: nothing to do)
+    code, _, err = train_main_in_process(capsys, "--resume", str(run), "--set", "options.sigma=0.3")
+    assert code == 0 and "already finished" in err, err
+    code, _, err = train_main_in_process(capsys, "--resume", str(run), "--set", "options.sigma=0.4")
+    assert code == 2 and "options.sigma: the run has 0.3, this command gives 0.4" in err, err
+
+
+def test_budget_below_what_was_spent_is_an_error(tmp_path, capsys):
+    run = stopped_run(tmp_path, iterations=3)  # 480 env steps
+    files = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file() and p.name != "run.lock"}
+    code, _, err = train_main_in_process(capsys, "--resume", str(run), "--budget", "400")
+    assert code == 2 and "budget 400 env steps is below the 480 env steps" in err and "--budget 480" in err, err
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file() and p.name != "run.lock"} == files
+    assert read_status(run)["state"] == "interrupted"
+    # a budget that the checkpoint already covers finishes the run there, with its final evaluation
+    code, _, err = train_main_in_process(capsys, "--resume", str(run), "--budget", "480")
+    assert code == 0, err
+    assert read_status(run)["state"] == "finished" and read_evaluations(run)[-1]["env_steps"] == 480
+    assert (run / "solution.pkl").is_file()
+    code, _, err = train_main_in_process(capsys, "--resume", str(run), "--budget", "320")
+    assert code == 2 and "below the 480 env steps that the finished run" in err
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbled", "empty"])
+def test_an_unreadable_checkpoint_is_named(damage, tmp_path, capsys):
+    run = stopped_run(tmp_path)
+    ckpt = run / "checkpoints" / "checkpoint.pkl"
+    data = ckpt.read_bytes()
+    ckpt.write_bytes({"truncated": data[: len(data) // 2], "garbled": bytes(range(256)) * 4, "empty": b""}[damage])
+    code, _, err = train_main_in_process(capsys, "--resume", str(run), "--budget", "640")
+    assert code == 2, err
+    assert f"the checkpoint '{ckpt}' cannot be read" in err and "start a new run" in err
+    assert "Traceback" not in err and "zg-train --resume" not in err
+    assert read_status(run)["state"] == "interrupted"
+
+
+def test_a_malformed_config_and_an_unwritable_run_root_are_named(tmp_path, capsys):
+    run = stopped_run(tmp_path)
+    (run / "config.yaml").write_text("algo: random\nbudget: [1, 2\n")
+    for args in (["--resume", str(run)],
+                 ["--env", "Pendulum-v1", "--algo", "random", "--resume", "auto", "--run-root", str(tmp_path)]):
+        code, _, err = train_main_in_process(capsys, *args)
+        assert code == 2 and f"config file '{run / 'config.yaml'}' is not valid YAML" in err, err
+        assert "Traceback" not in err and len(err) < 600
+    proc = cli("train", "--env", "Pendulum-v1", "--algo", "random", "--run-root", "/proc/nope", "--no-progress", *TINY)
+    assert proc.returncode == 2 and "cannot create a run folder under the run root '/proc/nope'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_version():
+    from importlib.metadata import version
+
+    for command in ("train", "compare"):
+        proc = cli(command, "--version")
+        expected = f"zg-{command} (zerograds-gym) {version('zerograds-gym')}"
+        assert proc.returncode == 0 and proc.stdout.strip() == expected
+
+
+def test_a_hung_env_in_a_worker_fails_the_run_naming_candidate_and_seed(tmp_path, capsys):
+    # hanging_env (next to this file) sleeps two minutes with the reset seed of the first evaluation episode
+    code, _, err = train_main_in_process(
+        capsys, "--env", "hanging_env:Hanging-v0", "--algo", "random", "--budget", "6", "--backend", "process",
+        "--num-workers", "1", "--run-root", str(tmp_path), "--set", "episode_timeout_s=1", "--set",
+        "env_kwargs.hang_seed=1000003", "--set", "eval_episodes=1", "--set", "options.popsize=2")
+    assert code == 1, err
+    assert ("the episode of candidate 0 (of 1) with reset seed 1000003 ran longer than episode_timeout_s=1 s on env "
+            "'hanging_env:Hanging-v0'") in err
+    (run,) = tmp_path.iterdir()
+    assert read_status(run)["state"] == "failed" and "EpisodeTimeoutError" in read_status(run)["error"]

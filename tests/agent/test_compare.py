@@ -165,3 +165,57 @@ def test_run_results_script_smoke(tmp_path):
     assert proc.returncode == 2 and "is not among the envs of this run" in proc.stderr
     proc = script("--env-scale", "Pendulum-v1=-1")
     assert proc.returncode == 2 and "FACTOR must be > 0" in proc.stderr
+
+
+def test_compare_config_file_and_resume_keeps_each_runs_settings(tmp_path):
+    from zg_agent.config import load_run_config
+    from zg_agent.trainers import train
+
+    out = tmp_path / "cmp"
+    # --config [ALGO:]FILE, as zg-train's --config: the file's entry for the env applies to that algorithm
+    mine = tmp_path / "my_random.yaml"
+    mine.write_text("default:\n  eval_episodes: 1\nPendulum-v1:\n  options: {sigma: 0.25}\n")
+    first = run_comparison("Pendulum-v1", ["random"], seeds=[0], budget=320, out_dir=out, overrides=OVERRIDES,
+                           config=[f"random:{mine}"], progress=False)
+    run = out / "Pendulum-v1__random__s0"
+    assert not first.failed and "sigma: 0.25" in (run / "config.yaml").read_text()
+    with pytest.raises(ConfigError, match="algorithm prefix must be one of"):
+        run_comparison("Pendulum-v1", ["random"], out_dir=out, config=[f"sgd:{mine}"])
+    # an interrupted run: resuming it with another setting is refused, naming the run and the setting
+    stopped = load_run_config(run)
+    stopped.budget, stopped.seed = 100_000, 1
+    train(stopped, run_dir=out / "Pendulum-v1__random__s1", callback=lambda t: t.request_stop())
+    with pytest.raises(ConfigError, match=r"the run .*Pendulum-v1__random__s1 was started with other settings"
+                                          r"(.|\n)*options.sigma: the run has 0.25, this command gives 0.5"):
+        run_comparison("Pendulum-v1", ["random"], seeds=[1], budget=640, out_dir=out,
+                       overrides=OVERRIDES + ["options.sigma=0.5"], config=str(mine), progress=False)
+    # the same settings resume it, with the backend and the budget of this command
+    again = run_comparison("Pendulum-v1", ["random"], seeds=[1], budget=640, out_dir=out, overrides=OVERRIDES,
+                           config=str(mine), backend="process", num_workers=1, progress=False)
+    assert not again.failed
+    resumed = out / "Pendulum-v1__random__s1"
+    assert read_status(resumed)["state"] == "finished" and read_status(resumed)["env_steps"] == 640
+    assert "backend: process" in (resumed / "config.yaml").read_text()
+
+
+def test_compare_refuses_an_output_folder_it_cannot_create(capsys):
+    from zg_agent.cli import compare_main
+
+    code = compare_main(["--env", "Pendulum-v1", "--algos", "random", "--seeds", "1", "--budget", "160",
+                         "--out", "/proc/nope/cmp", "--no-progress", *[x for o in OVERRIDES for x in ("--set", o)]])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot create the output folder '/proc/nope/cmp'" in err and "Traceback" not in err
+
+
+def test_a_second_comparison_in_the_same_folder_is_refused(tmp_path):
+    import os
+
+    from zg_agent.trainers import RunFolderError, RunLock
+
+    out = tmp_path / "cmp"
+    out.mkdir()
+    with RunLock(out):  # what a running zg-compare holds
+        with pytest.raises(RunFolderError, match=f"is in use by process {os.getpid()}"):
+            run_comparison("Pendulum-v1", ["random"], seeds=[0], budget=160, out_dir=out, overrides=OVERRIDES,
+                           progress=False)
+    assert sorted(p.name for p in out.iterdir()) == ["run.lock"]

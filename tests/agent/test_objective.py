@@ -460,3 +460,70 @@ def test_locomotion_hopper_on_serial_and_process_backends():
     np.testing.assert_array_equal(results[1][0], results[0][0])
     np.testing.assert_array_equal(results[1][1], results[0][1])
     assert len(set(results[0][1].ravel().tolist())) > 1  # episodes of different lengths (falls)
+
+
+# ------------------------------------------------------------------------------------------ episode timeout
+def test_process_backend_episode_timeout_names_candidate_and_seed():
+    from zg_agent.objective import EpisodeTimeoutError
+
+    # reset seed 7 makes the env sleep for two minutes; the timeout stops the workers after about a second
+    with EpisodeObjective("hanging_env:Hanging-v0", policy_kind="linear", backend="process", num_workers=2,
+                          episode_timeout_s=1.0) as obj:
+        thetas = _thetas(obj, 3)
+        ref = obj.evaluate(thetas, [1, 2])  # no hanging seed: the timeout changes nothing
+        assert obj.backend.pids
+        t0 = time.perf_counter()
+        with pytest.raises(EpisodeTimeoutError, match=r"candidate [0-2] \(of 3\) with reset seed 7 ran longer "
+                                                      r"than episode_timeout_s=1 s on env 'hanging_env:Hanging-v0'"):
+            obj.evaluate(thetas, [1, 7])
+        assert time.perf_counter() - t0 < 20
+        assert obj.backend.pids == []  # the hung workers were killed
+        np.testing.assert_array_equal(obj.evaluate(thetas, [1, 2]).returns, ref.returns)  # a fresh pool
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), "5", True])
+def test_episode_timeout_must_be_a_positive_number(bad):
+    with pytest.raises(ValueError, match="episode_timeout_s must be None or a number of seconds > 0"):
+        EpisodeObjective("Pendulum-v1", policy_kind="linear", backend="process", episode_timeout_s=bad)
+
+
+class _HungRay:
+    """Ray's task calls for a RayBackend whose every task hangs: wait() never returns one."""
+
+    def __init__(self):
+        self.killed, self.waits = [], []
+
+    def put(self, value):
+        return value
+
+    def wait(self, refs, num_returns=1, timeout=None):
+        self.waits.append(timeout)
+        time.sleep(timeout or 0)
+        return [], refs
+
+    def kill(self, actor):
+        self.killed.append(actor)
+
+
+class _HungActor:
+    class run:  # noqa: N801 - mimics actor.run.remote(...)
+        @staticmethod
+        def remote(state, jobs):
+            return object()
+
+
+def test_ray_backend_episode_timeout_names_the_chunk(monkeypatch):
+    from zg_agent.objective import EpisodeTimeoutError, RayBackend, _RaySession
+
+    # the actors of a real Ray session cannot import a test module, so Ray's calls are stood in for
+    monkeypatch.setattr(_RaySession, "release", classmethod(lambda cls, ray, ticket: None))
+    backend = object.__new__(RayBackend)
+    backend.cfg = _EnvConfig("hanging_env:Hanging-v0", {}, None, "linear", {}, None)
+    backend._ray, backend._actors, backend._session = _HungRay(), [_HungActor(), _HungActor()], None
+    backend.num_workers, backend.chunks_per_worker, backend.episode_timeout_s = 2, 1, 0.2
+    jobs = [(np.zeros(2), s) for s in (1, 7, 1, 7)]  # 2 chunks of 2 episodes
+    with pytest.raises(EpisodeTimeoutError, match=r"a chunk of 2 episode\(s\), episodes 0\.\.1 of this call, ran "
+                                                  r"longer than 2 x episode_timeout_s=0.2 s in a Ray actor") as info:
+        backend.run(jobs, {})
+    assert info.value.jobs == range(0, 2)
+    assert 0.3 < backend._ray.waits[0] <= 0.4 and len(backend._ray.killed) == 2 and backend._actors is None

@@ -423,3 +423,87 @@ def test_process_backend_gives_the_serial_curve(tmp_path):
     assert read_evaluations(serial.run_dir) != []
     assert [(r["env_steps"], r["mean_reward"]) for r in read_evaluations(serial.run_dir)] == \
         [(r["env_steps"], r["mean_reward"]) for r in read_evaluations(process.run_dir)]
+
+
+# ---------------------------------------------------------------------------------------------- run folder lock
+def test_a_run_folder_in_use_is_refused_and_a_dead_owner_leaves_no_lock(tmp_path):
+    from zg_agent.trainers import RunFolderError, RunLock
+
+    run = tmp_path / "run"
+    run.mkdir()
+    with RunLock(run):
+        assert (run / "run.lock").read_text() == f"{os.getpid()}\n"
+        with pytest.raises(RunFolderError, match=f"is in use by process {os.getpid()}"):
+            RunLock(run).acquire()
+        # the trainer refuses before it writes anything
+        cfg = tiny_config("random", tmp_path)
+        with pytest.raises(RunFolderError, match="in use"):
+            train(cfg, run_dir=run)
+        assert sorted(p.name for p in run.iterdir()) == ["run.lock"]
+    assert (run / "run.lock").read_text() == ""
+    # a process that dies holding the lock (kill -9: no clean-up) leaves its pid in the file, but no lock
+    code = ("import os, sys; from zg_agent.trainers import RunLock; RunLock(sys.argv[1]).acquire(); "
+            "os.kill(os.getpid(), 9)")
+    proc = subprocess.run([sys.executable, "-c", code, str(run)], env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert proc.returncode == -9 and (run / "run.lock").read_text().strip().isdigit()
+    lock = RunLock(run).acquire()
+    assert lock.held
+    lock.release()
+
+
+PPO_KILL_SCRIPT = """
+import os, sys
+from zg_agent.config import load_config
+from zg_agent.trainers import PPOTrainer, train
+cfg = load_config("ppo", "Pendulum-v1", overrides={overrides!r})
+plain = PPOTrainer._write_checkpoint
+def write_then_die(self, rollout=None):
+    plain(self, rollout)
+    if rollout is not None and self.env_steps >= 400:
+        os._exit(9)   # like SIGKILL, right after a checkpoint in the middle of a rollout
+PPOTrainer._write_checkpoint = write_then_die
+train(cfg, run_dir=sys.argv[1])
+"""
+
+
+def test_ppo_checkpoints_inside_a_rollout_and_resumes_from_there_after_a_hard_kill(tmp_path):
+    # rollouts of 160 x 2 = 320 env steps; a checkpoint every 0.05 s, also in the middle of a rollout
+    over = {"run_root": str(tmp_path), "max_episode_steps": 40, "eval_every": 320, "eval_episodes": 1,
+            "budget": 960, "options.n_steps": 160, "options.batch_size": 80, "options.n_epochs": 1,
+            "options.n_envs": 2, "options.use_sde": False, "checkpoint_seconds": 0.05}
+    run = tmp_path / "killed"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-c", PPO_KILL_SCRIPT.format(overrides=over), str(run)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 9, proc.stderr
+    with open(run / "checkpoints" / "checkpoint.pkl", "rb") as f:
+        ckpt = pickle.load(f)
+    at = ckpt["progress"]["env_steps"]
+    assert 400 <= at < 640 and at % 320 != 0  # inside the second rollout, not at its boundary
+    assert ckpt["rollout"]["pos"] * 2 == at - 320 and ckpt["rollout"]["rewards"].shape == (ckpt["rollout"]["pos"], 2)
+    done = resume(run)
+    assert done.status == "finished" and done.env_steps == 960
+    evals = [r["env_steps"] for r in read_evaluations(run)]
+    assert evals == [0, 320, 640, 960]
+    assert (run / "final_model.zip").is_file()
+
+
+def test_ppo_stop_request_inside_a_rollout_saves_there_and_resumes(tmp_path, monkeypatch):
+    from zg_agent.trainers import PPOTrainer
+
+    plain = PPOTrainer._evaluate
+
+    def evaluate_then_stop(self, final):  # a Ctrl-C / SIGTERM arriving in the middle of the second rollout
+        plain(self, final)
+        if self.env_steps == 480:
+            self.request_stop()
+
+    monkeypatch.setattr(PPOTrainer, "_evaluate", evaluate_then_stop)
+    cfg = tiny_config("ppo", tmp_path, budget=960, eval_every=160)  # rollouts of 160 x 2 = 320 env steps
+    cut = train(cfg)
+    assert cut.status == "interrupted" and cut.env_steps == 480  # not held back to the boundary at 320
+    assert read_status(cut.run_dir)["checkpoint_env_steps"] == 480
+    monkeypatch.setattr(PPOTrainer, "_evaluate", plain)
+    done = resume(cut.run_dir)
+    assert done.status == "finished" and done.env_steps == 960
+    assert [r["env_steps"] for r in read_evaluations(cut.run_dir)] == [0, 160, 320, 480, 640, 800, 960]
