@@ -447,19 +447,27 @@ def test_one_of_our_envs_on_serial_and_process_backends():
     assert len(set(results[0][:, 0].tolist())) == 3  # candidates differ
 
 
+def _hopper_results(backend):
+    with EpisodeObjective("zg/CharacterLocomotion-v0", env_kwargs={"character": "hopper"},
+                          policy_kind="linear", max_episode_steps=80, backend=backend, num_workers=2,
+                          seed=0) as obj:
+        res = obj.evaluate(_thetas(obj, 16, scale=0.5), obj.episode_seeds(0, 2))
+        return res.returns, res.lengths
+
+
 def test_locomotion_hopper_on_serial_and_process_backends():
     # contacts: each worker's env runs a different sequence of episodes, so any trace a reset leaves
     # in the physics shows up as a difference between the backends
-    results = []
-    for backend in ("serial", "process"):
-        with EpisodeObjective("zg/CharacterLocomotion-v0", env_kwargs={"character": "hopper"},
-                              policy_kind="linear", max_episode_steps=80, backend=backend, num_workers=2,
-                              seed=0) as obj:
-            res = obj.evaluate(_thetas(obj, 16, scale=0.5), obj.episode_seeds(0, 2))
-            results.append((res.returns, res.lengths))
-    np.testing.assert_array_equal(results[1][0], results[0][0])
-    np.testing.assert_array_equal(results[1][1], results[0][1])
-    assert len(set(results[0][1].ravel().tolist())) > 1  # episodes of different lengths (falls)
+    serial, process = _hopper_results("serial"), _hopper_results("process")
+    np.testing.assert_array_equal(process[0], serial[0])
+    np.testing.assert_array_equal(process[1], serial[1])
+    assert len(set(serial[1].ravel().tolist())) > 1  # episodes of different lengths (falls)
+
+
+def test_locomotion_hopper_on_serial_and_ray_backends(ray_session):
+    serial, ray = _hopper_results("serial"), _hopper_results("ray")
+    np.testing.assert_array_equal(ray[0], serial[0])
+    np.testing.assert_array_equal(ray[1], serial[1])
 
 
 # ------------------------------------------------------------------------------------------ episode timeout
