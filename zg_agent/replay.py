@@ -303,24 +303,20 @@ def replay(run_dir, episodes: int | None = None, seed: int | None = None, video=
 
 
 # ---------------------------------------------------------------------------------------------- CLI
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
+def _int_at_least(minimum: int):
+    """An argparse type: an integer >= ``minimum``, with a message that says so."""
+    kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}" if minimum else "a non-negative integer"
 
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {kind}, got {text!r}")
+        return value
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
-    return value
+    return parse
 
 
 def _fps(text: str) -> float:
@@ -338,9 +334,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="zg-replay", description="Rerun the saved solution of a finished run (black-box theta or PPO model), "
                                       "print each episode's return and the mean, optionally write a video.")
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder made by zg-train or zg-compare")
-    p.add_argument("--episodes", type=_positive_int, default=None,
+    p.add_argument("--episodes", type=_int_at_least(1), default=None,
                    help="episodes to run (default: the run's eval_episodes)")
-    p.add_argument("--seed", type=_seed, default=None,
+    p.add_argument("--seed", type=_int_at_least(0), default=None,
                    help="reset seed of the first episode, then +1 per episode (default: the run's evaluation "
                         "seeds, so the mean is the run's final evaluation)")
     p.add_argument("--video", default=None, metavar="OUT.mp4",
