@@ -40,7 +40,7 @@ def _rollout(env, seed, steps, amplitude=0.3):
     for _ in range(steps):
         obs, reward, terminated, truncated, info = env.step(rng.uniform(-amplitude, amplitude, 28))
         out.append(obs)
-        rewards.append([reward, info["reward_pose"], info["reward_com"]])
+        rewards.append([reward, info["pose_similarity"], info["com_similarity"]])
         if terminated or truncated:
             out.append(env.reset()[0])
     return np.array(out), np.array(rewards)
@@ -68,14 +68,14 @@ def test_zero_offsets_track_the_reference_for_the_first_steps():
     for _ in range(10):
         obs, reward, terminated, truncated, info = env.step(np.zeros(28))
         assert not terminated
-        assert info["reward_pose"] > 0.75 and info["reward_root"] > 0.8
+        assert info["pose_similarity"] > 0.75 and info["root_similarity"] > 0.8
         assert np.linalg.norm(obs[77:80]) < 0.1  # root within 10 cm of the reference root
         assert 0.0 < reward <= 1.0
     # offsetting every joint by the full action range pulls the pose away from the clip
     env.reset(seed=0)
-    follow = [env.step(np.zeros(28))[4]["reward_pose"] for _ in range(8)]
+    follow = [env.step(np.zeros(28))[4]["pose_similarity"] for _ in range(8)]
     env.reset(seed=0)
-    offset = [env.step(np.ones(28))[4]["reward_pose"] for _ in range(8)]
+    offset = [env.step(np.ones(28))[4]["pose_similarity"] for _ in range(8)]
     assert np.mean(offset) < np.mean(follow) - 0.08 and offset[-1] < 0.7 < follow[-1]
     env.close()
 
@@ -88,10 +88,12 @@ def test_reset_state_matches_the_clip_and_every_term_is_reported():
     assert obs[2] == pytest.approx(ref.root_pos[1], abs=1e-5)
     np.testing.assert_allclose(np.abs(np.sum(obs[3:7] * ref.root_rot)), 1.0, atol=1e-5)
     _, reward, _, _, info = env.step(np.zeros(28))
-    terms = ["reward_pose", "reward_velocity", "reward_end_effector", "reward_root", "reward_com"]
+    parts = ["pose", "velocity", "end_effector", "root", "com"]
     weights = [0.5, 0.05, 0.15, 0.2, 0.1]
-    assert all(0.0 <= info[t] <= 1.0 for t in terms)
-    assert reward == pytest.approx(sum(w * info[t] for w, t in zip(weights, terms)))
+    assert all(0.0 < info[f"{p}_similarity"] <= 1.0 for p in parts)
+    for p, w in zip(parts, weights):  # the reward_* terms are the weighted similarities ...
+        assert info[f"reward_{p}"] == w * info[f"{p}_similarity"]
+    assert reward == sum(info[f"reward_{p}"] for p in parts)  # ... and they sum to the reward exactly
     with pytest.raises(ValueError, match="phase"):
         env.reset(options={"phase": 1.5})
     env.close()
@@ -102,7 +104,8 @@ def test_reward_weights_are_arguments():
                             root_weight=0.0, com_weight=0.0)
     env.reset(seed=0)
     _, reward, _, _, info = env.step(np.zeros(28))
-    assert reward == pytest.approx(info["reward_pose"])
+    assert reward == info["reward_pose"] == info["pose_similarity"] > 0.5
+    assert info["reward_velocity"] == info["reward_root"] == 0.0 < info["velocity_similarity"]
     env.close()
 
 

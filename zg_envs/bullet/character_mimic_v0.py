@@ -69,10 +69,12 @@ class CharacterMimicEnv(BulletEnv):
     | 77-79 | root position minus the reference root position (m) | 3 |
 
     ## Rewards
-    The DeepMimic tracking reward, each term in [0, 1] and reported in ``info``:
-    ``reward = pose_weight * r_pose + velocity_weight * r_velocity + end_effector_weight * r_end_effector
-    + root_weight * r_root + com_weight * r_com`` (at most 1 with the default weights), where, with joint
-    weights ``w_j`` summing to one (see :mod:`zg_envs.bullet.humanoid`),
+    The DeepMimic tracking reward: ``reward = reward_pose + reward_velocity + reward_end_effector
+    + reward_root + reward_com`` with ``reward_pose = pose_weight * r_pose``, ``reward_velocity =
+    velocity_weight * r_velocity``, ``reward_end_effector = end_effector_weight * r_end_effector``,
+    ``reward_root = root_weight * r_root`` and ``reward_com = com_weight * r_com`` (at most 1 with the
+    default weights). Each similarity ``r_*`` is in [0, 1]; with joint weights ``w_j`` summing to one
+    (see :mod:`zg_envs.bullet.humanoid`),
 
     - ``r_pose = exp(-2 * sum_j w_j * angle(q_j, q_ref_j)^2)``: joint rotation errors;
     - ``r_velocity = exp(-0.1 * sum_j w_j * |omega_j - omega_ref_j|^2)``: joint velocity errors;
@@ -86,7 +88,12 @@ class CharacterMimicEnv(BulletEnv):
     linearly between the two clip frames around the current time (quaternions by slerp); the root and
     joint velocities are the clip's finite differences over that frame interval, the rates of the blend.
 
-    ``info`` also holds ``time`` (seconds into the clip) and ``phase`` (fraction of the clip).
+    ``info`` holds the five weighted terms ``reward_*`` (they sum to the reward, as in Gymnasium's
+    ``hopper_v5``), the unweighted similarities ``pose_similarity``, ``velocity_similarity``,
+    ``end_effector_similarity``, ``root_similarity`` and ``com_similarity`` (``r_pose`` ... ``r_com``), and
+    ``time`` (seconds into the clip) and ``phase`` (fraction of the clip). If the simulation state stops
+    being finite, the reward, every term and every similarity are 0. ``reset`` returns ``time`` and
+    ``phase`` (the terms belong to a step).
 
     ## Starting State
     The character starts at the clip's pose and velocities at time 0, or, with ``random_start=True``
@@ -131,6 +138,8 @@ class CharacterMimicEnv(BulletEnv):
     ## Version History
     - v0: initial version; resets made exact (the ground is now a multibody, so that its contacts can be
       cleared) and ``step()`` after the episode's end made an error without a version bump.
+    - v0 (info keys): the ``reward_*`` entries of ``info`` are now the weighted terms that sum to the
+      reward; the unweighted ones moved to ``*_similarity`` (the reward itself is unchanged).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
@@ -415,13 +424,20 @@ class CharacterMimicEnv(BulletEnv):
         com_vel = self._masses @ np.array([st[6] for st in states]) / self._masses.sum()
         ee = np.array([states[i][4] for i in hm.END_EFFECTORS])
         ref_ee, ref_com_vel = self._reference_extras(self._time)
-        terms = self._reward_terms(s, ref, ee, ref_ee, com_vel, ref_com_vel)
+        similarity = self._similarities(s, ref, ee, ref_ee, com_vel, ref_com_vel)
+        terms = {
+            "reward_pose": self.pose_weight * similarity["pose_similarity"],
+            "reward_velocity": self.velocity_weight * similarity["velocity_similarity"],
+            "reward_end_effector": self.end_effector_weight * similarity["end_effector_similarity"],
+            "reward_root": self.root_weight * similarity["root_similarity"],
+            "reward_com": self.com_weight * similarity["com_similarity"],
+        }
         reward = (
-            self.pose_weight * terms["reward_pose"]
-            + self.velocity_weight * terms["reward_velocity"]
-            + self.end_effector_weight * terms["reward_end_effector"]
-            + self.root_weight * terms["reward_root"]
-            + self.com_weight * terms["reward_com"]
+            terms["reward_pose"]
+            + terms["reward_velocity"]
+            + terms["reward_end_effector"]
+            + terms["reward_root"]
+            + terms["reward_com"]
         )
         obs = self._observation(s, ref)
         finite = bool(np.all(np.isfinite(obs)))
@@ -429,8 +445,10 @@ class CharacterMimicEnv(BulletEnv):
         if not finite:
             obs = np.nan_to_num(obs, nan=0.0, posinf=0.0, neginf=0.0)
             reward = 0.0
+            terms = dict.fromkeys(terms, 0.0)
+            similarity = dict.fromkeys(similarity, 0.0)
         truncated = (not terminated) and self._steps >= self._step_limit
-        info = {**terms, "time": self._time, "phase": self._phase()}
+        info = {**terms, **similarity, "time": self._time, "phase": self._phase()}
         self.end_step(terminated, truncated)
         return obs, float(reward), terminated, truncated, info
 
@@ -441,7 +459,7 @@ class CharacterMimicEnv(BulletEnv):
         return False
 
     @staticmethod
-    def _reward_terms(s, ref, ee, ref_ee, com_vel, ref_com_vel) -> dict[str, float]:
+    def _similarities(s, ref, ee, ref_ee, com_vel, ref_com_vel) -> dict[str, float]:
         sph_err = quat.angle_between(s["joint_rot"], ref.joint_rot) ** 2
         rev_err = (s["joint_angle"] - ref.joint_angle) ** 2
         pose_err = hm.SPHERICAL_WEIGHTS @ sph_err + hm.REVOLUTE_WEIGHTS @ rev_err
@@ -458,11 +476,11 @@ class CharacterMimicEnv(BulletEnv):
         )
         com_err = float(np.sum((com_vel - ref_com_vel) ** 2))
         return {
-            "reward_pose": float(np.exp(-2.0 * pose_err)),
-            "reward_velocity": float(np.exp(-0.1 * vel_err)),
-            "reward_end_effector": float(np.exp(-40.0 * ee_err)),
-            "reward_root": float(np.exp(-5.0 * root_err)),
-            "reward_com": float(np.exp(-10.0 * com_err)),
+            "pose_similarity": float(np.exp(-2.0 * pose_err)),
+            "velocity_similarity": float(np.exp(-0.1 * vel_err)),
+            "end_effector_similarity": float(np.exp(-40.0 * ee_err)),
+            "root_similarity": float(np.exp(-5.0 * root_err)),
+            "com_similarity": float(np.exp(-10.0 * com_err)),
         }
 
     # ------------------------------------------------------------------ rendering
