@@ -258,3 +258,24 @@ def test_reference_com_velocity_is_continuous_across_frame_boundaries(motion):
     t = 0.5 * (clip.frame_times[1] + clip.frame_times[2])
     np.testing.assert_allclose(env._reference_extras(t)[1], 0.5 * (kin["com_vel"][1] + kin["com_vel"][2]))
     env.close()
+
+
+def test_camera_target_is_a_getter_and_render_poses_the_ghost():
+    env = CharacterMimicEnv(random_start=False, render_mode="rgb_array", render_width=32, render_height=24)
+    env.reset(seed=0)
+    for _ in range(3):
+        env.step(np.zeros(28))
+    client = env.client
+    ghost = [body for _, body in env._ghost_parts]
+
+    def ghost_poses():
+        return [client.getBasePositionAndOrientation(b) for b in ghost]
+
+    parked = ghost_poses()  # where build_world left them, out of sight
+    camera = env.camera_target()
+    assert ghost_poses() == parked and env.camera_target() == camera  # no side effect, same answer twice
+    env.render()
+    posed = ghost_poses()
+    assert all(p[0][1] == -10.0 for p in parked)  # parked 10 m below the floor
+    assert all(-0.5 < p[0][1] < 2.5 for p in posed)  # posed: standing on the floor, beside the character
+    env.close()

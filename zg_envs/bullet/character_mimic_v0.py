@@ -487,21 +487,28 @@ class CharacterMimicEnv(BulletEnv):
     _CAMERA_YAW = -25.0  # a three-quarter side view of a clip that travels along +x
     _CAMERA_PITCH = -10.0
 
-    def camera_target(self) -> Camera:
-        client = self.client
-        pos = np.array(client.getBasePositionAndOrientation(self._body)[0])
-        # the ghost stands beside the character as seen by the camera: along the camera's right axis
-        view = client.computeViewMatrixFromYawPitchRoll([0, 0, 0], 1.0, self._CAMERA_YAW, self._CAMERA_PITCH, 0.0, 1)
+    def _ghost_offset_vector(self) -> np.ndarray:
+        """World offset of the ghost: ``ghost_offset`` along the camera's right axis (beside the character)."""
+        view = self.client.computeViewMatrixFromYawPitchRoll([0, 0, 0], 1.0, self._CAMERA_YAW, self._CAMERA_PITCH,
+                                                             0.0, 1)
         right = np.array([view[0], 0.0, view[8]])  # first row of the view rotation: the camera's right axis
-        offset = self.ghost_offset * right / np.linalg.norm(right)
-        if self._ghost_parts:
-            i, j, a, cycle = self.clip.locate(self._time)
-            kin = self._ref_kin
-            shift = cycle * self.clip.cycle_offset + offset
-            link_pos = (1 - a) * kin["link_pos"][i] + a * kin["link_pos"][j] + shift
-            link_rot = quat.slerp(kin["link_rot"][i], kin["link_rot"][j], a)
-            for link, body in self._ghost_parts:
-                client.resetBasePositionAndOrientation(body, link_pos[link].tolist(), link_rot[link].tolist())
-        target = pos + 0.5 * offset
+        return self.ghost_offset * right / np.linalg.norm(right)
+
+    def pose_visuals(self) -> None:
+        """Pose the reference ghost at the clip's current time, beside the character (``render()`` only)."""
+        if not self._ghost_parts:
+            return
+        i, j, a, cycle = self.clip.locate(self._time)
+        kin = self._ref_kin
+        shift = cycle * self.clip.cycle_offset + self._ghost_offset_vector()
+        link_pos = (1 - a) * kin["link_pos"][i] + a * kin["link_pos"][j] + shift
+        link_rot = quat.slerp(kin["link_rot"][i], kin["link_rot"][j], a)
+        for link, body in self._ghost_parts:
+            self.client.resetBasePositionAndOrientation(body, link_pos[link].tolist(), link_rot[link].tolist())
+
+    def camera_target(self) -> Camera:
+        """The camera: a three-quarter view of the character and its ghost. Reads the state, changes nothing."""
+        pos = np.array(self.client.getBasePositionAndOrientation(self._body)[0])
+        target = pos + 0.5 * self._ghost_offset_vector()
         target[1] = 0.75
         return Camera(target=tuple(target), distance=2.6, yaw=self._CAMERA_YAW, pitch=self._CAMERA_PITCH, up_axis=1)
