@@ -75,7 +75,8 @@ class ShadowArtEnv(gym.Env):
     `reward = -mean_s loss_s - volume_weight * occupied_fraction`. The per-screen image loss is
     `loss="l1"` (default): the fraction of pixels where shadow and target differ, or `loss="iou"`:
     `1 - IoU`. `info` holds `loss` (the mean), `loss_per_screen`, `l1`, `iou` (means over screens),
-    `occupied_fraction`, and the terms `reward_loss` and `reward_volume`.
+    `occupied_fraction`, and the terms `reward_loss` and `reward_volume`. `reset` returns the same keys but
+    the reward terms, for the empty design (no voxel: every target pixel is missed).
 
     ## Starting State
     Nothing is carved yet (the observation shows empty shadows). The targets are fixed for the env instance
@@ -129,7 +130,7 @@ class ShadowArtEnv(gym.Env):
     zg env, `zg_envs.utils.MEMORY_BOUND_BYTES` (2 GiB), are refused in `__init__` with the estimate.
 
     ## Version History
-    * v0: initial version.
+    * v0: initial version; `reset` returns the empty design's `info` (it returned `{}`) without a version bump.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 1}
@@ -311,6 +312,19 @@ class ShadowArtEnv(gym.Env):
         """The current targets, ``(S, R, R)`` bool (a copy)."""
         return self._targets.copy()
 
+    def _scores(self, occ: np.ndarray, shadows: np.ndarray) -> dict:
+        """The losses of a design (``occ``) and its ``shadows``: ``info`` without the reward terms."""
+        targets = self._targets
+        n_pix = self.resolution * self.resolution
+        wrong = np.count_nonzero(shadows != targets, axis=(1, 2))
+        l1 = wrong / n_pix
+        inter = np.count_nonzero(shadows & targets, axis=(1, 2))
+        union = inter + wrong
+        iou = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+        per_screen = l1 if self.loss == "l1" else 1.0 - iou
+        return {"loss": float(per_screen.mean()), "loss_per_screen": per_screen, "l1": float(l1.mean()),
+                "iou": float(iou.mean()), "occupied_fraction": np.count_nonzero(occ) / occ.size}
+
     # ------------------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         check_reset_options(options, (), "zg/ShadowArt-v0")  # none are understood; a typo must not pass silently
@@ -326,7 +340,7 @@ class ShadowArtEnv(gym.Env):
         self._occ[...] = False
         self._shadow_images[...] = False
         self._done = False
-        return self._observation(None), {}
+        return self._observation(None), self._scores(self._occ, self._shadow_images)
 
     def step(self, action):
         if self._done:
@@ -335,23 +349,13 @@ class ShadowArtEnv(gym.Env):
         k = self.grid
         occ = (a > 0.0).reshape(k, k, k)
         shadows = self._shadows(occ)
-        targets = self._targets
-        n_pix = self.resolution * self.resolution
-        wrong = np.count_nonzero(shadows != targets, axis=(1, 2))
-        l1 = wrong / n_pix
-        inter = np.count_nonzero(shadows & targets, axis=(1, 2))
-        union = inter + wrong
-        iou = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
-        per_screen = l1 if self.loss == "l1" else 1.0 - iou
-        loss = float(per_screen.mean())
-        occupied = np.count_nonzero(occ) / occ.size
-        reward_loss = -loss
-        reward_volume = -self.volume_weight * occupied
+        info = self._scores(occ, shadows)
+        reward_loss = -info["loss"]
+        reward_volume = -self.volume_weight * info["occupied_fraction"]
         self._occ = occ
         self._shadow_images = shadows
         self._done = True
-        info = {"loss": loss, "loss_per_screen": per_screen, "l1": float(l1.mean()), "iou": float(iou.mean()),
-                "occupied_fraction": occupied, "reward_loss": reward_loss, "reward_volume": reward_volume}
+        info.update(reward_loss=reward_loss, reward_volume=reward_volume)
         return self._observation(shadows), float(reward_loss + reward_volume), True, False, info
 
     def render(self):

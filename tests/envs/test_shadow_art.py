@@ -255,3 +255,14 @@ def test_visual_hull_of_glyphs_never_shadows_outside_a_target(kwargs):
         grown[index] = 1.0
         env.step(grown)
         assert (env.shadows & ~env.targets).any()
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"loss": "iou", "light": "point", "grid": 8, "n_screens": 2}])
+def test_reset_info_is_the_empty_designs_info(kwargs):
+    env = ShadowArtEnv(volume_weight=0.3, **kwargs)
+    _, at_reset = env.reset(seed=0)
+    _, reward, _, _, empty = env.step(-np.ones(env.action_space.shape))
+    assert set(at_reset) == set(empty) - {"reward_loss", "reward_volume"}
+    for key, value in at_reset.items():
+        assert np.array_equal(value, empty[key]), key
+    assert at_reset["occupied_fraction"] == 0.0 and reward == -at_reset["loss"] < 0.0
