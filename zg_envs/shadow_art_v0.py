@@ -10,7 +10,7 @@ from zg_envs._shadow_common import GLYPH_POOL, LOSSES, cached_glyph, mask_target
 from zg_envs.render.shadow import (SCREEN_DIRECTIONS, SCREEN_UPS, area_weights, axis_hull, axis_shadows,
                                    grid_ray_cells, screen_rays)
 from zg_envs.utils import (check_action, check_bool, check_choice, check_float, check_int_arg, check_memory,
-                           check_reset_options, episode_ended_error, warn_no_render_mode)
+                           check_reset_options, deprecated_alias, episode_ended_error, warn_no_render_mode)
 
 DEFAULT_TARGETS = ("glyph:Z", "glyph:G", "heart")
 LIGHT_TYPES = ("directional", "point")
@@ -91,7 +91,8 @@ class ShadowArtEnv(gym.Env):
     letters or shapes; image targets cannot be randomised. Glyph targets need not be consistent with one
     another, so their best loss is usually above 0; `env.unwrapped.visual_hull()` returns the largest
     design that shadows nothing outside the targets (their visual hull), a good start and loss 0 for
-    `targets="random"`.
+    `targets="random"`. `env.unwrapped.target_masks` and `env.unwrapped.design_masks` return copies of the
+    targets and of the last design's shadows, `(S, R, R)` bool.
 
     ## Episode End
     Terminated after the single step. Calling `step` again raises `RuntimeError`; call `reset` first.
@@ -131,6 +132,8 @@ class ShadowArtEnv(gym.Env):
 
     ## Version History
     * v0: initial version; `reset` returns the empty design's `info` (it returned `{}`) without a version bump.
+    * v0: the accessors `targets` and `shadows` renamed `target_masks` and `design_masks`, as in every zg
+      image env (the old names still work, with a `DeprecationWarning`).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 1}
@@ -303,14 +306,17 @@ class ShadowArtEnv(gym.Env):
         return np.where(hull, 1.0, -1.0).astype(np.float32)
 
     @property
-    def shadows(self) -> np.ndarray:
-        """The shadows of the last design, ``(S, R, R)`` bool (a copy; all False after reset)."""
+    def design_masks(self) -> np.ndarray:
+        """The shadows of the last design, one per screen, ``(S, R, R)`` bool (a copy; all False after reset)."""
         return self._shadow_images.copy()
 
     @property
-    def targets(self) -> np.ndarray:
-        """The current targets, ``(S, R, R)`` bool (a copy)."""
+    def target_masks(self) -> np.ndarray:
+        """The current targets, one per screen, ``(S, R, R)`` bool (a copy)."""
         return self._targets.copy()
+
+    shadows = deprecated_alias("design_masks", "shadows")
+    targets = deprecated_alias("target_masks", "targets")
 
     def _scores(self, occ: np.ndarray, shadows: np.ndarray) -> dict:
         """The losses of a design (``occ``) and its ``shadows``: ``info`` without the reward terms."""

@@ -10,7 +10,7 @@ from zg_envs._shadow_common import GLYPH_POOL, LOSSES, cached_glyph, image_losse
 from zg_envs.render.shadow import (area_weights, box_shadow_window, ground_coordinates, ground_shadow,
                                    sphere_shadow_window)
 from zg_envs.utils import (check_action, check_bool, check_choice, check_float, check_int_arg, check_memory,
-                           check_reset_options, episode_ended_error, warn_no_render_mode)
+                           check_reset_options, deprecated_alias, episode_ended_error, warn_no_render_mode)
 
 #: Scene constants: the imaged ground square is [-EXTENT, EXTENT]^2 at z = 0, the point light is at LIGHT.
 EXTENT = 1.0
@@ -101,7 +101,8 @@ class ShadowCasterEnv(gym.Env):
     letters with the bundled DejaVu font; `"disc"`, `"square"`, `"triangle"`, `"star"`, `"heart"` are
     shapes; a file path or a 2-D array is read as a silhouette (dark on light, or an alpha channel). With
     `randomize_target=True` a random target draws a new hidden scene, and a glyph or shape target draws a
-    random letter or shape; an image target cannot be randomised.
+    random letter or shape; an image target cannot be randomised. `env.unwrapped.target_mask` and
+    `env.unwrapped.design_mask` return copies of the target and of the current shadow (bool images).
 
     ## Episode End
     Terminated after `n_casters` placements; never truncated by the env itself. Calling `step` after the
@@ -137,7 +138,8 @@ class ShadowCasterEnv(gym.Env):
     the bound of every zg env, `zg_envs.utils.MEMORY_BOUND_BYTES` (2 GiB), are refused in `__init__`.
 
     ## Version History
-    * v0: initial version.
+    * v0: initial version; the accessors `target` and `shadow` renamed `target_mask` and `design_mask`, as in
+      every zg image env (the old names still work, with a `DeprecationWarning`).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
@@ -234,14 +236,17 @@ class ShadowCasterEnv(gym.Env):
         return None if self._target_actions is None else self._target_actions.copy()
 
     @property
-    def target(self) -> np.ndarray:
+    def target_mask(self) -> np.ndarray:
         """The current target mask (``resolution`` x ``resolution`` bool, a copy)."""
         return self._target.copy()
 
     @property
-    def shadow(self) -> np.ndarray:
-        """The current shadow mask (``resolution`` x ``resolution`` bool, a copy)."""
+    def design_mask(self) -> np.ndarray:
+        """The shadow of the occluders placed so far (``resolution`` x ``resolution`` bool, a copy)."""
         return self._shadow.copy()
+
+    target = deprecated_alias("target_mask", "target")
+    shadow = deprecated_alias("design_mask", "shadow")
 
     # ------------------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):

@@ -12,7 +12,7 @@ from zg_envs import tree_grammar as tg
 from zg_envs.render.tree import tree_silhouette
 from zg_envs.targets import load_image_mask
 from zg_envs.utils import (check_action, check_bool, check_choice, check_float, check_int_arg, check_memory,
-                           check_reset_options, episode_ended_error, warn_no_render_mode)
+                           check_reset_options, deprecated_alias, episode_ended_error, warn_no_render_mode)
 
 #: Number of tree statistics at the end of the observation (see the class docstring).
 N_STATS = 14
@@ -90,6 +90,8 @@ class TreeGrowthEnv(gym.Env):
     perfect match (IoU = 1) is reachable; `env.unwrapped.target_actions()` returns those actions. A user
     image (path or array) can be the target instead (dark pixels are "in", see
     `zg_envs.targets.load_image_mask`); an exact match is then usually out of reach.
+    `env.unwrapped.target_mask` and `env.unwrapped.design_mask` return copies of the target and of the
+    current silhouette (bool images).
 
     ## Action Space
 
@@ -207,7 +209,8 @@ class TreeGrowthEnv(gym.Env):
 
     ## Version History
 
-    - v0: initial version.
+    - v0: initial version; the accessor `silhouette` renamed `design_mask`, as in every zg image env (the
+      old name still works, with a `DeprecationWarning`).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
@@ -334,9 +337,11 @@ class TreeGrowthEnv(gym.Env):
         return self._target.copy()
 
     @property
-    def silhouette(self) -> np.ndarray:
+    def design_mask(self) -> np.ndarray:
         """The current tree's silhouette, a ``(resolution, resolution)`` bool array (a copy)."""
         return self._silhouette.copy()
+
+    silhouette = deprecated_alias("design_mask", "silhouette")
 
     @property
     def tree(self) -> tg.Tree | None:

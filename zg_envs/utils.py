@@ -1,8 +1,9 @@
 """Small helpers shared by every environment: action, argument and reset-option validation, the
-episode-over error, the memory bound, the no-render-mode warning."""
+episode-over error, the memory bound, the no-render-mode warning, deprecated aliases."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -140,3 +141,16 @@ def warn_no_render_mode() -> None:
     """
     logger.warn("render() called without a render_mode; make the env with render_mode='rgb_array' to get pictures",
                 stacklevel=3)
+
+
+def deprecated_alias(new: str, old: str) -> property:
+    """A read-only property ``old`` that returns ``self.<new>`` with a ``DeprecationWarning`` naming ``new``.
+
+    Keeps an accessor's old name working for one release after a rename.
+    """
+
+    def getter(self):
+        warnings.warn(f"{type(self).__name__}.{old} is deprecated; use .{new}", DeprecationWarning, stacklevel=2)
+        return getattr(self, new)
+
+    return property(getter, doc=f"Deprecated alias of ``{new}``.")

@@ -139,7 +139,7 @@ def test_falling_terminates(character):
         if terminated:
             break
     assert terminated and info["reward_alive"] == 0.0
-    pitch = env.client.getJointState(env._body, 2)[0] if env.spec_.planar else 0.0
+    pitch = env.client.getJointState(env._body, 2)[0] if env.character_spec.planar else 0.0
     assert obs[0] < 0.8 or abs(pitch) > 1.0
 
 
@@ -239,4 +239,12 @@ def test_ppo_learns_a_few_steps():
     model = PPO("MlpPolicy", env, n_steps=128, batch_size=64, n_epochs=1, seed=0, device="cpu")
     model.learn(total_timesteps=256)
     assert model.num_timesteps >= 256
+    env.close()
+
+
+def test_character_spec_is_not_named_like_env_spec():
+    env = gym.make(ENV_ID, character="ant")
+    assert env.unwrapped.character_spec is CHARACTERS["ant"] and env.unwrapped.spec.id == ENV_ID
+    with pytest.warns(DeprecationWarning, match=r"spec_ is deprecated; use \.character_spec"):
+        assert env.unwrapped.spec_ is CHARACTERS["ant"]
     env.close()

@@ -46,7 +46,7 @@ def test_make_without_import_and_render_picture():
 def test_default_targets_are_three_different_glyphs():
     env = ShadowArtEnv()
     assert env.n_screens == 3 and env.action_space.shape == (16 ** 3,)
-    t = env.targets
+    t = env.target_masks
     assert t.shape == (3, 16, 16)
     assert np.array_equal(t[0], glyph_mask("Z", 16))
     assert not np.array_equal(t[0], t[1]) and not np.array_equal(t[1], t[2])
@@ -78,7 +78,7 @@ def test_reward_terms_and_loss_match_a_hand_count():
     action = np.where(occ.ravel(), 0.7, -0.2)
     obs, reward, terminated, _, info = env.step(action)
     shadows = np.stack(axis_shadows(occ))
-    expected = np.mean(shadows != env.targets, axis=(1, 2))
+    expected = np.mean(shadows != env.target_masks, axis=(1, 2))
     assert np.allclose(info["loss_per_screen"], expected)
     assert info["loss"] == pytest.approx(expected.mean())
     assert info["occupied_fraction"] == pytest.approx(occ.mean())
@@ -86,7 +86,7 @@ def test_reward_terms_and_loss_match_a_hand_count():
     assert reward == pytest.approx(info["reward_loss"] + info["reward_volume"])
     # observation: downsampled shadows then targets (resolution 8 -> obs 8: the images themselves)
     assert np.array_equal(obs[:3 * 64].reshape(3, 8, 8), shadows.astype(np.float32))
-    assert np.array_equal(obs[3 * 64:].reshape(3, 8, 8), env.targets.astype(np.float32))
+    assert np.array_equal(obs[3 * 64:].reshape(3, 8, 8), env.target_masks.astype(np.float32))
     with pytest.raises(RuntimeError, match="reset"):
         env.step(action)
 
@@ -96,10 +96,10 @@ def test_empty_and_full_grids():
     env.reset(seed=0)
     _, _, _, _, info = env.step(-np.ones(8 ** 3))
     # nothing cast: every target pixel is missed
-    assert np.allclose(info["loss_per_screen"], env.targets.mean(axis=(1, 2)))
+    assert np.allclose(info["loss_per_screen"], env.target_masks.mean(axis=(1, 2)))
     env.reset()
     _, _, _, _, info = env.step(np.ones(8 ** 3))
-    assert np.allclose(info["loss_per_screen"], 1.0 - env.targets.mean(axis=(1, 2)))  # everything cast
+    assert np.allclose(info["loss_per_screen"], 1.0 - env.target_masks.mean(axis=(1, 2)))  # everything cast
 
 
 def test_seeded_rollouts_are_identical():
@@ -136,9 +136,9 @@ def test_point_lights_magnify_the_shadow():
     for env in (directional, point):
         env.reset(seed=0)
         env.step(action)
-    area_dir = directional.shadows.sum(axis=(1, 2)) * (2.0 / 32) ** 2
+    area_dir = directional.design_masks.sum(axis=(1, 2)) * (2.0 / 32) ** 2
     half = (5.0 + 2.0) / (5.0 - 1.0)
-    area_point = point.shadows.sum(axis=(1, 2)) * (2.0 * half / 32) ** 2
+    area_point = point.design_masks.sum(axis=(1, 2)) * (2.0 * half / 32) ** 2
     assert np.allclose(area_dir, 0.5 ** 2)  # a 0.5 x 0.5 block, one pixel per 1/16
     assert np.all(area_point > area_dir)
 
@@ -216,11 +216,11 @@ def test_visual_hull_of_glyph_targets_casts_no_extra_shadow():
     k = 16
     env = ShadowArtEnv(grid=k)
     env.reset(seed=0)
-    t0, t1, t2 = env.targets
+    t0, t1, t2 = env.target_masks
     # invert the documented screen orientations: screen 0 -> [iy, iz], screen 1 -> [ix, iz], screen 2 -> [ix, iy]
     hull = t0[::-1, ::-1].T[None, :, :] & t1[::-1, :].T[:, None, :] & t2[::-1, :].T[:, :, None]
     _, reward, _, _, info = env.step(np.where(hull.ravel(), 1.0, -1.0))
-    assert np.all(env.shadows <= env.targets)
+    assert np.all(env.design_masks <= env.target_masks)
     assert info["loss"] < 0.1 and reward > -0.1
 
 
@@ -245,7 +245,7 @@ def test_visual_hull_of_glyphs_never_shadows_outside_a_target(kwargs):
     env.reset(seed=0)
     hull = env.visual_hull()
     env.step(hull)
-    assert not (env.shadows & ~env.targets).any()
+    assert not (env.design_masks & ~env.target_masks).any()
     assert 0.0 < (hull > 0).mean() < 0.5
     # adding any carved-away voxel back would shadow a pixel outside a target
     rng = np.random.default_rng(0)
@@ -254,7 +254,7 @@ def test_visual_hull_of_glyphs_never_shadows_outside_a_target(kwargs):
         grown = hull.copy()
         grown[index] = 1.0
         env.step(grown)
-        assert (env.shadows & ~env.targets).any()
+        assert (env.design_masks & ~env.target_masks).any()
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"loss": "iou", "light": "point", "grid": 8, "n_screens": 2}])

@@ -72,15 +72,15 @@ def test_seeded_rollouts_are_identical(kwargs):
 def test_randomized_targets_change_between_resets_and_fixed_ones_do_not():
     env = ShadowCasterEnv(randomize_target=True)
     env.reset(seed=3)
-    first = env.target.copy()
+    first = env.target_mask.copy()
     env.reset()
-    assert not np.array_equal(first, env.target)
+    assert not np.array_equal(first, env.target_mask)
     fixed = ShadowCasterEnv(target_seed=5)
     fixed.reset(seed=1)
-    t1 = fixed.target
+    t1 = fixed.target_mask
     fixed.reset(seed=2)
-    assert np.array_equal(t1, fixed.target)
-    assert not np.array_equal(t1, ShadowCasterEnv(target_seed=6).target)
+    assert np.array_equal(t1, fixed.target_mask)
+    assert not np.array_equal(t1, ShadowCasterEnv(target_seed=6).target_mask)
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"shape": "box"}, {"loss": "iou"}, {"randomize_target": True}])
@@ -95,7 +95,7 @@ def test_hidden_target_scene_reaches_loss_zero_in_any_order(kwargs):
         total += reward
     assert terminated
     assert info["loss"] == 0.0 and info["iou"] == 1.0 and info["l1"] == 0.0
-    assert np.array_equal(env.shadow, env.target)
+    assert np.array_equal(env.design_mask, env.target_mask)
     assert total == pytest.approx(initial)
 
 
@@ -110,8 +110,8 @@ def test_return_is_initial_minus_final_loss_and_info_terms():
         total += reward
         assert info["reward_loss_decrease"] == reward and info["n_placed"] == step + 1
         assert not truncated and terminated == (step == 4)
-        assert info["loss"] == pytest.approx(np.mean(env.shadow != env.target))
-        inter, union = np.sum(env.shadow & env.target), np.sum(env.shadow | env.target)
+        assert info["loss"] == pytest.approx(np.mean(env.design_mask != env.target_mask))
+        inter, union = np.sum(env.design_mask & env.target_mask), np.sum(env.design_mask | env.target_mask)
         assert info["iou"] == pytest.approx(inter / union)
     assert total == pytest.approx(2.0 * (initial - info["loss"]))
     with pytest.raises(RuntimeError, match="reset"):
@@ -127,7 +127,7 @@ def test_observation_layout():
     a = np.array([0.5, -0.25, 0.0, 1.0], dtype=np.float32)
     obs, *_ = env.step(a)
     assert np.allclose(obs[128:132], a) and not obs[132:140].any() and obs[-1] == pytest.approx(1 / 3)
-    assert np.allclose(obs[:64], env.shadow.reshape(8, 4, 8, 4).mean(axis=(1, 3)).ravel())
+    assert np.allclose(obs[:64], env.design_mask.reshape(8, 4, 8, 4).mean(axis=(1, 3)).ravel())
     assert env.observation_space.contains(obs)
 
 
@@ -191,7 +191,7 @@ def test_image_target_from_file_and_array(tmp_path):
     Image.fromarray(img).save(path)
     from_file = ShadowCasterEnv(target=str(path), resolution=40)
     from_array = ShadowCasterEnv(target=img, resolution=40)
-    assert np.array_equal(from_file.target, img == 0) and np.array_equal(from_array.target, img == 0)
+    assert np.array_equal(from_file.target_mask, img == 0) and np.array_equal(from_array.target_mask, img == 0)
     assert from_file.target_actions() is None
 
 

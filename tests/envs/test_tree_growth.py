@@ -60,7 +60,7 @@ def test_hidden_target_actions_reproduce_the_target_exactly():
         obs, rewards, infos, terminated = rollout(env, actions, seed=0)
         assert terminated and len(rewards) == 6
         assert infos[-1]["iou"] == 1.0 and infos[-1]["loss"] == 0.0
-        np.testing.assert_array_equal(env.silhouette, env.target_mask)
+        np.testing.assert_array_equal(env.design_mask, env.target_mask)
         # the return is final IoU minus the trunk's IoU
         assert np.isclose(sum(rewards), 1.0 - infos[0]["iou"])
         assert 0.04 <= env.target_mask.mean() <= 0.6
@@ -136,7 +136,7 @@ def test_info_and_observation_contents():
         assert np.isclose(reward, info["reward_iou"] + info["reward_segments"])
         assert info["generation"] == g and np.isclose(obs[2 * k2], g / 6)
         assert np.isclose(info["loss"], 1 - info["iou"])
-        np.testing.assert_allclose(obs[:k2], env.silhouette.reshape(16, 4, 16, 4).mean(axis=(1, 3)).ravel())
+        np.testing.assert_allclose(obs[:k2], env.design_mask.reshape(16, 4, 16, 4).mean(axis=(1, 3)).ravel())
         assert terminated == (g == 6) and not truncated
         previous = info["iou"]
 

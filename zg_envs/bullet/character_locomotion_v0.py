@@ -12,7 +12,7 @@ import pybullet_data
 from gymnasium import spaces
 
 from zg_envs.bullet.base import BulletEnv, Camera
-from zg_envs.utils import check_action, check_float
+from zg_envs.utils import check_action, check_float, deprecated_alias
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,8 @@ class CharacterLocomotionEnv(BulletEnv):
     ## Version History
     - v0: initial version; resets made exact (no contact left from the previous episode) and
       ``step()`` after termination made an error without a version bump.
+    - v0: the attribute ``spec_`` (the character's constants, easily confused with ``Env.spec``) renamed
+      ``character_spec``; ``spec_`` still works, with a ``DeprecationWarning``.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 60}
@@ -171,16 +173,16 @@ class CharacterLocomotionEnv(BulletEnv):
             gravity=(0.0, 0.0, -9.81),
         )
         self.character = character
-        self.spec_ = CHARACTERS[character]
+        self.character_spec = CHARACTERS[character]
         self.forward_weight = check_float("forward_weight", forward_weight, minimum=0.0)
         self.alive_weight = check_float("alive_weight", alive_weight, minimum=0.0)
         self.energy_weight = check_float("energy_weight", energy_weight, minimum=0.0)
-        self.power = self.spec_.power if power is None else check_float("power", power, 0.0, strict=True)
+        self.power = self.character_spec.power if power is None else check_float("power", power, 0.0, strict=True)
         self.reset_noise_scale = check_float("reset_noise_scale", reset_noise_scale, minimum=0.0)
 
-        self._mjcf = Path(pybullet_data.getDataPath()) / "mjcf" / self.spec_.file
+        self._mjcf = Path(pybullet_data.getDataPath()) / "mjcf" / self.character_spec.file
         self._motors = mjcf_motors(self._mjcf)
-        n, f = len(self._motors), len(self.spec_.feet)
+        n, f = len(self._motors), len(self.character_spec.feet)
         self._gears = np.array([g for _, g in self._motors])
         self._torque_scale = self.power * self._gears
         self.action_space = spaces.Box(-1.0, 1.0, shape=(n,), dtype=np.float32)
@@ -188,6 +190,9 @@ class CharacterLocomotionEnv(BulletEnv):
         self._body = self._plane = -1
         self._x = 0.0
         self.check_memory()
+
+    #: the old name of ``character_spec``, which read like Gymnasium's ``Env.spec``
+    spec_ = deprecated_alias("character_spec", "spec_")
 
     # ------------------------------------------------------------------ world
     def build_world(self, client) -> int:
@@ -207,10 +212,10 @@ class CharacterLocomotionEnv(BulletEnv):
         self._joints = [joint_index[name] for name, _ in self._motors]
         limits = np.array([client.getJointInfo(body, j)[8:10] for j in self._joints])
         self._lower, self._upper = limits[:, 0], limits[:, 1]
-        self._feet = np.array([link_index[name] for name in self.spec_.feet])
-        self._torso = link_index["torso"] if self.spec_.planar else -1
+        self._feet = np.array([link_index[name] for name in self.character_spec.feet])
+        self._torso = link_index["torso"] if self.character_spec.planar else -1
         # planar characters: slide x, slide z, hinge pitch come first in the file
-        self._root_joints = list(range(3)) if self.spec_.planar else []
+        self._root_joints = list(range(3)) if self.character_spec.planar else []
         self._state_joints = self._root_joints + self._joints
         if self.render_mode == "rgb_array":  # colour only, for contrast with the floor
             for link in range(-1, client.getNumJoints(body)):
@@ -245,7 +250,7 @@ class CharacterLocomotionEnv(BulletEnv):
 
     def _observe(self):
         states = self._c_joint_states(self._body, self._state_joints)
-        if self.spec_.planar:
+        if self.character_spec.planar:
             link = self._c_link_state(self._body, self._torso, computeLinkVelocity=1, computeForwardKinematics=1)
             pos, rot, lin, ang = link[0], link[1], link[6], link[7]
             pitch = states[2][0]
@@ -260,7 +265,7 @@ class CharacterLocomotionEnv(BulletEnv):
         q = np.array([s[0] for s in states])
         qd = np.array([s[1] for s in states])
         obs = np.concatenate([[pos[2]], rot, lin, ang, q, qd, feet])
-        spec = self.spec_
+        spec = self.character_spec
         fallen = (
             (spec.min_height is not None and pos[2] < spec.min_height)
             or (spec.max_pitch is not None and abs(pitch) > spec.max_pitch)
@@ -299,9 +304,9 @@ class CharacterLocomotionEnv(BulletEnv):
 
     def camera_target(self) -> Camera:
         client = self.client
-        if self.spec_.planar:
+        if self.character_spec.planar:
             pos = client.getLinkState(self._body, self._torso, computeForwardKinematics=1)[0]
         else:
             pos = client.getBasePositionAndOrientation(self._body)[0]
         target = (pos[0], pos[1], {"ant": 0.3, "half_cheetah": 0.4}.get(self.character, 0.7))
-        return Camera(target=target, distance=self.spec_.camera_distance, yaw=self._CAMERA_YAW, pitch=-12.0, up_axis=2)
+        return Camera(target=target, distance=self.character_spec.camera_distance, yaw=self._CAMERA_YAW, pitch=-12.0, up_axis=2)
