@@ -117,7 +117,7 @@ class ShadowArtEnv(gym.Env):
     | `randomize_target` | bool | `False` | draw new targets at every reset |
     | `loss` | str | `"l1"` | `"l1"` or `"iou"` |
     | `volume_weight` | float | `0.0` | penalty per unit occupied fraction, >= 0 |
-    | `render_mode` | str or None | `None` | `"rgb_array"`: the sculpture and each screen's shadow vs target |
+    | `render_mode` | str or None | `None` | keyword-only; `"rgb_array"`: the sculpture and each screen's shadow vs target |
 
     Scaling: with directional lights an evaluation is a threshold and three OR reductions over `K^3`
     cells: time and memory grow as `K^3` (the action itself is `8 K^3` bytes as float64 once checked;
@@ -134,13 +134,14 @@ class ShadowArtEnv(gym.Env):
     * v0: initial version; `reset` returns the empty design's `info` (it returned `{}`) without a version bump.
     * v0: the accessors `targets` and `shadows` renamed `target_masks` and `design_masks`, as in every zg
       image env (the old names still work, with a `DeprecationWarning`).
+    * v0: `render_mode` made keyword-only, as in every zg env.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 1}
 
     def __init__(self, grid: int = 16, targets=None, n_screens: int | None = None, light: str = "directional",
                  resolution: int | None = None, obs_resolution: int | None = None, target_seed: int = 0,
-                 randomize_target: bool = False, loss: str = "l1", volume_weight: float = 0.0,
+                 randomize_target: bool = False, loss: str = "l1", volume_weight: float = 0.0, *,
                  render_mode: str | None = None):
         self.grid = check_int_arg("grid", grid, 4, MAX_GRID)
         k = self.grid

@@ -128,7 +128,7 @@ class ShadowCasterEnv(gym.Env):
     | `loss` | str | `"l1"` | `"l1"` or `"iou"` |
     | `reward_scale` | float | `1.0` | weight of the loss decrease in the reward, >= 0 |
     | `obs_type` | str | `"flat"` | `"flat"` or `"image"` |
-    | `render_mode` | str or None | `None` | `"rgb_array"`: ground from above (shadow vs target) and a side view |
+    | `render_mode` | str or None | `None` | keyword-only; `"rgb_array"`: ground from above (shadow vs target) and a side view |
 
     Cost: a step computes one occluder's shadow inside its bounding window and updates the loss counts
     incrementally, so it does not grow with `n_casters`.
@@ -140,13 +140,14 @@ class ShadowCasterEnv(gym.Env):
     ## Version History
     * v0: initial version; the accessors `target` and `shadow` renamed `target_mask` and `design_mask`, as in
       every zg image env (the old names still work, with a `DeprecationWarning`).
+    * v0: `render_mode` made keyword-only, as in every zg env.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
 
     def __init__(self, n_casters: int = 8, shape: str = "sphere", resolution: int = 64, obs_resolution: int = 16,
                  target="random", target_seed: int = 0, randomize_target: bool = False, loss: str = "l1",
-                 reward_scale: float = 1.0, obs_type: str = "flat", render_mode: str | None = None):
+                 reward_scale: float = 1.0, obs_type: str = "flat", *, render_mode: str | None = None):
         self.n_casters = check_int_arg("n_casters", n_casters, 1)
         self.shape = check_choice("shape", shape, SHAPE_NAMES)
         self.resolution = check_int_arg("resolution", resolution, 8)

@@ -180,7 +180,6 @@ class TreeGrowthEnv(gym.Env):
 
     | Parameter           | Type                          | Default | Description                                              |
     |---------------------|-------------------------------|---------|----------------------------------------------------------|
-    | `render_mode`       | str or None                   | None    | `"rgb_array"`: `render()` returns a uint8 picture: a title (generation, segments, leaves, IoU), the coloured tree with the target outline in blue (left), the silhouette/target overlap at `resolution` (right: dark blue = tree on target, orange = tree only, light blue = target only) and a colour legend |
     | `resolution`        | int                           | 64      | side of the square silhouette in pixels, 8 .. 1024       |
     | `generations`       | int                           | 6       | steps per episode G, 1 .. 16                             |
     | `max_segments`      | int                           | 512     | segment cap (trunk included), 1 .. 1,000,000, within the memory bound (below) |
@@ -191,6 +190,7 @@ class TreeGrowthEnv(gym.Env):
     | `iou_weight`        | float                         | 1.0     | weight of the IoU increase in the reward                 |
     | `segment_penalty`   | float                         | 0.0     | cost per new segment, relative to `max_segments` (>= 0)  |
     | `render_resolution` | int                           | 256     | side of each panel of the `rgb_array` picture, 16 .. 2048 |
+    | `render_mode`       | str or None                   | None    | keyword-only; `"rgb_array"`: `render()` returns a uint8 picture: a title (generation, segments, leaves, IoU), the coloured tree with the target outline in blue (left), the silhouette/target overlap at `resolution` (right: dark blue = tree on target, orange = tree only, light blue = target only) and a colour legend |
 
     Hidden target actions are uniform in [-1, 1], drawn from `np.random.default_rng([target_seed, 0x7EE])`
     (the extra key keeps them apart from an action sampler seeded with the same number), or from
@@ -209,15 +209,15 @@ class TreeGrowthEnv(gym.Env):
 
     ## Version History
 
-    - v0: initial version; the accessor `silhouette` renamed `design_mask`, as in every zg image env (the
-      old name still works, with a `DeprecationWarning`).
+    - v0: initial version; `render_mode` made keyword-only (it was the first positional argument) and the
+      accessor `silhouette` renamed `design_mask`, as in every zg image env (the old name still works, with
+      a `DeprecationWarning`).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
 
     def __init__(
         self,
-        render_mode: str | None = None,
         resolution: int = 64,
         generations: int = 6,
         max_segments: int = 512,
@@ -228,6 +228,8 @@ class TreeGrowthEnv(gym.Env):
         iou_weight: float = 1.0,
         segment_penalty: float = 0.0,
         render_resolution: int = 256,
+        *,
+        render_mode: str | None = None,
     ):
         if render_mode is not None:
             check_choice("render_mode", render_mode, [None, *self.metadata["render_modes"]])

@@ -130,7 +130,7 @@ class CharacterLocomotionEnv(BulletEnv):
     | `control_frequency` | int | `60` | actions per second |
     | `sim_frequency` | int | `240` | physics steps per second, a multiple of `control_frequency` |
     | `solver_iterations` | int | `50` | PyBullet's constraint-solver iterations per sub-step |
-    | `render_mode` | str or None | `None` | `"rgb_array"`: picture from a camera following the torso |
+    | `render_mode` | str or None | `None` | keyword-only; `"rgb_array"`: picture from a camera following the torso |
     | `render_width`, `render_height` | int | `240`, `180` | picture size, 16..4096 each |
 
     Memory: the world takes well under 64 MiB; a render mode adds 32 bytes per pixel (0.5 GiB at the
@@ -142,6 +142,7 @@ class CharacterLocomotionEnv(BulletEnv):
       ``step()`` after termination made an error without a version bump.
     - v0: the attribute ``spec_`` (the character's constants, easily confused with ``Env.spec``) renamed
       ``character_spec``; ``spec_`` still works, with a ``DeprecationWarning``.
+    - v0: ``render_mode`` made keyword-only, the last argument, as in every zg env.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 60}
@@ -157,9 +158,10 @@ class CharacterLocomotionEnv(BulletEnv):
         control_frequency: int = 60,
         sim_frequency: int = 240,
         solver_iterations: int = 50,
-        render_mode: str | None = None,
         render_width: int = 240,
         render_height: int = 180,
+        *,
+        render_mode: str | None = None,
     ):
         if not isinstance(character, str) or character not in CHARACTERS:
             raise ValueError(f"character must be one of {list(CHARACTERS)}, got {character!r}")

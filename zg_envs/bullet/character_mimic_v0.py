@@ -127,7 +127,7 @@ class CharacterMimicEnv(BulletEnv):
     | `random_start` | bool | `True` | reference-state initialisation at a random phase |
     | `episode_length` | int or None | `None` | control steps per episode; `None`: one clip duration |
     | `solver_iterations` | int | `20` | PyBullet's constraint-solver iterations per sub-step |
-    | `render_mode` | str or None | `None` | `"rgb_array"`: a picture from a camera following the character, with the reference pose as a blue kinematic ghost beside it |
+    | `render_mode` | str or None | `None` | keyword-only; `"rgb_array"`: a picture from a camera following the character, with the reference pose as a blue kinematic ghost beside it |
     | `render_width`, `render_height` | int | `240`, `180` | picture size, 16..4096 each |
     | `ghost_offset` | float | `1.0` | sideways distance (m) between the character and the ghost; 0 overlays them |
 
@@ -140,6 +140,7 @@ class CharacterMimicEnv(BulletEnv):
       cleared) and ``step()`` after the episode's end made an error without a version bump.
     - v0 (info keys): the ``reward_*`` entries of ``info`` are now the weighted terms that sum to the
       reward; the unweighted ones moved to ``*_similarity`` (the reward itself is unchanged).
+    - v0: ``render_mode`` made keyword-only, the last argument, as in every zg env.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
@@ -160,10 +161,11 @@ class CharacterMimicEnv(BulletEnv):
         random_start: bool = True,
         episode_length: int | None = None,
         solver_iterations: int = 20,
-        render_mode: str | None = None,
         render_width: int = 240,
         render_height: int = 180,
         ghost_offset: float = 1.0,
+        *,
+        render_mode: str | None = None,
     ):
         if episode_length is not None and (
             isinstance(episode_length, bool)
