@@ -10,7 +10,8 @@ from zg_envs._shadow_common import GLYPH_POOL, LOSSES, cached_glyph, mask_target
 from zg_envs.render.shadow import (SCREEN_DIRECTIONS, SCREEN_UPS, area_weights, axis_hull, axis_shadows,
                                    grid_ray_cells, screen_rays)
 from zg_envs.utils import (check_action, check_bool, check_choice, check_float, check_int_arg, check_memory,
-                           check_reset_options, deprecated_alias, episode_ended_error, warn_no_render_mode)
+                           check_reset_options, deprecated_alias, episode_ended_error, warn_no_render_mode,
+                           PickleByArguments)
 
 DEFAULT_TARGETS = ("glyph:Z", "glyph:G", "heart")
 LIGHT_TYPES = ("directional", "point")
@@ -39,7 +40,7 @@ def estimate_memory(grid: int, n_screens: int, resolution: int, light: str) -> f
     return total
 
 
-class ShadowArtEnv(gym.Env):
+class ShadowArtEnv(gym.Env, PickleByArguments):
     """
     ## Description
     Shadow art (Mitra and Pauly, "Shadow Art", SIGGRAPH Asia 2009): one sculpture casts different shadows
@@ -135,6 +136,8 @@ class ShadowArtEnv(gym.Env):
     * v0: the accessors `targets` and `shadows` renamed `target_masks` and `design_masks`, as in every zg
       image env (the old names still work, with a `DeprecationWarning`).
     * v0: `render_mode` made keyword-only, as in every zg env.
+    * v0: pickled as its constructor arguments (`zg_envs.utils.PickleByArguments`): a copy starts without an
+      episode, and `reset(seed=s)` gives the original's episode.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 1}
@@ -143,6 +146,10 @@ class ShadowArtEnv(gym.Env):
                  resolution: int | None = None, obs_resolution: int | None = None, target_seed: int = 0,
                  randomize_target: bool = False, loss: str = "l1", volume_weight: float = 0.0, *,
                  render_mode: str | None = None):
+        PickleByArguments.__init__(self, grid=grid, targets=targets, n_screens=n_screens, light=light,
+                                   resolution=resolution, obs_resolution=obs_resolution, target_seed=target_seed,
+                                   randomize_target=randomize_target, loss=loss, volume_weight=volume_weight,
+                                   render_mode=render_mode)
         self.grid = check_int_arg("grid", grid, 4, MAX_GRID)
         k = self.grid
         self.light = check_choice("light", light, LIGHT_TYPES)

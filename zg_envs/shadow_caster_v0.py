@@ -10,7 +10,8 @@ from zg_envs._shadow_common import GLYPH_POOL, LOSSES, cached_glyph, image_losse
 from zg_envs.render.shadow import (area_weights, box_shadow_window, ground_coordinates, ground_shadow,
                                    sphere_shadow_window)
 from zg_envs.utils import (check_action, check_bool, check_choice, check_float, check_int_arg, check_memory,
-                           check_reset_options, deprecated_alias, episode_ended_error, warn_no_render_mode)
+                           check_reset_options, deprecated_alias, episode_ended_error, warn_no_render_mode,
+                           PickleByArguments)
 
 #: Scene constants: the imaged ground square is [-EXTENT, EXTENT]^2 at z = 0, the point light is at LIGHT.
 EXTENT = 1.0
@@ -45,7 +46,7 @@ def action_to_occluder(action) -> tuple[float, float, float, float]:
     return XY_RANGE * a0, XY_RANGE * a1, z, size
 
 
-class ShadowCasterEnv(gym.Env):
+class ShadowCasterEnv(gym.Env, PickleByArguments):
     """
     ## Description
     A point light hangs above a ground plane. The agent places `n_casters` occluders (spheres, or cubes with
@@ -141,6 +142,8 @@ class ShadowCasterEnv(gym.Env):
     * v0: initial version; the accessors `target` and `shadow` renamed `target_mask` and `design_mask`, as in
       every zg image env (the old names still work, with a `DeprecationWarning`).
     * v0: `render_mode` made keyword-only, as in every zg env.
+    * v0: pickled as its constructor arguments (`zg_envs.utils.PickleByArguments`): a copy starts without an
+      episode, and `reset(seed=s)` gives the original's episode.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
@@ -148,6 +151,10 @@ class ShadowCasterEnv(gym.Env):
     def __init__(self, n_casters: int = 8, shape: str = "sphere", resolution: int = 64, obs_resolution: int = 16,
                  target="random", target_seed: int = 0, randomize_target: bool = False, loss: str = "l1",
                  reward_scale: float = 1.0, obs_type: str = "flat", *, render_mode: str | None = None):
+        PickleByArguments.__init__(self, n_casters=n_casters, shape=shape, resolution=resolution,
+                                   obs_resolution=obs_resolution, target=target, target_seed=target_seed,
+                                   randomize_target=randomize_target, loss=loss, reward_scale=reward_scale,
+                                   obs_type=obs_type, render_mode=render_mode)
         self.n_casters = check_int_arg("n_casters", n_casters, 1)
         self.shape = check_choice("shape", shape, SHAPE_NAMES)
         self.resolution = check_int_arg("resolution", resolution, 8)

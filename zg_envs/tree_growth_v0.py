@@ -12,7 +12,8 @@ from zg_envs import tree_grammar as tg
 from zg_envs.render.tree import tree_silhouette
 from zg_envs.targets import load_image_mask
 from zg_envs.utils import (check_action, check_bool, check_choice, check_float, check_int_arg, check_memory,
-                           check_reset_options, deprecated_alias, episode_ended_error, warn_no_render_mode)
+                           check_reset_options, deprecated_alias, episode_ended_error, warn_no_render_mode,
+                           PickleByArguments)
 
 #: Number of tree statistics at the end of the observation (see the class docstring).
 N_STATS = 14
@@ -70,7 +71,7 @@ def estimate_memory(resolution: int, generations: int, max_segments: int, render
     return _BYTES_PER_CANDIDATE * max(step, redraw) + tree + images
 
 
-class TreeGrowthEnv(gym.Env):
+class TreeGrowthEnv(gym.Env, PickleByArguments):
     """
     ## Description
 
@@ -212,6 +213,8 @@ class TreeGrowthEnv(gym.Env):
     - v0: initial version; `render_mode` made keyword-only (it was the first positional argument) and the
       accessor `silhouette` renamed `design_mask`, as in every zg image env (the old name still works, with
       a `DeprecationWarning`).
+    - v0: pickled as its constructor arguments (`zg_envs.utils.PickleByArguments`): a copy starts without an
+      episode, and `reset(seed=s)` gives the original's episode.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
@@ -231,6 +234,11 @@ class TreeGrowthEnv(gym.Env):
         *,
         render_mode: str | None = None,
     ):
+        PickleByArguments.__init__(self, resolution=resolution, generations=generations, max_segments=max_segments,
+                                   target=target, target_seed=target_seed, randomize_target=randomize_target,
+                                   obs_resolution=obs_resolution, iou_weight=iou_weight,
+                                   segment_penalty=segment_penalty, render_resolution=render_resolution,
+                                   render_mode=render_mode)
         if render_mode is not None:
             check_choice("render_mode", render_mode, [None, *self.metadata["render_modes"]])
         self.render_mode = render_mode

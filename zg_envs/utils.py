@@ -1,5 +1,5 @@
 """Small helpers shared by every environment: action, argument and reset-option validation, the
-episode-over error, the memory bound, the no-render-mode warning, deprecated aliases."""
+episode-over error, the memory bound, the no-render-mode warning, deprecated aliases, pickling."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 import numpy as np
 from gymnasium import logger, spaces
+from gymnasium.utils import EzPickle
 
 
 def check_action(action, space: spaces.Box) -> np.ndarray:
@@ -154,3 +155,21 @@ def deprecated_alias(new: str, old: str) -> property:
         return getattr(self, new)
 
     return property(getter, doc=f"Deprecated alias of ``{new}``.")
+
+
+class PickleByArguments(EzPickle):
+    """Pickled as its constructor arguments (Gymnasium's ``EzPickle``) and the ``spec`` ``gymnasium.make`` set.
+
+    Unpickling builds a new env from the same arguments: no episode is running (call ``reset``), nothing of
+    the original's state comes along (a PyBullet client, which cannot be pickled, is connected afresh on
+    first use), and ``reset(seed=s)`` then gives the same episode as the original's ``reset(seed=s)``.
+    ``copy.deepcopy`` goes the same way. Call ``PickleByArguments.__init__(self, **arguments)`` first thing
+    in ``__init__``.
+    """
+
+    def __getstate__(self) -> dict:
+        return {**super().__getstate__(), "spec": self.spec}
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        self.spec = state.get("spec")

@@ -12,7 +12,7 @@ import pybullet_data
 from gymnasium import spaces
 
 from zg_envs.bullet.base import BulletEnv, Camera
-from zg_envs.utils import check_action, check_float, deprecated_alias
+from zg_envs.utils import PickleByArguments, check_action, check_float, deprecated_alias
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def mjcf_motors(path: Path) -> list[tuple[str, float]]:
     return [(m.get("joint"), float(m.get("gear", "1"))) for a in root.iter("actuator") for m in a.iter("motor")]
 
 
-class CharacterLocomotionEnv(BulletEnv):
+class CharacterLocomotionEnv(BulletEnv, PickleByArguments):
     r"""
     ## Description
     A torque-controlled character from ``pybullet_data/mjcf`` learns to move forward (along +x) without
@@ -143,6 +143,9 @@ class CharacterLocomotionEnv(BulletEnv):
     - v0: the attribute ``spec_`` (the character's constants, easily confused with ``Env.spec``) renamed
       ``character_spec``; ``spec_`` still works, with a ``DeprecationWarning``.
     - v0: ``render_mode`` made keyword-only, the last argument, as in every zg env.
+    - v0: picklable (it was not), as its constructor arguments (``zg_envs.utils.PickleByArguments``): a
+      copy connects its own physics client, starts without an episode, and ``reset(seed=s)`` gives the
+      original's episode.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 60}
@@ -163,6 +166,11 @@ class CharacterLocomotionEnv(BulletEnv):
         *,
         render_mode: str | None = None,
     ):
+        PickleByArguments.__init__(self, character=character, forward_weight=forward_weight,
+                                   alive_weight=alive_weight, energy_weight=energy_weight, power=power,
+                                   reset_noise_scale=reset_noise_scale, control_frequency=control_frequency,
+                                   sim_frequency=sim_frequency, solver_iterations=solver_iterations,
+                                   render_width=render_width, render_height=render_height, render_mode=render_mode)
         if not isinstance(character, str) or character not in CHARACTERS:
             raise ValueError(f"character must be one of {list(CHARACTERS)}, got {character!r}")
         super().__init__(

@@ -12,13 +12,13 @@ from zg_envs.bullet import humanoid as hm
 from zg_envs.bullet import quaternion as quat
 from zg_envs.bullet.base import BulletEnv, Camera
 from zg_envs.bullet.motion import MotionClip, load_motion_clip
-from zg_envs.utils import check_action, check_bool, check_float
+from zg_envs.utils import PickleByArguments, check_action, check_bool, check_float
 
 OBS_SIZE = 2 + 1 + 4 + 3 + 3 + 4 * hm.NUM_SPHERICAL + hm.NUM_REVOLUTE + hm.NUM_DOFS + 3  # 80
 _Y_UP = pybullet.getQuaternionFromEuler([-np.pi / 2, 0.0, 0.0])  # turns the Z-up plane into a Y-up floor
 
 
-class CharacterMimicEnv(BulletEnv):
+class CharacterMimicEnv(BulletEnv, PickleByArguments):
     r"""
     ## Description
     The DeepMimic humanoid (``pybullet_data/humanoid/humanoid.urdf``, 15 links, 8 spherical and 4 revolute
@@ -141,6 +141,9 @@ class CharacterMimicEnv(BulletEnv):
     - v0 (info keys): the ``reward_*`` entries of ``info`` are now the weighted terms that sum to the
       reward; the unweighted ones moved to ``*_similarity`` (the reward itself is unchanged).
     - v0: ``render_mode`` made keyword-only, the last argument, as in every zg env.
+    - v0: picklable (it was not), as its constructor arguments (``zg_envs.utils.PickleByArguments``): a
+      copy connects its own physics client, starts without an episode, and ``reset(seed=s)`` gives the
+      original's episode.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
@@ -167,6 +170,15 @@ class CharacterMimicEnv(BulletEnv):
         *,
         render_mode: str | None = None,
     ):
+        PickleByArguments.__init__(self, motion=motion, control_frequency=control_frequency,
+                                   sim_frequency=sim_frequency, pose_weight=pose_weight,
+                                   velocity_weight=velocity_weight, end_effector_weight=end_effector_weight,
+                                   root_weight=root_weight, com_weight=com_weight,
+                                   spherical_action_scale=spherical_action_scale,
+                                   revolute_action_scale=revolute_action_scale, random_start=random_start,
+                                   episode_length=episode_length, solver_iterations=solver_iterations,
+                                   render_width=render_width, render_height=render_height,
+                                   ghost_offset=ghost_offset, render_mode=render_mode)
         if episode_length is not None and (
             isinstance(episode_length, bool)
             or not isinstance(episode_length, (int, np.integer))
