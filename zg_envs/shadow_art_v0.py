@@ -96,7 +96,7 @@ class ShadowArtEnv(gym.Env, PickleByArguments):
     targets and of the last design's shadows, `(S, R, R)` bool.
 
     ## Episode End
-    Terminated after the single step. Calling `step` again raises `RuntimeError`; call `reset` first.
+    Terminated after the single step (`env.unwrapped.horizon` is 1). Calling `step` again raises `RuntimeError`; call `reset` first.
     `reset` takes no `options`: any key raises `ValueError` naming it.
 
     ## Arguments
@@ -151,6 +151,8 @@ class ShadowArtEnv(gym.Env, PickleByArguments):
                                    randomize_target=randomize_target, loss=loss, volume_weight=volume_weight,
                                    render_mode=render_mode)
         self.grid = check_int_arg("grid", grid, 4, MAX_GRID)
+        #: steps per episode: one, the whole design
+        self.horizon = 1
         k = self.grid
         self.light = check_choice("light", light, LIGHT_TYPES)
         self.resolution = max(k, 8) if resolution is None else check_int_arg("resolution", resolution, 8)

@@ -106,7 +106,8 @@ class ShadowCasterEnv(gym.Env, PickleByArguments):
     `env.unwrapped.design_mask` return copies of the target and of the current shadow (bool images).
 
     ## Episode End
-    Terminated after `n_casters` placements; never truncated by the env itself. Calling `step` after the
+    Terminated after `n_casters` placements; never truncated by the env itself. `env.unwrapped.horizon` is
+    that length, `n_casters` (read it instead of repeating it in a time limit). Calling `step` after the
     end raises `RuntimeError`; call `reset` first. `reset` takes no `options`: any key raises `ValueError`
     naming it.
 
@@ -156,6 +157,8 @@ class ShadowCasterEnv(gym.Env, PickleByArguments):
                                    randomize_target=randomize_target, loss=loss, reward_scale=reward_scale,
                                    obs_type=obs_type, render_mode=render_mode)
         self.n_casters = check_int_arg("n_casters", n_casters, 1)
+        #: steps per episode: the env terminates after the last occluder
+        self.horizon = self.n_casters
         self.shape = check_choice("shape", shape, SHAPE_NAMES)
         self.resolution = check_int_arg("resolution", resolution, 8)
         if self.resolution > MAX_RESOLUTION:

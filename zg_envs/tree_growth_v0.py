@@ -163,7 +163,7 @@ class TreeGrowthEnv(gym.Env, PickleByArguments):
 
     ## Episode End
 
-    Terminated after `generations` steps. No truncation. Calling `step` after the end raises
+    Terminated after `generations` steps (`env.unwrapped.horizon`). No truncation. Calling `step` after the end raises
     `RuntimeError`; call `reset` first. `reset` takes no `options`: any key raises `ValueError` naming it.
 
     ## Arguments
@@ -244,6 +244,8 @@ class TreeGrowthEnv(gym.Env, PickleByArguments):
         self.render_mode = render_mode
         self.resolution = check_int_arg("resolution", resolution, 8, 1024)
         self.generations = check_int_arg("generations", generations, 1, 16)
+        #: steps per episode: one generation each
+        self.horizon = self.generations
         self.max_segments = check_int_arg("max_segments", max_segments, 1, 1_000_000)
         self.target_seed = check_int_arg("target_seed", target_seed, 0)
         self.randomize_target = check_bool("randomize_target", randomize_target)

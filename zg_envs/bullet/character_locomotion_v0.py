@@ -111,7 +111,8 @@ class CharacterLocomotionEnv(BulletEnv, PickleByArguments):
     | humanoid | torso centre of mass below 0.8 m |
 
     or when the simulation state stops being finite. Truncation: ``max_episode_steps`` = 1000 through
-    ``gymnasium.make`` (the registration's TimeLimit). ``step()`` after termination (or before the first
+    ``gymnasium.make`` (the registration's TimeLimit, ``env.spec.max_episode_steps``); the env itself has
+    no limit, so ``env.unwrapped.horizon`` is ``None``. ``step()`` after termination (or before the first
     ``reset()``) raises ``RuntimeError``.
 
     ``reset`` restores the saved world and clears every contact the last episode left, so an episode
@@ -183,6 +184,8 @@ class CharacterLocomotionEnv(BulletEnv, PickleByArguments):
             gravity=(0.0, 0.0, -9.81),
         )
         self.character = character
+        #: no episode limit of the env's own: the registration's TimeLimit (``spec.max_episode_steps``) ends it
+        self.horizon = None
         self.character_spec = CHARACTERS[character]
         self.forward_weight = check_float("forward_weight", forward_weight, minimum=0.0)
         self.alive_weight = check_float("alive_weight", alive_weight, minimum=0.0)

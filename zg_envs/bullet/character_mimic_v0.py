@@ -109,6 +109,8 @@ class CharacterMimicEnv(BulletEnv, PickleByArguments):
     - Truncation: after ``episode_length`` control steps when given; otherwise once one clip duration
       has elapsed (a looping clip) or the clip's end is reached (a ``"none"`` clip). The id is
       registered without a TimeLimit; ``gymnasium.make(..., max_episode_steps=n)`` adds one on top.
+      ``env.unwrapped.horizon`` is the longest an episode can last: ``episode_length``, else one clip
+      duration in control steps (an episode of a ``"none"`` clip that starts late is shorter).
     - ``step()`` after termination or truncation (or before the first ``reset()``) raises ``RuntimeError``.
 
     ## Arguments
@@ -207,6 +209,8 @@ class CharacterMimicEnv(BulletEnv, PickleByArguments):
         self.random_start = random_start
         self.episode_length = None if episode_length is None else int(episode_length)
         self.ghost_offset = check_float("ghost_offset", ghost_offset, minimum=0.0)
+        #: the most control steps an episode lasts (the truncation of ``reset_model`` at phase 0)
+        self.horizon = self.episode_length or max(1, int(round(self.clip.duration / self.dt)))
 
         self.action_space = spaces.Box(-1.0, 1.0, shape=(hm.NUM_DOFS,), dtype=np.float32)
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(OBS_SIZE,), dtype=np.float64)
