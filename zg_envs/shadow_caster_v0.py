@@ -90,7 +90,8 @@ class ShadowCasterEnv(gym.Env, PickleByArguments):
     (mean absolute difference of the binary images), or `loss="iou"`: `1 - IoU` (IoU is 1 when both are
     empty). The reward of a step is `reward_scale * (loss before - loss after)`, so the undiscounted return
     of an episode is `reward_scale * (initial loss - final loss)`; the initial loss is that of an empty
-    scene. `info` holds `loss`, `l1`, `iou`, `reward_loss_decrease` (the reward) and `n_placed`.
+    scene. `info` holds `loss`, `l1`, `iou`, `reward_loss_decrease` (the reward) and `n_placed`; `reset`
+    returns the same keys but the reward term, for the empty scene.
 
     ## Starting State
     No occluder, no shadow. The target is fixed for the env instance (`target_seed`), unless

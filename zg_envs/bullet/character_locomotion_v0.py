@@ -92,7 +92,8 @@ class CharacterLocomotionEnv(BulletEnv, PickleByArguments):
     - ``reward_energy = -energy_weight * mean_i |action_i * joint_velocity_i|``: an electricity cost,
       the (normalised) torque times the joint speed.
 
-    ``info`` also holds ``x_position`` and ``x_velocity``.
+    ``info`` also holds ``x_position`` and ``x_velocity``; ``reset`` returns these two (the reward terms
+    belong to a step).
 
     ## Starting State
     The file's pose (every joint at 0, clipped into the joint's range) with every actuated joint position
