@@ -3,6 +3,11 @@
 Every environment is registered here under the ``zg`` namespace with a string entry point, so importing
 this package is cheap and ``gymnasium.make("zg_envs:zg/ShadowCaster-v0")`` works without an explicit
 import. Each environment lives in its own versioned module; its class docstring is its manual.
+
+Only CharacterLocomotion registers a time limit (``max_episode_steps=1000``): the other envs end their episodes
+themselves after a number of steps that depends on their arguments (``n_casters``, ``generations``, ...), which a
+registration cannot know. Every env states it as ``env.unwrapped.horizon`` (``None`` where the env has no limit
+of its own), so a trainer reads it from the env instead of repeating it in a config.
 """
 
 from gymnasium.envs.registration import register

@@ -10,7 +10,8 @@ from zg_envs._shadow_common import GLYPH_POOL, LOSSES, cached_glyph, mask_target
 from zg_envs.render.shadow import (SCREEN_DIRECTIONS, SCREEN_UPS, area_weights, axis_hull, axis_shadows,
                                    grid_ray_cells, screen_rays)
 from zg_envs.utils import (check_action, check_bool, check_choice, check_float, check_int_arg, check_memory,
-                           check_reset_options, episode_ended_error, warn_no_render_mode)
+                           check_reset_options, deprecated_alias, episode_ended_error, warn_no_render_mode,
+                           PickleByArguments)
 
 DEFAULT_TARGETS = ("glyph:Z", "glyph:G", "heart")
 LIGHT_TYPES = ("directional", "point")
@@ -39,7 +40,7 @@ def estimate_memory(grid: int, n_screens: int, resolution: int, light: str) -> f
     return total
 
 
-class ShadowArtEnv(gym.Env):
+class ShadowArtEnv(gym.Env, PickleByArguments):
     """
     ## Description
     Shadow art (Mitra and Pauly, "Shadow Art", SIGGRAPH Asia 2009): one sculpture casts different shadows
@@ -75,7 +76,8 @@ class ShadowArtEnv(gym.Env):
     `reward = -mean_s loss_s - volume_weight * occupied_fraction`. The per-screen image loss is
     `loss="l1"` (default): the fraction of pixels where shadow and target differ, or `loss="iou"`:
     `1 - IoU`. `info` holds `loss` (the mean), `loss_per_screen`, `l1`, `iou` (means over screens),
-    `occupied_fraction`, and the terms `reward_loss` and `reward_volume`.
+    `occupied_fraction`, and the terms `reward_loss` and `reward_volume`. `reset` returns the same keys but
+    the reward terms, for the empty design (no voxel: every target pixel is missed).
 
     ## Starting State
     Nothing is carved yet (the observation shows empty shadows). The targets are fixed for the env instance
@@ -90,10 +92,11 @@ class ShadowArtEnv(gym.Env):
     letters or shapes; image targets cannot be randomised. Glyph targets need not be consistent with one
     another, so their best loss is usually above 0; `env.unwrapped.visual_hull()` returns the largest
     design that shadows nothing outside the targets (their visual hull), a good start and loss 0 for
-    `targets="random"`.
+    `targets="random"`. `env.unwrapped.target_masks` and `env.unwrapped.design_masks` return copies of the
+    targets and of the last design's shadows, `(S, R, R)` bool.
 
     ## Episode End
-    Terminated after the single step. Calling `step` again raises `RuntimeError`; call `reset` first.
+    Terminated after the single step (`env.unwrapped.horizon` is 1). Calling `step` again raises `RuntimeError`; call `reset` first.
     `reset` takes no `options`: any key raises `ValueError` naming it.
 
     ## Arguments
@@ -115,7 +118,7 @@ class ShadowArtEnv(gym.Env):
     | `randomize_target` | bool | `False` | draw new targets at every reset |
     | `loss` | str | `"l1"` | `"l1"` or `"iou"` |
     | `volume_weight` | float | `0.0` | penalty per unit occupied fraction, >= 0 |
-    | `render_mode` | str or None | `None` | `"rgb_array"`: the sculpture and each screen's shadow vs target |
+    | `render_mode` | str or None | `None` | keyword-only; `"rgb_array"`: the sculpture and each screen's shadow vs target |
 
     Scaling: with directional lights an evaluation is a threshold and three OR reductions over `K^3`
     cells: time and memory grow as `K^3` (the action itself is `8 K^3` bytes as float64 once checked;
@@ -129,16 +132,27 @@ class ShadowArtEnv(gym.Env):
     zg env, `zg_envs.utils.MEMORY_BOUND_BYTES` (2 GiB), are refused in `__init__` with the estimate.
 
     ## Version History
-    * v0: initial version.
+    * v0: initial version; `reset` returns the empty design's `info` (it returned `{}`) without a version bump.
+    * v0: the accessors `targets` and `shadows` renamed `target_masks` and `design_masks`, as in every zg
+      image env (the old names still work, with a `DeprecationWarning`).
+    * v0: `render_mode` made keyword-only, as in every zg env.
+    * v0: pickled as its constructor arguments (`zg_envs.utils.PickleByArguments`): a copy starts without an
+      episode, and `reset(seed=s)` gives the original's episode.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 1}
 
     def __init__(self, grid: int = 16, targets=None, n_screens: int | None = None, light: str = "directional",
                  resolution: int | None = None, obs_resolution: int | None = None, target_seed: int = 0,
-                 randomize_target: bool = False, loss: str = "l1", volume_weight: float = 0.0,
+                 randomize_target: bool = False, loss: str = "l1", volume_weight: float = 0.0, *,
                  render_mode: str | None = None):
+        PickleByArguments.__init__(self, grid=grid, targets=targets, n_screens=n_screens, light=light,
+                                   resolution=resolution, obs_resolution=obs_resolution, target_seed=target_seed,
+                                   randomize_target=randomize_target, loss=loss, volume_weight=volume_weight,
+                                   render_mode=render_mode)
         self.grid = check_int_arg("grid", grid, 4, MAX_GRID)
+        #: steps per episode: one, the whole design
+        self.horizon = 1
         k = self.grid
         self.light = check_choice("light", light, LIGHT_TYPES)
         self.resolution = max(k, 8) if resolution is None else check_int_arg("resolution", resolution, 8)
@@ -302,14 +316,30 @@ class ShadowArtEnv(gym.Env):
         return np.where(hull, 1.0, -1.0).astype(np.float32)
 
     @property
-    def shadows(self) -> np.ndarray:
-        """The shadows of the last design, ``(S, R, R)`` bool (a copy; all False after reset)."""
+    def design_masks(self) -> np.ndarray:
+        """The shadows of the last design, one per screen, ``(S, R, R)`` bool (a copy; all False after reset)."""
         return self._shadow_images.copy()
 
     @property
-    def targets(self) -> np.ndarray:
-        """The current targets, ``(S, R, R)`` bool (a copy)."""
+    def target_masks(self) -> np.ndarray:
+        """The current targets, one per screen, ``(S, R, R)`` bool (a copy)."""
         return self._targets.copy()
+
+    shadows = deprecated_alias("design_masks", "shadows")
+    targets = deprecated_alias("target_masks", "targets")
+
+    def _scores(self, occ: np.ndarray, shadows: np.ndarray) -> dict:
+        """The losses of a design (``occ``) and its ``shadows``: ``info`` without the reward terms."""
+        targets = self._targets
+        n_pix = self.resolution * self.resolution
+        wrong = np.count_nonzero(shadows != targets, axis=(1, 2))
+        l1 = wrong / n_pix
+        inter = np.count_nonzero(shadows & targets, axis=(1, 2))
+        union = inter + wrong
+        iou = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+        per_screen = l1 if self.loss == "l1" else 1.0 - iou
+        return {"loss": float(per_screen.mean()), "loss_per_screen": per_screen, "l1": float(l1.mean()),
+                "iou": float(iou.mean()), "occupied_fraction": np.count_nonzero(occ) / occ.size}
 
     # ------------------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -326,7 +356,7 @@ class ShadowArtEnv(gym.Env):
         self._occ[...] = False
         self._shadow_images[...] = False
         self._done = False
-        return self._observation(None), {}
+        return self._observation(None), self._scores(self._occ, self._shadow_images)
 
     def step(self, action):
         if self._done:
@@ -335,23 +365,13 @@ class ShadowArtEnv(gym.Env):
         k = self.grid
         occ = (a > 0.0).reshape(k, k, k)
         shadows = self._shadows(occ)
-        targets = self._targets
-        n_pix = self.resolution * self.resolution
-        wrong = np.count_nonzero(shadows != targets, axis=(1, 2))
-        l1 = wrong / n_pix
-        inter = np.count_nonzero(shadows & targets, axis=(1, 2))
-        union = inter + wrong
-        iou = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
-        per_screen = l1 if self.loss == "l1" else 1.0 - iou
-        loss = float(per_screen.mean())
-        occupied = np.count_nonzero(occ) / occ.size
-        reward_loss = -loss
-        reward_volume = -self.volume_weight * occupied
+        info = self._scores(occ, shadows)
+        reward_loss = -info["loss"]
+        reward_volume = -self.volume_weight * info["occupied_fraction"]
         self._occ = occ
         self._shadow_images = shadows
         self._done = True
-        info = {"loss": loss, "loss_per_screen": per_screen, "l1": float(l1.mean()), "iou": float(iou.mean()),
-                "occupied_fraction": occupied, "reward_loss": reward_loss, "reward_volume": reward_volume}
+        info.update(reward_loss=reward_loss, reward_volume=reward_volume)
         return self._observation(shadows), float(reward_loss + reward_volume), True, False, info
 
     def render(self):

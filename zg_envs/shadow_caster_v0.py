@@ -10,7 +10,8 @@ from zg_envs._shadow_common import GLYPH_POOL, LOSSES, cached_glyph, image_losse
 from zg_envs.render.shadow import (area_weights, box_shadow_window, ground_coordinates, ground_shadow,
                                    sphere_shadow_window)
 from zg_envs.utils import (check_action, check_bool, check_choice, check_float, check_int_arg, check_memory,
-                           check_reset_options, episode_ended_error, warn_no_render_mode)
+                           check_reset_options, deprecated_alias, episode_ended_error, warn_no_render_mode,
+                           PickleByArguments)
 
 #: Scene constants: the imaged ground square is [-EXTENT, EXTENT]^2 at z = 0, the point light is at LIGHT.
 EXTENT = 1.0
@@ -45,7 +46,7 @@ def action_to_occluder(action) -> tuple[float, float, float, float]:
     return XY_RANGE * a0, XY_RANGE * a1, z, size
 
 
-class ShadowCasterEnv(gym.Env):
+class ShadowCasterEnv(gym.Env, PickleByArguments):
     """
     ## Description
     A point light hangs above a ground plane. The agent places `n_casters` occluders (spheres, or cubes with
@@ -89,7 +90,8 @@ class ShadowCasterEnv(gym.Env):
     (mean absolute difference of the binary images), or `loss="iou"`: `1 - IoU` (IoU is 1 when both are
     empty). The reward of a step is `reward_scale * (loss before - loss after)`, so the undiscounted return
     of an episode is `reward_scale * (initial loss - final loss)`; the initial loss is that of an empty
-    scene. `info` holds `loss`, `l1`, `iou`, `reward_loss_decrease` (the reward) and `n_placed`.
+    scene. `info` holds `loss`, `l1`, `iou`, `reward_loss_decrease` (the reward) and `n_placed`; `reset`
+    returns the same keys but the reward term, for the empty scene.
 
     ## Starting State
     No occluder, no shadow. The target is fixed for the env instance (`target_seed`), unless
@@ -101,10 +103,12 @@ class ShadowCasterEnv(gym.Env):
     letters with the bundled DejaVu font; `"disc"`, `"square"`, `"triangle"`, `"star"`, `"heart"` are
     shapes; a file path or a 2-D array is read as a silhouette (dark on light, or an alpha channel). With
     `randomize_target=True` a random target draws a new hidden scene, and a glyph or shape target draws a
-    random letter or shape; an image target cannot be randomised.
+    random letter or shape; an image target cannot be randomised. `env.unwrapped.target_mask` and
+    `env.unwrapped.design_mask` return copies of the target and of the current shadow (bool images).
 
     ## Episode End
-    Terminated after `n_casters` placements; never truncated by the env itself. Calling `step` after the
+    Terminated after `n_casters` placements; never truncated by the env itself. `env.unwrapped.horizon` is
+    that length, `n_casters` (read it instead of repeating it in a time limit). Calling `step` after the
     end raises `RuntimeError`; call `reset` first. `reset` takes no `options`: any key raises `ValueError`
     naming it.
 
@@ -127,7 +131,7 @@ class ShadowCasterEnv(gym.Env):
     | `loss` | str | `"l1"` | `"l1"` or `"iou"` |
     | `reward_scale` | float | `1.0` | weight of the loss decrease in the reward, >= 0 |
     | `obs_type` | str | `"flat"` | `"flat"` or `"image"` |
-    | `render_mode` | str or None | `None` | `"rgb_array"`: ground from above (shadow vs target) and a side view |
+    | `render_mode` | str or None | `None` | keyword-only; `"rgb_array"`: ground from above (shadow vs target) and a side view |
 
     Cost: a step computes one occluder's shadow inside its bounding window and updates the loss counts
     incrementally, so it does not grow with `n_casters`.
@@ -137,15 +141,25 @@ class ShadowCasterEnv(gym.Env):
     the bound of every zg env, `zg_envs.utils.MEMORY_BOUND_BYTES` (2 GiB), are refused in `__init__`.
 
     ## Version History
-    * v0: initial version.
+    * v0: initial version; the accessors `target` and `shadow` renamed `target_mask` and `design_mask`, as in
+      every zg image env (the old names still work, with a `DeprecationWarning`).
+    * v0: `render_mode` made keyword-only, as in every zg env.
+    * v0: pickled as its constructor arguments (`zg_envs.utils.PickleByArguments`): a copy starts without an
+      episode, and `reset(seed=s)` gives the original's episode.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
 
     def __init__(self, n_casters: int = 8, shape: str = "sphere", resolution: int = 64, obs_resolution: int = 16,
                  target="random", target_seed: int = 0, randomize_target: bool = False, loss: str = "l1",
-                 reward_scale: float = 1.0, obs_type: str = "flat", render_mode: str | None = None):
+                 reward_scale: float = 1.0, obs_type: str = "flat", *, render_mode: str | None = None):
+        PickleByArguments.__init__(self, n_casters=n_casters, shape=shape, resolution=resolution,
+                                   obs_resolution=obs_resolution, target=target, target_seed=target_seed,
+                                   randomize_target=randomize_target, loss=loss, reward_scale=reward_scale,
+                                   obs_type=obs_type, render_mode=render_mode)
         self.n_casters = check_int_arg("n_casters", n_casters, 1)
+        #: steps per episode: the env terminates after the last occluder
+        self.horizon = self.n_casters
         self.shape = check_choice("shape", shape, SHAPE_NAMES)
         self.resolution = check_int_arg("resolution", resolution, 8)
         if self.resolution > MAX_RESOLUTION:
@@ -234,14 +248,17 @@ class ShadowCasterEnv(gym.Env):
         return None if self._target_actions is None else self._target_actions.copy()
 
     @property
-    def target(self) -> np.ndarray:
+    def target_mask(self) -> np.ndarray:
         """The current target mask (``resolution`` x ``resolution`` bool, a copy)."""
         return self._target.copy()
 
     @property
-    def shadow(self) -> np.ndarray:
-        """The current shadow mask (``resolution`` x ``resolution`` bool, a copy)."""
+    def design_mask(self) -> np.ndarray:
+        """The shadow of the occluders placed so far (``resolution`` x ``resolution`` bool, a copy)."""
         return self._shadow.copy()
+
+    target = deprecated_alias("target_mask", "target")
+    shadow = deprecated_alias("design_mask", "shadow")
 
     # ------------------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):

@@ -12,7 +12,8 @@ from zg_envs import tree_grammar as tg
 from zg_envs.render.tree import tree_silhouette
 from zg_envs.targets import load_image_mask
 from zg_envs.utils import (check_action, check_bool, check_choice, check_float, check_int_arg, check_memory,
-                           check_reset_options, episode_ended_error, warn_no_render_mode)
+                           check_reset_options, deprecated_alias, episode_ended_error, warn_no_render_mode,
+                           PickleByArguments)
 
 #: Number of tree statistics at the end of the observation (see the class docstring).
 N_STATS = 14
@@ -70,7 +71,7 @@ def estimate_memory(resolution: int, generations: int, max_segments: int, render
     return _BYTES_PER_CANDIDATE * max(step, redraw) + tree + images
 
 
-class TreeGrowthEnv(gym.Env):
+class TreeGrowthEnv(gym.Env, PickleByArguments):
     """
     ## Description
 
@@ -90,6 +91,8 @@ class TreeGrowthEnv(gym.Env):
     perfect match (IoU = 1) is reachable; `env.unwrapped.target_actions()` returns those actions. A user
     image (path or array) can be the target instead (dark pixels are "in", see
     `zg_envs.targets.load_image_mask`); an exact match is then usually out of reach.
+    `env.unwrapped.target_mask` and `env.unwrapped.design_mask` return copies of the target and of the
+    current silhouette (bool images).
 
     ## Action Space
 
@@ -160,7 +163,7 @@ class TreeGrowthEnv(gym.Env):
 
     ## Episode End
 
-    Terminated after `generations` steps. No truncation. Calling `step` after the end raises
+    Terminated after `generations` steps (`env.unwrapped.horizon`). No truncation. Calling `step` after the end raises
     `RuntimeError`; call `reset` first. `reset` takes no `options`: any key raises `ValueError` naming it.
 
     ## Arguments
@@ -178,7 +181,6 @@ class TreeGrowthEnv(gym.Env):
 
     | Parameter           | Type                          | Default | Description                                              |
     |---------------------|-------------------------------|---------|----------------------------------------------------------|
-    | `render_mode`       | str or None                   | None    | `"rgb_array"`: `render()` returns a uint8 picture: a title (generation, segments, leaves, IoU), the coloured tree with the target outline in blue (left), the silhouette/target overlap at `resolution` (right: dark blue = tree on target, orange = tree only, light blue = target only) and a colour legend |
     | `resolution`        | int                           | 64      | side of the square silhouette in pixels, 8 .. 1024       |
     | `generations`       | int                           | 6       | steps per episode G, 1 .. 16                             |
     | `max_segments`      | int                           | 512     | segment cap (trunk included), 1 .. 1,000,000, within the memory bound (below) |
@@ -189,6 +191,7 @@ class TreeGrowthEnv(gym.Env):
     | `iou_weight`        | float                         | 1.0     | weight of the IoU increase in the reward                 |
     | `segment_penalty`   | float                         | 0.0     | cost per new segment, relative to `max_segments` (>= 0)  |
     | `render_resolution` | int                           | 256     | side of each panel of the `rgb_array` picture, 16 .. 2048 |
+    | `render_mode`       | str or None                   | None    | keyword-only; `"rgb_array"`: `render()` returns a uint8 picture: a title (generation, segments, leaves, IoU), the coloured tree with the target outline in blue (left), the silhouette/target overlap at `resolution` (right: dark blue = tree on target, orange = tree only, light blue = target only) and a colour legend |
 
     Hidden target actions are uniform in [-1, 1], drawn from `np.random.default_rng([target_seed, 0x7EE])`
     (the extra key keeps them apart from an action sampler seeded with the same number), or from
@@ -207,14 +210,17 @@ class TreeGrowthEnv(gym.Env):
 
     ## Version History
 
-    - v0: initial version.
+    - v0: initial version; `render_mode` made keyword-only (it was the first positional argument) and the
+      accessor `silhouette` renamed `design_mask`, as in every zg image env (the old name still works, with
+      a `DeprecationWarning`).
+    - v0: pickled as its constructor arguments (`zg_envs.utils.PickleByArguments`): a copy starts without an
+      episode, and `reset(seed=s)` gives the original's episode.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
 
     def __init__(
         self,
-        render_mode: str | None = None,
         resolution: int = 64,
         generations: int = 6,
         max_segments: int = 512,
@@ -225,12 +231,21 @@ class TreeGrowthEnv(gym.Env):
         iou_weight: float = 1.0,
         segment_penalty: float = 0.0,
         render_resolution: int = 256,
+        *,
+        render_mode: str | None = None,
     ):
+        PickleByArguments.__init__(self, resolution=resolution, generations=generations, max_segments=max_segments,
+                                   target=target, target_seed=target_seed, randomize_target=randomize_target,
+                                   obs_resolution=obs_resolution, iou_weight=iou_weight,
+                                   segment_penalty=segment_penalty, render_resolution=render_resolution,
+                                   render_mode=render_mode)
         if render_mode is not None:
             check_choice("render_mode", render_mode, [None, *self.metadata["render_modes"]])
         self.render_mode = render_mode
         self.resolution = check_int_arg("resolution", resolution, 8, 1024)
         self.generations = check_int_arg("generations", generations, 1, 16)
+        #: steps per episode: one generation each
+        self.horizon = self.generations
         self.max_segments = check_int_arg("max_segments", max_segments, 1, 1_000_000)
         self.target_seed = check_int_arg("target_seed", target_seed, 0)
         self.randomize_target = check_bool("randomize_target", randomize_target)
@@ -334,9 +349,11 @@ class TreeGrowthEnv(gym.Env):
         return self._target.copy()
 
     @property
-    def silhouette(self) -> np.ndarray:
+    def design_mask(self) -> np.ndarray:
         """The current tree's silhouette, a ``(resolution, resolution)`` bool array (a copy)."""
         return self._silhouette.copy()
+
+    silhouette = deprecated_alias("design_mask", "silhouette")
 
     @property
     def tree(self) -> tg.Tree | None:

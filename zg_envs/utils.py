@@ -1,12 +1,14 @@
 """Small helpers shared by every environment: action, argument and reset-option validation, the
-episode-over error, the memory bound, the no-render-mode warning."""
+episode-over error, the memory bound, the no-render-mode warning, deprecated aliases, pickling."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
 from gymnasium import logger, spaces
+from gymnasium.utils import EzPickle
 
 
 def check_action(action, space: spaces.Box) -> np.ndarray:
@@ -140,3 +142,34 @@ def warn_no_render_mode() -> None:
     """
     logger.warn("render() called without a render_mode; make the env with render_mode='rgb_array' to get pictures",
                 stacklevel=3)
+
+
+def deprecated_alias(new: str, old: str) -> property:
+    """A read-only property ``old`` that returns ``self.<new>`` with a ``DeprecationWarning`` naming ``new``.
+
+    Keeps an accessor's old name working for one release after a rename.
+    """
+
+    def getter(self):
+        warnings.warn(f"{type(self).__name__}.{old} is deprecated; use .{new}", DeprecationWarning, stacklevel=2)
+        return getattr(self, new)
+
+    return property(getter, doc=f"Deprecated alias of ``{new}``.")
+
+
+class PickleByArguments(EzPickle):
+    """Pickled as its constructor arguments (Gymnasium's ``EzPickle``) and the ``spec`` ``gymnasium.make`` set.
+
+    Unpickling builds a new env from the same arguments: no episode is running (call ``reset``), nothing of
+    the original's state comes along (a PyBullet client, which cannot be pickled, is connected afresh on
+    first use), and ``reset(seed=s)`` then gives the same episode as the original's ``reset(seed=s)``.
+    ``copy.deepcopy`` goes the same way. Call ``PickleByArguments.__init__(self, **arguments)`` first thing
+    in ``__init__``.
+    """
+
+    def __getstate__(self) -> dict:
+        return {**super().__getstate__(), "spec": self.spec}
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        self.spec = state.get("spec")

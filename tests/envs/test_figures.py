@@ -29,7 +29,7 @@ def test_shadow_art_figure_is_the_carved_design(figures):
     env.reset(seed=0)
     (design,) = figure.actions(env)
     _, _, _, _, info = env.step(design)
-    shadows, targets = env.unwrapped.shadows, env.unwrapped.targets
+    shadows, targets = env.unwrapped.design_masks, env.unwrapped.target_masks
     assert not (shadows & ~targets).any()  # no shadow outside a target ...
     assert info["loss"] < 0.05 and 0.02 < info["occupied_fraction"] < 0.2  # ... and most of each target covered
 
@@ -41,7 +41,7 @@ def test_shadow_caster_figure_is_half_way_to_the_target(figures):
     for action in figure.actions(env):
         _, _, terminated, _, info = env.step(action)
     assert terminated and 0.3 < info["iou"] < 0.9  # partly right: correct, extra and missing shadow all show
-    shadows, target = env.unwrapped.shadow, env.unwrapped.target
+    shadows, target = env.unwrapped.design_mask, env.unwrapped.target_mask
     assert (shadows & target).any() and (shadows & ~target).any() and (~shadows & target).any()
 
 

@@ -144,3 +144,20 @@ def test_render_without_render_mode_warns_and_returns_none(env_id):
     assert len(messages) == 1 and "render() called without a render_mode" in messages[0], messages
     assert caught[0].filename == __file__  # the warning points at the caller of render()
     env.close()
+
+
+def test_renamed_accessors_keep_their_old_names_with_a_deprecation_warning():
+    from zg_envs.shadow_art_v0 import ShadowArtEnv
+    from zg_envs.shadow_caster_v0 import ShadowCasterEnv
+    from zg_envs.tree_growth_v0 import TreeGrowthEnv
+
+    caster, art, tree = ShadowCasterEnv(n_casters=2), ShadowArtEnv(grid=4), TreeGrowthEnv(generations=1)
+    for env in (caster, art, tree):
+        env.reset(seed=0)
+        env.step(np.ones(env.action_space.shape))
+    pairs = [(caster, "target", "target_mask"), (caster, "shadow", "design_mask"), (art, "targets", "target_masks"),
+             (art, "shadows", "design_masks"), (tree, "silhouette", "design_mask")]
+    for env, old, new in pairs:
+        with pytest.warns(DeprecationWarning, match=rf"{type(env).__name__}\.{old} is deprecated; use \.{new}"):
+            value = getattr(env, old)
+        assert np.array_equal(value, getattr(env, new)) and value.any()

@@ -13,7 +13,10 @@ Subclasses fill three hooks, in the spirit of Gymnasium's MuJoCo base class:
   and the same seed replays the same rollout bit for bit, whatever ran before.
 * ``reset_model(options)``: put the character in its starting state (drawing only from
   ``self.np_random``; ``options`` is ``reset``'s dict) and return ``(observation, info)``.
-* ``camera_target()``: what the ``rgb_array`` camera looks at.
+* ``camera_target()``: what the ``rgb_array`` camera looks at; a getter, with no side effect.
+* ``pose_visuals()`` (optional): move visual-only bodies (CharacterMimic's reference ghost) to the
+  current state. ``render()`` calls it just before taking the picture; it must leave every simulated
+  body alone, so that rendering never changes the physics.
 
 Timing is given as two frequencies, validated here for every subclass: the physics runs at
 ``sim_frequency`` steps per second and the policy acts at ``control_frequency`` (a divisor of it).
@@ -236,6 +239,9 @@ class BulletEnv(gym.Env):
     def camera_target(self) -> Camera:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def pose_visuals(self) -> None:
+        """Move visual-only bodies to the current state before a picture; nothing by default."""
+
     #: ``reset(options=...)`` keys a subclass understands; any other key is an error
     reset_options: tuple[str, ...] = ()
 
@@ -278,6 +284,7 @@ class BulletEnv(gym.Env):
         if self.render_mode is None:
             warn_no_render_mode()
             return None
+        self.pose_visuals()
         return self.render_rgb(self.camera_target())
 
     def render_rgb(self, camera: Camera) -> np.ndarray:

@@ -12,7 +12,7 @@ import pybullet_data
 from gymnasium import spaces
 
 from zg_envs.bullet.base import BulletEnv, Camera
-from zg_envs.utils import check_action, check_float
+from zg_envs.utils import PickleByArguments, check_action, check_float, deprecated_alias
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def mjcf_motors(path: Path) -> list[tuple[str, float]]:
     return [(m.get("joint"), float(m.get("gear", "1"))) for a in root.iter("actuator") for m in a.iter("motor")]
 
 
-class CharacterLocomotionEnv(BulletEnv):
+class CharacterLocomotionEnv(BulletEnv, PickleByArguments):
     r"""
     ## Description
     A torque-controlled character from ``pybullet_data/mjcf`` learns to move forward (along +x) without
@@ -92,7 +92,8 @@ class CharacterLocomotionEnv(BulletEnv):
     - ``reward_energy = -energy_weight * mean_i |action_i * joint_velocity_i|``: an electricity cost,
       the (normalised) torque times the joint speed.
 
-    ``info`` also holds ``x_position`` and ``x_velocity``.
+    ``info`` also holds ``x_position`` and ``x_velocity``; ``reset`` returns these two (the reward terms
+    belong to a step).
 
     ## Starting State
     The file's pose (every joint at 0, clipped into the joint's range) with every actuated joint position
@@ -111,7 +112,8 @@ class CharacterLocomotionEnv(BulletEnv):
     | humanoid | torso centre of mass below 0.8 m |
 
     or when the simulation state stops being finite. Truncation: ``max_episode_steps`` = 1000 through
-    ``gymnasium.make`` (the registration's TimeLimit). ``step()`` after termination (or before the first
+    ``gymnasium.make`` (the registration's TimeLimit, ``env.spec.max_episode_steps``); the env itself has
+    no limit, so ``env.unwrapped.horizon`` is ``None``. ``step()`` after termination (or before the first
     ``reset()``) raises ``RuntimeError``.
 
     ``reset`` restores the saved world and clears every contact the last episode left, so an episode
@@ -130,7 +132,7 @@ class CharacterLocomotionEnv(BulletEnv):
     | `control_frequency` | int | `60` | actions per second |
     | `sim_frequency` | int | `240` | physics steps per second, a multiple of `control_frequency` |
     | `solver_iterations` | int | `50` | PyBullet's constraint-solver iterations per sub-step |
-    | `render_mode` | str or None | `None` | `"rgb_array"`: picture from a camera following the torso |
+    | `render_mode` | str or None | `None` | keyword-only; `"rgb_array"`: picture from a camera following the torso |
     | `render_width`, `render_height` | int | `240`, `180` | picture size, 16..4096 each |
 
     Memory: the world takes well under 64 MiB; a render mode adds 32 bytes per pixel (0.5 GiB at the
@@ -140,6 +142,12 @@ class CharacterLocomotionEnv(BulletEnv):
     ## Version History
     - v0: initial version; resets made exact (no contact left from the previous episode) and
       ``step()`` after termination made an error without a version bump.
+    - v0: the attribute ``spec_`` (the character's constants, easily confused with ``Env.spec``) renamed
+      ``character_spec``; ``spec_`` still works, with a ``DeprecationWarning``.
+    - v0: ``render_mode`` made keyword-only, the last argument, as in every zg env.
+    - v0: picklable (it was not), as its constructor arguments (``zg_envs.utils.PickleByArguments``): a
+      copy connects its own physics client, starts without an episode, and ``reset(seed=s)`` gives the
+      original's episode.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 60}
@@ -155,10 +163,16 @@ class CharacterLocomotionEnv(BulletEnv):
         control_frequency: int = 60,
         sim_frequency: int = 240,
         solver_iterations: int = 50,
-        render_mode: str | None = None,
         render_width: int = 240,
         render_height: int = 180,
+        *,
+        render_mode: str | None = None,
     ):
+        PickleByArguments.__init__(self, character=character, forward_weight=forward_weight,
+                                   alive_weight=alive_weight, energy_weight=energy_weight, power=power,
+                                   reset_noise_scale=reset_noise_scale, control_frequency=control_frequency,
+                                   sim_frequency=sim_frequency, solver_iterations=solver_iterations,
+                                   render_width=render_width, render_height=render_height, render_mode=render_mode)
         if not isinstance(character, str) or character not in CHARACTERS:
             raise ValueError(f"character must be one of {list(CHARACTERS)}, got {character!r}")
         super().__init__(
@@ -171,16 +185,18 @@ class CharacterLocomotionEnv(BulletEnv):
             gravity=(0.0, 0.0, -9.81),
         )
         self.character = character
-        self.spec_ = CHARACTERS[character]
+        #: no episode limit of the env's own: the registration's TimeLimit (``spec.max_episode_steps``) ends it
+        self.horizon = None
+        self.character_spec = CHARACTERS[character]
         self.forward_weight = check_float("forward_weight", forward_weight, minimum=0.0)
         self.alive_weight = check_float("alive_weight", alive_weight, minimum=0.0)
         self.energy_weight = check_float("energy_weight", energy_weight, minimum=0.0)
-        self.power = self.spec_.power if power is None else check_float("power", power, 0.0, strict=True)
+        self.power = self.character_spec.power if power is None else check_float("power", power, 0.0, strict=True)
         self.reset_noise_scale = check_float("reset_noise_scale", reset_noise_scale, minimum=0.0)
 
-        self._mjcf = Path(pybullet_data.getDataPath()) / "mjcf" / self.spec_.file
+        self._mjcf = Path(pybullet_data.getDataPath()) / "mjcf" / self.character_spec.file
         self._motors = mjcf_motors(self._mjcf)
-        n, f = len(self._motors), len(self.spec_.feet)
+        n, f = len(self._motors), len(self.character_spec.feet)
         self._gears = np.array([g for _, g in self._motors])
         self._torque_scale = self.power * self._gears
         self.action_space = spaces.Box(-1.0, 1.0, shape=(n,), dtype=np.float32)
@@ -188,6 +204,9 @@ class CharacterLocomotionEnv(BulletEnv):
         self._body = self._plane = -1
         self._x = 0.0
         self.check_memory()
+
+    #: the old name of ``character_spec``, which read like Gymnasium's ``Env.spec``
+    spec_ = deprecated_alias("character_spec", "spec_")
 
     # ------------------------------------------------------------------ world
     def build_world(self, client) -> int:
@@ -207,10 +226,10 @@ class CharacterLocomotionEnv(BulletEnv):
         self._joints = [joint_index[name] for name, _ in self._motors]
         limits = np.array([client.getJointInfo(body, j)[8:10] for j in self._joints])
         self._lower, self._upper = limits[:, 0], limits[:, 1]
-        self._feet = np.array([link_index[name] for name in self.spec_.feet])
-        self._torso = link_index["torso"] if self.spec_.planar else -1
+        self._feet = np.array([link_index[name] for name in self.character_spec.feet])
+        self._torso = link_index["torso"] if self.character_spec.planar else -1
         # planar characters: slide x, slide z, hinge pitch come first in the file
-        self._root_joints = list(range(3)) if self.spec_.planar else []
+        self._root_joints = list(range(3)) if self.character_spec.planar else []
         self._state_joints = self._root_joints + self._joints
         if self.render_mode == "rgb_array":  # colour only, for contrast with the floor
             for link in range(-1, client.getNumJoints(body)):
@@ -245,7 +264,7 @@ class CharacterLocomotionEnv(BulletEnv):
 
     def _observe(self):
         states = self._c_joint_states(self._body, self._state_joints)
-        if self.spec_.planar:
+        if self.character_spec.planar:
             link = self._c_link_state(self._body, self._torso, computeLinkVelocity=1, computeForwardKinematics=1)
             pos, rot, lin, ang = link[0], link[1], link[6], link[7]
             pitch = states[2][0]
@@ -260,7 +279,7 @@ class CharacterLocomotionEnv(BulletEnv):
         q = np.array([s[0] for s in states])
         qd = np.array([s[1] for s in states])
         obs = np.concatenate([[pos[2]], rot, lin, ang, q, qd, feet])
-        spec = self.spec_
+        spec = self.character_spec
         fallen = (
             (spec.min_height is not None and pos[2] < spec.min_height)
             or (spec.max_pitch is not None and abs(pitch) > spec.max_pitch)
@@ -299,9 +318,9 @@ class CharacterLocomotionEnv(BulletEnv):
 
     def camera_target(self) -> Camera:
         client = self.client
-        if self.spec_.planar:
+        if self.character_spec.planar:
             pos = client.getLinkState(self._body, self._torso, computeForwardKinematics=1)[0]
         else:
             pos = client.getBasePositionAndOrientation(self._body)[0]
         target = (pos[0], pos[1], {"ant": 0.3, "half_cheetah": 0.4}.get(self.character, 0.7))
-        return Camera(target=target, distance=self.spec_.camera_distance, yaw=self._CAMERA_YAW, pitch=-12.0, up_axis=2)
+        return Camera(target=target, distance=self.character_spec.camera_distance, yaw=self._CAMERA_YAW, pitch=-12.0, up_axis=2)

@@ -12,13 +12,13 @@ from zg_envs.bullet import humanoid as hm
 from zg_envs.bullet import quaternion as quat
 from zg_envs.bullet.base import BulletEnv, Camera
 from zg_envs.bullet.motion import MotionClip, load_motion_clip
-from zg_envs.utils import check_action, check_bool, check_float
+from zg_envs.utils import PickleByArguments, check_action, check_bool, check_float
 
 OBS_SIZE = 2 + 1 + 4 + 3 + 3 + 4 * hm.NUM_SPHERICAL + hm.NUM_REVOLUTE + hm.NUM_DOFS + 3  # 80
 _Y_UP = pybullet.getQuaternionFromEuler([-np.pi / 2, 0.0, 0.0])  # turns the Z-up plane into a Y-up floor
 
 
-class CharacterMimicEnv(BulletEnv):
+class CharacterMimicEnv(BulletEnv, PickleByArguments):
     r"""
     ## Description
     The DeepMimic humanoid (``pybullet_data/humanoid/humanoid.urdf``, 15 links, 8 spherical and 4 revolute
@@ -69,10 +69,12 @@ class CharacterMimicEnv(BulletEnv):
     | 77-79 | root position minus the reference root position (m) | 3 |
 
     ## Rewards
-    The DeepMimic tracking reward, each term in [0, 1] and reported in ``info``:
-    ``reward = pose_weight * r_pose + velocity_weight * r_velocity + end_effector_weight * r_end_effector
-    + root_weight * r_root + com_weight * r_com`` (at most 1 with the default weights), where, with joint
-    weights ``w_j`` summing to one (see :mod:`zg_envs.bullet.humanoid`),
+    The DeepMimic tracking reward: ``reward = reward_pose + reward_velocity + reward_end_effector
+    + reward_root + reward_com`` with ``reward_pose = pose_weight * r_pose``, ``reward_velocity =
+    velocity_weight * r_velocity``, ``reward_end_effector = end_effector_weight * r_end_effector``,
+    ``reward_root = root_weight * r_root`` and ``reward_com = com_weight * r_com`` (at most 1 with the
+    default weights). Each similarity ``r_*`` is in [0, 1]; with joint weights ``w_j`` summing to one
+    (see :mod:`zg_envs.bullet.humanoid`),
 
     - ``r_pose = exp(-2 * sum_j w_j * angle(q_j, q_ref_j)^2)``: joint rotation errors;
     - ``r_velocity = exp(-0.1 * sum_j w_j * |omega_j - omega_ref_j|^2)``: joint velocity errors;
@@ -86,7 +88,12 @@ class CharacterMimicEnv(BulletEnv):
     linearly between the two clip frames around the current time (quaternions by slerp); the root and
     joint velocities are the clip's finite differences over that frame interval, the rates of the blend.
 
-    ``info`` also holds ``time`` (seconds into the clip) and ``phase`` (fraction of the clip).
+    ``info`` holds the five weighted terms ``reward_*`` (they sum to the reward, as in Gymnasium's
+    ``hopper_v5``), the unweighted similarities ``pose_similarity``, ``velocity_similarity``,
+    ``end_effector_similarity``, ``root_similarity`` and ``com_similarity`` (``r_pose`` ... ``r_com``), and
+    ``time`` (seconds into the clip) and ``phase`` (fraction of the clip). If the simulation state stops
+    being finite, the reward, every term and every similarity are 0. ``reset`` returns ``time`` and
+    ``phase`` (the terms belong to a step).
 
     ## Starting State
     The character starts at the clip's pose and velocities at time 0, or, with ``random_start=True``
@@ -102,6 +109,8 @@ class CharacterMimicEnv(BulletEnv):
     - Truncation: after ``episode_length`` control steps when given; otherwise once one clip duration
       has elapsed (a looping clip) or the clip's end is reached (a ``"none"`` clip). The id is
       registered without a TimeLimit; ``gymnasium.make(..., max_episode_steps=n)`` adds one on top.
+      ``env.unwrapped.horizon`` is the longest an episode can last: ``episode_length``, else one clip
+      duration in control steps (an episode of a ``"none"`` clip that starts late is shorter).
     - ``step()`` after termination or truncation (or before the first ``reset()``) raises ``RuntimeError``.
 
     ## Arguments
@@ -120,7 +129,7 @@ class CharacterMimicEnv(BulletEnv):
     | `random_start` | bool | `True` | reference-state initialisation at a random phase |
     | `episode_length` | int or None | `None` | control steps per episode; `None`: one clip duration |
     | `solver_iterations` | int | `20` | PyBullet's constraint-solver iterations per sub-step |
-    | `render_mode` | str or None | `None` | `"rgb_array"`: a picture from a camera following the character, with the reference pose as a blue kinematic ghost beside it |
+    | `render_mode` | str or None | `None` | keyword-only; `"rgb_array"`: a picture from a camera following the character, with the reference pose as a blue kinematic ghost beside it |
     | `render_width`, `render_height` | int | `240`, `180` | picture size, 16..4096 each |
     | `ghost_offset` | float | `1.0` | sideways distance (m) between the character and the ghost; 0 overlays them |
 
@@ -131,6 +140,12 @@ class CharacterMimicEnv(BulletEnv):
     ## Version History
     - v0: initial version; resets made exact (the ground is now a multibody, so that its contacts can be
       cleared) and ``step()`` after the episode's end made an error without a version bump.
+    - v0 (info keys): the ``reward_*`` entries of ``info`` are now the weighted terms that sum to the
+      reward; the unweighted ones moved to ``*_similarity`` (the reward itself is unchanged).
+    - v0: ``render_mode`` made keyword-only, the last argument, as in every zg env.
+    - v0: picklable (it was not), as its constructor arguments (``zg_envs.utils.PickleByArguments``): a
+      copy connects its own physics client, starts without an episode, and ``reset(seed=s)`` gives the
+      original's episode.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
@@ -151,11 +166,21 @@ class CharacterMimicEnv(BulletEnv):
         random_start: bool = True,
         episode_length: int | None = None,
         solver_iterations: int = 20,
-        render_mode: str | None = None,
         render_width: int = 240,
         render_height: int = 180,
         ghost_offset: float = 1.0,
+        *,
+        render_mode: str | None = None,
     ):
+        PickleByArguments.__init__(self, motion=motion, control_frequency=control_frequency,
+                                   sim_frequency=sim_frequency, pose_weight=pose_weight,
+                                   velocity_weight=velocity_weight, end_effector_weight=end_effector_weight,
+                                   root_weight=root_weight, com_weight=com_weight,
+                                   spherical_action_scale=spherical_action_scale,
+                                   revolute_action_scale=revolute_action_scale, random_start=random_start,
+                                   episode_length=episode_length, solver_iterations=solver_iterations,
+                                   render_width=render_width, render_height=render_height,
+                                   ghost_offset=ghost_offset, render_mode=render_mode)
         if episode_length is not None and (
             isinstance(episode_length, bool)
             or not isinstance(episode_length, (int, np.integer))
@@ -184,6 +209,8 @@ class CharacterMimicEnv(BulletEnv):
         self.random_start = random_start
         self.episode_length = None if episode_length is None else int(episode_length)
         self.ghost_offset = check_float("ghost_offset", ghost_offset, minimum=0.0)
+        #: the most control steps an episode lasts (the truncation of ``reset_model`` at phase 0)
+        self.horizon = self.episode_length or max(1, int(round(self.clip.duration / self.dt)))
 
         self.action_space = spaces.Box(-1.0, 1.0, shape=(hm.NUM_DOFS,), dtype=np.float32)
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(OBS_SIZE,), dtype=np.float64)
@@ -415,13 +442,20 @@ class CharacterMimicEnv(BulletEnv):
         com_vel = self._masses @ np.array([st[6] for st in states]) / self._masses.sum()
         ee = np.array([states[i][4] for i in hm.END_EFFECTORS])
         ref_ee, ref_com_vel = self._reference_extras(self._time)
-        terms = self._reward_terms(s, ref, ee, ref_ee, com_vel, ref_com_vel)
+        similarity = self._similarities(s, ref, ee, ref_ee, com_vel, ref_com_vel)
+        terms = {
+            "reward_pose": self.pose_weight * similarity["pose_similarity"],
+            "reward_velocity": self.velocity_weight * similarity["velocity_similarity"],
+            "reward_end_effector": self.end_effector_weight * similarity["end_effector_similarity"],
+            "reward_root": self.root_weight * similarity["root_similarity"],
+            "reward_com": self.com_weight * similarity["com_similarity"],
+        }
         reward = (
-            self.pose_weight * terms["reward_pose"]
-            + self.velocity_weight * terms["reward_velocity"]
-            + self.end_effector_weight * terms["reward_end_effector"]
-            + self.root_weight * terms["reward_root"]
-            + self.com_weight * terms["reward_com"]
+            terms["reward_pose"]
+            + terms["reward_velocity"]
+            + terms["reward_end_effector"]
+            + terms["reward_root"]
+            + terms["reward_com"]
         )
         obs = self._observation(s, ref)
         finite = bool(np.all(np.isfinite(obs)))
@@ -429,8 +463,10 @@ class CharacterMimicEnv(BulletEnv):
         if not finite:
             obs = np.nan_to_num(obs, nan=0.0, posinf=0.0, neginf=0.0)
             reward = 0.0
+            terms = dict.fromkeys(terms, 0.0)
+            similarity = dict.fromkeys(similarity, 0.0)
         truncated = (not terminated) and self._steps >= self._step_limit
-        info = {**terms, "time": self._time, "phase": self._phase()}
+        info = {**terms, **similarity, "time": self._time, "phase": self._phase()}
         self.end_step(terminated, truncated)
         return obs, float(reward), terminated, truncated, info
 
@@ -441,7 +477,7 @@ class CharacterMimicEnv(BulletEnv):
         return False
 
     @staticmethod
-    def _reward_terms(s, ref, ee, ref_ee, com_vel, ref_com_vel) -> dict[str, float]:
+    def _similarities(s, ref, ee, ref_ee, com_vel, ref_com_vel) -> dict[str, float]:
         sph_err = quat.angle_between(s["joint_rot"], ref.joint_rot) ** 2
         rev_err = (s["joint_angle"] - ref.joint_angle) ** 2
         pose_err = hm.SPHERICAL_WEIGHTS @ sph_err + hm.REVOLUTE_WEIGHTS @ rev_err
@@ -458,32 +494,39 @@ class CharacterMimicEnv(BulletEnv):
         )
         com_err = float(np.sum((com_vel - ref_com_vel) ** 2))
         return {
-            "reward_pose": float(np.exp(-2.0 * pose_err)),
-            "reward_velocity": float(np.exp(-0.1 * vel_err)),
-            "reward_end_effector": float(np.exp(-40.0 * ee_err)),
-            "reward_root": float(np.exp(-5.0 * root_err)),
-            "reward_com": float(np.exp(-10.0 * com_err)),
+            "pose_similarity": float(np.exp(-2.0 * pose_err)),
+            "velocity_similarity": float(np.exp(-0.1 * vel_err)),
+            "end_effector_similarity": float(np.exp(-40.0 * ee_err)),
+            "root_similarity": float(np.exp(-5.0 * root_err)),
+            "com_similarity": float(np.exp(-10.0 * com_err)),
         }
 
     # ------------------------------------------------------------------ rendering
     _CAMERA_YAW = -25.0  # a three-quarter side view of a clip that travels along +x
     _CAMERA_PITCH = -10.0
 
-    def camera_target(self) -> Camera:
-        client = self.client
-        pos = np.array(client.getBasePositionAndOrientation(self._body)[0])
-        # the ghost stands beside the character as seen by the camera: along the camera's right axis
-        view = client.computeViewMatrixFromYawPitchRoll([0, 0, 0], 1.0, self._CAMERA_YAW, self._CAMERA_PITCH, 0.0, 1)
+    def _ghost_offset_vector(self) -> np.ndarray:
+        """World offset of the ghost: ``ghost_offset`` along the camera's right axis (beside the character)."""
+        view = self.client.computeViewMatrixFromYawPitchRoll([0, 0, 0], 1.0, self._CAMERA_YAW, self._CAMERA_PITCH,
+                                                             0.0, 1)
         right = np.array([view[0], 0.0, view[8]])  # first row of the view rotation: the camera's right axis
-        offset = self.ghost_offset * right / np.linalg.norm(right)
-        if self._ghost_parts:
-            i, j, a, cycle = self.clip.locate(self._time)
-            kin = self._ref_kin
-            shift = cycle * self.clip.cycle_offset + offset
-            link_pos = (1 - a) * kin["link_pos"][i] + a * kin["link_pos"][j] + shift
-            link_rot = quat.slerp(kin["link_rot"][i], kin["link_rot"][j], a)
-            for link, body in self._ghost_parts:
-                client.resetBasePositionAndOrientation(body, link_pos[link].tolist(), link_rot[link].tolist())
-        target = pos + 0.5 * offset
+        return self.ghost_offset * right / np.linalg.norm(right)
+
+    def pose_visuals(self) -> None:
+        """Pose the reference ghost at the clip's current time, beside the character (``render()`` only)."""
+        if not self._ghost_parts:
+            return
+        i, j, a, cycle = self.clip.locate(self._time)
+        kin = self._ref_kin
+        shift = cycle * self.clip.cycle_offset + self._ghost_offset_vector()
+        link_pos = (1 - a) * kin["link_pos"][i] + a * kin["link_pos"][j] + shift
+        link_rot = quat.slerp(kin["link_rot"][i], kin["link_rot"][j], a)
+        for link, body in self._ghost_parts:
+            self.client.resetBasePositionAndOrientation(body, link_pos[link].tolist(), link_rot[link].tolist())
+
+    def camera_target(self) -> Camera:
+        """The camera: a three-quarter view of the character and its ghost. Reads the state, changes nothing."""
+        pos = np.array(self.client.getBasePositionAndOrientation(self._body)[0])
+        target = pos + 0.5 * self._ghost_offset_vector()
         target[1] = 0.75
         return Camera(target=tuple(target), distance=2.6, yaw=self._CAMERA_YAW, pitch=self._CAMERA_PITCH, up_axis=1)
