@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from zg_agent.compare import BUDGET_RULE, run_comparison  # noqa: E402
 from zg_agent.config import ALGOS, load_config  # noqa: E402
-from zg_agent.trainers import env_tag  # noqa: E402
+from zg_agent.training import env_tag  # noqa: E402
 
 READING_HEADING = "## Reading"
 READING_PLACEHOLDER = (

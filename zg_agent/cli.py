@@ -30,7 +30,7 @@ from pathlib import Path
 
 from .config import ALGOS, BACKENDS, ConfigError, load_config, load_run_config
 from .objective import check_env_id
-from .trainers import TRAINERS, RunFolderError, env_tag, has_checkpoint, new_run_dir, read_status
+from .training import TRAINERS, RunFolderError, env_tag, has_checkpoint, new_run_dir, read_status
 
 EXIT_INTERRUPTED = 130
 
@@ -253,7 +253,7 @@ def _changes(old, cfg) -> str:
 
 def _probe_lock(run_dir: Path) -> None:
     """Refuse a run folder held by another process now, before the slow setup (the trainer takes the lock)."""
-    from .trainers import RunLock
+    from .training import RunLock
 
     RunLock(run_dir).acquire().release()
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import ALGOS, ConfigError, load_config, parse_override
-from .trainers import RunLock, env_tag, has_checkpoint, read_evaluations, read_status
+from .training import RunLock, env_tag, has_checkpoint, read_evaluations, read_status
 
 #: how a budget is spent, written into every report
 BUDGET_RULE = (
@@ -373,7 +373,7 @@ def check_configs(configs) -> None:
     and one iteration within the budget. Raises one :class:`ConfigError` listing every algorithm that fails."""
     import dataclasses
 
-    from .trainers import TRAINERS
+    from .training import TRAINERS
 
     errors, seen = [], set()
     for cfg in configs:
@@ -405,8 +405,8 @@ def run_comparison(env_id: str, algos, seeds=(0, 1, 2), budget: int | None = Non
     ``num_workers`` given here are applied to it, any other setting given here must equal the run's. Every
     config is checked (:func:`check_configs`) before any run starts. A failing run is reported and the others
     go on; Ctrl-C or SIGTERM stops the comparison after saving the current run. While it runs, the comparison
-    holds ``run.lock`` in ``out_dir`` (:class:`~zg_agent.trainers.RunLock`): a second comparison in the same
-    folder is refused with :class:`~zg_agent.trainers.RunFolderError` naming its pid. The report covers every finished run of ``env_id`` in ``out_dir``; nothing is
+    holds ``run.lock`` in ``out_dir`` (:class:`~zg_agent.training.RunLock`): a second comparison in the same
+    folder is refused with :class:`~zg_agent.training.RunFolderError` naming its pid. The report covers every finished run of ``env_id`` in ``out_dir``; nothing is
     written when no run has an evaluation (``ComparisonResult.table`` is then empty)."""
     import sys
 
