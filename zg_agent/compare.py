@@ -30,17 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from .config import ALGOS, ConfigError, load_config, parse_override
-from .training import RunLock, env_tag, has_checkpoint, read_evaluations, read_status
-
-#: how a budget is spent, written into every report
-BUDGET_RULE = (
-    "Budget rule: every run has the same budget of env steps (evaluation episodes are not counted) and is made "
-    "of whole iterations. A PPO rollout (n_steps x n_envs) starts only when it fits, so PPO never exceeds its "
-    "budget. A black-box iteration (popsize x episodes per candidate x episode length) starts when the cost of "
-    "the one before it still fits (the first: its worst case), so with episodes that can end early the last "
-    "one can overshoot by less than one iteration; with fixed-length episodes it never does. The env steps "
-    "each run actually used are in the tables.")
-
+from .session import explicit_keys, plan_run, resumed_config, run_budget, run_one
+from .training import BUDGET_RULE, TRAINERS, RunLock, env_tag, read_evaluations, read_status, run_dir_name
+from .training.run_dir import read_config_dict
 
 # ---------------------------------------------------------------------------------------------- statistics
 def bootstrap_ci(values, level: float = 0.95, n_boot: int = 10_000, seed: int = 0) -> tuple[float, float, float]:
@@ -118,33 +110,13 @@ class ComparisonResult:
     interrupted: bool = False
 
 
-def _run_config(run_dir: Path) -> dict:
-    import yaml
-
-    path = run_dir / "config.yaml"
-    try:
-        data = yaml.safe_load(path.read_text()) if path.is_file() else {}
-    except (OSError, yaml.YAMLError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def run_budget(run_dir) -> int | None:
-    """The budget a run folder was last trained with (``status.json``, else ``config.yaml``)."""
-    run_dir = Path(run_dir)
-    budget = read_status(run_dir).get("budget")
-    if budget is None:
-        budget = _run_config(run_dir).get("budget")
-    return int(budget) if budget is not None else None
-
-
 def load_run(run_dir, algo: str | None = None, seed: int | None = None) -> RunSummary:
     """Read a run folder's ``evaluations.csv`` and ``status.json``."""
     run_dir = Path(run_dir)
     rows = read_evaluations(run_dir)
     status = read_status(run_dir)
     if algo is None or seed is None:
-        cfg = _run_config(run_dir)
+        cfg = read_config_dict(run_dir)
         algo = algo or cfg.get("algo", run_dir.name)
         seed = seed if seed is not None else int(cfg.get("seed", 0))
     col = lambda k: np.array([r[k] for r in rows], dtype=np.float64)  # noqa: E731
@@ -161,7 +133,7 @@ def find_runs(out_dir, env_id: str | None = None, states=None) -> list[RunSummar
     for d in sorted(out_dir.iterdir()):
         if not (d / "config.yaml").is_file() or not (d / "evaluations.csv").is_file():
             continue
-        if env_id is not None and _run_config(d).get("env_id") != env_id:
+        if env_id is not None and read_config_dict(d).get("env_id") != env_id:
             continue
         if states is not None and read_status(d).get("state") not in states:
             continue
@@ -358,22 +330,10 @@ def _split_configs(config, algos) -> dict[str, str | None]:
     return {a: per.get(a, common) for a in algos}
 
 
-def _plan(run_dir: Path, budget: int) -> str:
-    """``skip`` (finished with at least this budget), ``resume`` (a checkpoint to continue) or ``new``."""
-    status = read_status(run_dir)
-    if status.get("state") == "finished":
-        done_budget = run_budget(run_dir)
-        if done_budget is not None and done_budget >= budget:
-            return "skip"
-    return "resume" if has_checkpoint(run_dir) else "new"
-
-
 def check_configs(configs) -> None:
     """Prepare (and close again) a trainer for every distinct config: env, policy, optimizer / PPO options
     and one iteration within the budget. Raises one :class:`ConfigError` listing every algorithm that fails."""
     import dataclasses
-
-    from .training import TRAINERS
 
     errors, seen = [], set()
     for cfg in configs:
@@ -401,7 +361,7 @@ def run_comparison(env_id: str, algos, seeds=(0, 1, 2), budget: int | None = Non
     report. Configs come from ``<config_dir>/<algo>.yaml`` for ``env_id``, or from ``config``: one YAML file
     for every algorithm, a list of ``[ALGO:]FILE`` items (as ``zg-compare --config``) or a dict ``{algo: file}``;
     ``overrides`` are ``--set`` items, optionally prefixed ``algo:`` to apply to one algorithm. A run to be
-    resumed keeps its own config (see :func:`zg_agent.cli.resumed_config`): the budget, ``backend`` and
+    resumed keeps its own config (see :func:`zg_agent.session.resumed_config`): the budget, ``backend`` and
     ``num_workers`` given here are applied to it, any other setting given here must equal the run's. Every
     config is checked (:func:`check_configs`) before any run starts. A failing run is reported and the others
     go on; Ctrl-C or SIGTERM stops the comparison after saving the current run. While it runs, the comparison
@@ -410,7 +370,6 @@ def run_comparison(env_id: str, algos, seeds=(0, 1, 2), budget: int | None = Non
     written when no run has an evaluation (``ComparisonResult.table`` is then empty)."""
     import sys
 
-    from .cli import resumed_config, run_one
     from .config import load_run_config
     from .objective import check_env_id
 
@@ -448,12 +407,11 @@ def run_comparison(env_id: str, algos, seeds=(0, 1, 2), budget: int | None = Non
     try:
         plans = {}
         for (algo, seed), cfg in configs.items():
-            run_dir = out_dir / f"{env_tag(env_id)}__{algo}__s{seed}"
-            plan = _plan(run_dir, cfg.budget)
+            run_dir = out_dir / run_dir_name(env_id, algo, seed)
+            plan = plan_run(run_dir, cfg.budget)
             if plan == "resume":  # a resumed run keeps its own config (the budget, backend and workers may change)
-                given = (("backend", backend), ("num_workers", num_workers))
-                explicit = {"budget"} | {k for k, v in given if v is not None}
-                explicit |= {parse_override(o)[0] for o in per_algo[algo]}
+                explicit = explicit_keys({"budget": cfg.budget, "backend": backend, "num_workers": num_workers},
+                                         per_algo[algo])
                 configs[algo, seed] = resumed_config(load_run_config(run_dir), cfg, explicit,
                                                      whole=bool(files[algo] or config_dir),
                                                      where=f"the run {run_dir}")
@@ -474,14 +432,14 @@ def run_comparison(env_id: str, algos, seeds=(0, 1, 2), budget: int | None = Non
                 cfg = configs[algo, seed]
                 plan, run_dir = plans[algo, seed]
                 if not interrupted and plan != "skip":
-                    code = run_one(cfg, run_dir, resume=plan == "resume", command=command or "zg-compare",
-                                   progress=progress, prog="zg-compare", desc=f"{algo} s{seed}")
-                    if code == 130:
+                    outcome = run_one(cfg, run_dir, resume=plan == "resume", command=command or "zg-compare",
+                                      progress=progress, prog="zg-compare", desc=f"{algo} s{seed}")
+                    if outcome.status == "interrupted":
                         interrupted = True
-                    elif code == 2:  # refused before it started: in use, an unreadable checkpoint...
+                    elif outcome.status == "refused":  # before it started: in use, an unreadable checkpoint...
                         failed.append(f"{algo} seed {seed}: refused (the message above says why); {run_dir} was "
                                       f"left as it was")
-                    elif code != 0:
+                    elif outcome.status != "finished":
                         failed.append(f"{algo} seed {seed}: see {run_dir / 'error.txt'}")
                 if run_dir.is_dir():
                     runs.append(load_run(run_dir, algo, seed))
@@ -503,7 +461,7 @@ def report_from_dir(out_dir, env_id: str | None = None, fraction: float = 0.9) -
         first = find_runs(out_dir)
         if not first:
             return None
-        env_id = _run_config(first[0].run_dir).get("env_id", "?")
+        env_id = read_config_dict(first[0].run_dir).get("env_id", "?")
     return write_report(out_dir, env_id, find_runs(out_dir, env_id), fraction)
 
 

@@ -16,7 +16,7 @@ from ..config import BLACK_BOX_ALGOS, RunConfig, load_run_config
 from .base import EVAL_SEED_BASE, Trainer, eval_seeds
 from .blackbox import BlackBoxTrainer
 from .ppo import PPOTrainer
-from .progress import Progress, TrainResult, budget_note, usable_budget
+from .progress import BUDGET_RULE, Progress, TrainResult, budget_note, usable_budget
 from .run_dir import (RunFolderError, RunLock, env_tag, has_checkpoint, load_solution, new_run_dir,
                       read_evaluations, read_status, run_dir_name)
 
@@ -43,7 +43,7 @@ def resume(run_dir, budget: int | None = None, **kwargs) -> TrainResult:
     return TRAINERS[cfg.algo](cfg, run_dir, resume=True, **kwargs).train()
 
 
-__all__ = ["BlackBoxTrainer", "EVAL_SEED_BASE", "PPOTrainer", "Progress", "RunFolderError", "RunLock", "TRAINERS",
+__all__ = ["BUDGET_RULE", "BlackBoxTrainer", "EVAL_SEED_BASE", "PPOTrainer", "Progress", "RunFolderError", "RunLock", "TRAINERS",
            "TrainResult", "Trainer", "budget_note", "env_tag", "eval_seeds", "has_checkpoint", "load_solution",
            "make_trainer", "new_run_dir", "read_evaluations", "read_status", "resume", "run_dir_name", "train",
            "usable_budget"]

@@ -166,6 +166,13 @@ class Trainer:
         """A sentence when the budget is not a multiple of one iteration (so part of it stays unused)."""
         return budget_note(self.cfg.budget, self.iteration_cost, self.iteration_desc, self.variable_cost)
 
+    def create_run_dir(self, name: str | None = None) -> Path:
+        """Create this run's folder now (``<run_root>/<name>``, default ``<env>__<algo>__s<seed>__<time>``)
+        unless it has one; raises :class:`RunFolderError` when the run root cannot be written."""
+        if self.run_dir is None:
+            self.run_dir = new_run_dir(self.cfg, name)
+        return self.run_dir
+
     def train(self) -> TrainResult:
         """Run until the budget is spent (or a stop is requested); always leaves the run folder usable.
 
@@ -175,7 +182,7 @@ class Trainer:
         self.prepare()  # setup errors are raised here, before a run folder exists
         if self.run_dir is None:
             try:
-                self.run_dir = new_run_dir(self.cfg)
+                self.create_run_dir()
             except BaseException:
                 self._close()
                 raise

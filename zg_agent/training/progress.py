@@ -20,6 +20,16 @@ from pathlib import Path
 from typing import Any
 
 
+#: how a budget is spent, written into every report
+BUDGET_RULE = (
+    "Budget rule: every run has the same budget of env steps (evaluation episodes are not counted) and is made "
+    "of whole iterations. A PPO rollout (n_steps x n_envs) starts only when it fits, so PPO never exceeds its "
+    "budget. A black-box iteration (popsize x episodes per candidate x episode length) starts when the cost of "
+    "the one before it still fits (the first: its worst case), so with episodes that can end early the last "
+    "one can overshoot by less than one iteration; with fixed-length episodes it never does. The env steps "
+    "each run actually used are in the tables.")
+
+
 def usable_budget(budget: int, iteration_cost: int | None) -> int:
     """The env steps a fresh run can use: the whole iterations of ``iteration_cost`` that fit in ``budget`` (an
     upper bound when episodes can end early)."""

@@ -76,6 +76,18 @@ def new_run_dir(cfg: RunConfig, name: str | None = None) -> Path:
                              f"{exc.strerror or exc}") from None
 
 
+def read_config_dict(run_dir) -> dict:
+    """The run's ``config.yaml`` as a plain dict (``{}`` when missing or unreadable)."""
+    import yaml
+
+    path = Path(run_dir) / "config.yaml"
+    try:
+        data = yaml.safe_load(path.read_text()) if path.is_file() else {}
+    except (OSError, yaml.YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 LOCK_NAME = "run.lock"
 
 
