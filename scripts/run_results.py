@@ -46,7 +46,7 @@ READING_PLACEHOLDER = (
 
 def available_envs(ids: list[str] | None = None) -> list[tuple[str, str]]:
     """``[(env_id, "" or why it cannot be built)]`` for ``ids`` (default Pendulum-v1 and every ``zg/`` id)."""
-    from zg_agent.objective import make_env
+    from zg_agent.envs import make_env
 
     if ids is None:
         try:

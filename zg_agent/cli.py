@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 
 from .config import ALGOS, BACKENDS, ConfigError, load_config, load_run_config
-from .objective import check_env_id
+from .envs import check_env_id, unknown_env_message
 from .session import (RunOutcome, describe_changes, explicit_keys, find_resumable, plan_run, probe_lock,
                       resumed_config, run_one)
 from .training import has_checkpoint, read_status
@@ -62,9 +62,6 @@ def _command_line(prog: str, argv) -> str:
     return " ".join([prog] + [shlex.quote(a) for a in argv])
 
 
-LIST_ENVS = 'python -c "import gymnasium, zg_envs; gymnasium.pprint_registry()"'
-
-
 def check_env(env_id: str, flag: str = "--env") -> str:
     """``env_id`` if it is registered; otherwise a short :class:`ConfigError`: close matches, this project's
     ids and how to list every id."""
@@ -73,24 +70,7 @@ def check_env(env_id: str, flag: str = "--env") -> str:
     except ValueError as exc:
         if "not a registered" not in str(exc):
             raise
-    import difflib
-
-    import gymnasium as gym
-
-    try:
-        import zg_envs  # noqa: F401 - registers the zg/ ids
-    except Exception:  # noqa: BLE001 - the message still works without them
-        pass
-    ids = sorted(gym.registry)
-    close = difflib.get_close_matches(env_id, ids, n=3, cutoff=0.6)
-    ours = [i for i in ids if i.startswith("zg/")]
-    lines = [f"{flag} {env_id!r} is not a registered Gymnasium environment"]
-    if close:
-        lines.append(f"  did you mean: {', '.join(close)}")
-    if ours:
-        lines.append(f"  this project's environments: {', '.join(ours)}")
-    lines.append(f"  list every registered id with: {LIST_ENVS}")
-    raise ConfigError("\n".join(lines)) from None
+    raise ConfigError(unknown_env_message(env_id, flag)) from None
 
 
 # ---------------------------------------------------------------------------------------------- zg-train

@@ -371,7 +371,7 @@ def run_comparison(env_id: str, algos, seeds=(0, 1, 2), budget: int | None = Non
     import sys
 
     from .config import load_run_config
-    from .objective import check_env_id
+    from .envs import check_env_id
 
     algos = list(algos)
     if not algos:

@@ -39,7 +39,7 @@ from typing import Any, Union
 import yaml
 
 from . import logger
-from .objective import BACKENDS
+from .rollout.backends import BACKENDS
 from .optim import OPTIMIZERS
 from .policies import POLICY_KINDS
 

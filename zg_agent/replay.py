@@ -132,7 +132,7 @@ def _ppo_agent(run_dir: Path, cfg) -> _Agent:
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
-    from .objective import make_env
+    from .envs import make_env
 
     model = PPO.load(str(model_path), device="cpu")
     vecnorm = None
@@ -164,17 +164,10 @@ def _render(env):
 
 
 def _episode(env, act, seed: int, render: bool):
-    obs, _ = env.reset(seed=int(seed))
-    frames = [_render(env)] if render else []
-    total, t = 0.0, 0
-    while True:
-        obs, reward, terminated, truncated, _ = env.step(act(obs, t))
-        t += 1
-        total += float(reward)
-        if render:
-            frames.append(_render(env))
-        if terminated or truncated:
-            return total, t, frames
+    from .envs import play_episode
+
+    total, t, frames = play_episode(env, act, seed, render, render_frame=_render)
+    return total, t, frames if render else []
 
 
 def _as_rgb(frame) -> np.ndarray:
@@ -238,7 +231,7 @@ def replay(run_dir, episodes: int | None = None, seed: int | None = None, video=
     Raises:
         ReplayError: not a run folder, no saved solution yet, bad arguments, an env that cannot render.
     """
-    from .objective import make_env
+    from .envs import make_env
     from .training import eval_seeds, read_evaluations
 
     if episodes is not None and (isinstance(episodes, bool) or not isinstance(episodes, (int, np.integer))

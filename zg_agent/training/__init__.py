@@ -1,7 +1,7 @@
 """Training: one budget in environment steps, one evaluation protocol, one set of logger tags.
 
 - :class:`BlackBoxTrainer` (:mod:`.blackbox`) drives any registered ask/tell optimizer (``zerograds``, ``es``,
-  ``cma``, ``random``) through an :class:`~zg_agent.objective.EpisodeObjective`.
+  ``cma``, ``random``) through an :class:`~zg_agent.rollout.EpisodeObjective`.
 - :class:`PPOTrainer` (:mod:`.ppo`) wraps stable-baselines3's ``PPO`` and forwards its records into the same
   logger (:mod:`.sb3_callbacks`; :mod:`.resumable_ppo` checkpoints inside a rollout).
 
@@ -43,7 +43,7 @@ def resume(run_dir, budget: int | None = None, **kwargs) -> TrainResult:
     return TRAINERS[cfg.algo](cfg, run_dir, resume=True, **kwargs).train()
 
 
-__all__ = ["BUDGET_RULE", "BlackBoxTrainer", "EVAL_SEED_BASE", "PPOTrainer", "Progress", "RunFolderError", "RunLock", "TRAINERS",
-           "TrainResult", "Trainer", "budget_note", "env_tag", "eval_seeds", "has_checkpoint", "load_solution",
-           "make_trainer", "new_run_dir", "read_evaluations", "read_status", "resume", "run_dir_name", "train",
-           "usable_budget"]
+__all__ = ["BUDGET_RULE", "BlackBoxTrainer", "EVAL_SEED_BASE", "PPOTrainer", "Progress", "RunFolderError",
+           "RunLock", "TRAINERS", "TrainResult", "Trainer", "budget_note", "env_tag", "eval_seeds", "has_checkpoint",
+           "load_solution", "make_trainer", "new_run_dir", "read_evaluations", "read_status", "resume",
+           "run_dir_name", "train", "usable_budget"]

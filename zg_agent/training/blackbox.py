@@ -1,5 +1,5 @@
 """The black-box trainer: any registered ask/tell optimizer (``zerograds``, ``es``, ``cma``, ``random``)
-through an :class:`~zg_agent.objective.EpisodeObjective`: ``ask`` -> episodes on a backend -> ``tell(-returns)``.
+through an :class:`~zg_agent.rollout.EpisodeObjective`: ``ask`` -> episodes on a backend -> ``tell(-returns)``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from .signals import rng_states, set_rng_states
 
 
 class BlackBoxTrainer(Trainer):
-    """Drives a registered ask/tell optimizer through an :class:`~zg_agent.objective.EpisodeObjective`.
+    """Drives a registered ask/tell optimizer through an :class:`~zg_agent.rollout.EpisodeObjective`.
 
     One iteration: ``ask()`` a population, run every candidate for ``episodes_per_candidate`` episodes with the
     same reset seeds (common random numbers, drawn from ``(seed, iteration)``), ``tell`` the losses
@@ -24,7 +24,7 @@ class BlackBoxTrainer(Trainer):
     """
 
     def _prepare(self) -> None:
-        from ..objective import EpisodeObjective
+        from ..rollout import EpisodeObjective
         from ..optim import make_optimizer
 
         cfg = self.cfg

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..objective import make_env
+from ..envs import check_box_actions, make_env, play_episode
 from .base import Trainer, eval_seeds
 from .progress import usable_budget
 from .run_dir import CHECKPOINT_VERSION, EvalLog, RunFolderError, atomic_write, checkpoint_path, read_checkpoint
@@ -28,13 +28,12 @@ class PPOTrainer(Trainer):
     checkpoint (model, VecNormalize statistics, progress) is written at a rollout boundary after every
     ``checkpoint_every`` rollouts, or, by default, every ``checkpoint_seconds`` of wall time also in the middle of a
     rollout, with the part of the rollout collected so far (:mod:`zg_agent.training.resumable_ppo`); a stop request
-    saves at the next env step. A resumed run continues that rollout but does not repeat the uninterrupted run bit for bit (the envs restart
-    their episodes). A crash or ``kill -9`` in the middle of an update loses that update and what was collected
-    after the last checkpoint.
+    saves at the next env step. A resumed run continues that rollout but does not repeat the uninterrupted run
+    bit for bit (the envs restart their episodes). A crash or ``kill -9`` in the middle of an update loses that
+    update and what was collected after the last checkpoint.
     """
 
     def _prepare(self) -> None:
-        from gymnasium import spaces
         from stable_baselines3.common.env_util import make_vec_env
         from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
@@ -43,9 +42,7 @@ class PPOTrainer(Trainer):
         cfg, opts = self.cfg, self.cfg.options
         probe = make_env(cfg.env_id, cfg.env_kwargs, cfg.max_episode_steps)
         try:
-            if not isinstance(probe.action_space, spaces.Box):
-                raise ValueError(f"env {cfg.env_id!r} has action space {probe.action_space!r}; only "
-                                 f"gymnasium.spaces.Box action spaces are supported")
+            check_box_actions(probe, cfg.env_id)
         finally:
             probe.close()
         rollout = opts.n_steps * opts.n_envs
@@ -228,17 +225,7 @@ class PPOTrainer(Trainer):
         return action
 
     def _episode(self, env, seed: int, render: bool):
-        obs, _ = env.reset(seed=seed)
-        frames = [env.render()] if render else None
-        total, length = 0.0, 0
-        while True:
-            obs, reward, terminated, truncated, _ = env.step(self._predict(obs))
-            total += float(reward)
-            length += 1
-            if render:
-                frames.append(env.render())
-            if terminated or truncated:
-                return total, length, frames
+        return play_episode(env, lambda obs, t: self._predict(obs), seed, render)
 
     def _evaluate(self, final: bool) -> None:
         results = [self._episode(self._eval_env, s, False) for s in eval_seeds(self.cfg.eval_episodes)]

@@ -272,7 +272,7 @@ def load_solution(run_dir):
         >>> policy, theta, sol = load_solution("runs/Pendulum-v1__es__s0__20250101-120000")
         >>> ctrl = policy.controller(theta)   # ctrl(obs, t) -> action
     """
-    from ..objective import make_env
+    from ..envs import make_env
     from ..policies import make_policy
 
     path = Path(run_dir) / "solution.pkl"
