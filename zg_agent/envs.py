@@ -14,6 +14,7 @@ import numpy as np
 from gymnasium import spaces
 
 from .policies import ObsStats, Policy
+from .validation import check_non_empty_str
 
 #: how to list every registered id (quoted in error messages)
 LIST_ENVS = 'python -c "import gymnasium, zg_envs; gymnasium.pprint_registry()"'
@@ -35,8 +36,7 @@ def registered_id(env_id: str) -> str:
 
 def check_env_id(env_id) -> str:
     """Raise ``ValueError`` unless ``env_id`` is a registered Gymnasium id; suggests close matches."""
-    if not isinstance(env_id, str) or not env_id:
-        raise ValueError(f"env_id must be a non-empty string, got {env_id!r}")
+    check_non_empty_str("env_id", env_id)
     try:
         _import_env_package(env_id)
     except ImportError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..validation import check_positive_int
 from .jobs import _EnvConfig
 from .process import ProcessBackend
 from .ray_backend import RayBackend
@@ -15,9 +16,7 @@ def make_backend(name: str, cfg: _EnvConfig, num_workers: int | None = None, ray
     """Build an evaluation backend by name (one of :data:`BACKENDS`)."""
     if name not in BACKENDS:
         raise ValueError(f"backend must be one of {list(BACKENDS)}, got {name!r}")
-    if num_workers is not None and (isinstance(num_workers, bool) or not isinstance(num_workers, int)
-                                    or num_workers < 1):
-        raise ValueError(f"num_workers must be a positive integer or None, got {num_workers!r}")
+    check_positive_int("num_workers", num_workers, allow_none=True)
     if name == "serial":
         options.pop("episode_timeout_s", None)  # episodes run in this process: no timeout (see EpisodeObjective)
         return SerialBackend(cfg, **options)

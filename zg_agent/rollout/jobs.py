@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from ..envs import make_env, run_episode
 from ..policies import Policy, make_policy
+from ..validation import check_seconds
 
 
 @dataclass
@@ -46,11 +47,7 @@ class EpisodeTimeoutError(RuntimeError):
 
 
 def check_timeout(value, name: str = "episode_timeout_s"):
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or not math.isfinite(value):
-        raise ValueError(f"{name} must be None or a number of seconds > 0, got {value!r}")
-    return float(value)
+    return check_seconds(name, value)
 
 
 def build(cfg: _EnvConfig):
