@@ -42,6 +42,21 @@ def _imports(name: str, path: Path, modules) -> set[str]:
     return {d for d in deps if d in modules and d != name}
 
 
+def test_every_import_inside_zg_agent_names_a_module():
+    """Also the imports inside functions, which importing a module does not run."""
+    modules = _module_names()
+    missing = []
+    for name, path in modules.items():
+        package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = package[:len(package) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+                if target not in modules:
+                    missing.append(f"{name}: from {'.' * node.level}{node.module or ''} ({target})")
+    assert not missing, missing
+
+
 def test_no_import_cycles():
     modules = _module_names()
     graph = {m: _imports(m, p, modules) for m, p in modules.items()}
