@@ -31,7 +31,7 @@ CHOICES = [("zg/ShadowCaster-v0", 64_000, 16_384, 4_000), ("Pendulum-v1", 50_000
 
 
 def pick_env() -> tuple[str, int, int, int]:
-    from zg_agent.objective import make_env
+    from zg_agent.envs import make_env
 
     for env_id, budget, ppo_budget, every in CHOICES:
         try:

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from zg_agent.compare import BUDGET_RULE, run_comparison  # noqa: E402
 from zg_agent.config import ALGOS, load_config  # noqa: E402
-from zg_agent.trainers import env_tag  # noqa: E402
+from zg_agent.training import env_tag  # noqa: E402
 
 READING_HEADING = "## Reading"
 READING_PLACEHOLDER = (
@@ -46,7 +46,7 @@ READING_PLACEHOLDER = (
 
 def available_envs(ids: list[str] | None = None) -> list[tuple[str, str]]:
     """``[(env_id, "" or why it cannot be built)]`` for ``ids`` (default Pendulum-v1 and every ``zg/`` id)."""
-    from zg_agent.objective import make_env
+    from zg_agent.envs import make_env
 
     if ids is None:
         try:

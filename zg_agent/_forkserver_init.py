@@ -1,4 +1,4 @@
-"""Imported by the ``forkserver`` process of the process backend (:mod:`zg_agent.objective`), never elsewhere.
+"""Imported by the ``forkserver`` process of the process backend (:mod:`zg_agent.rollout.process`), never elsewhere.
 
 It makes the fork server, and the episode workers forked from it from their first instruction on, ignore
 SIGINT and SIGTERM. A terminal's Ctrl-C, and the SIGTERM that ``timeout`` and cluster schedulers send, reach

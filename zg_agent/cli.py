@@ -29,10 +29,18 @@ import sys
 from pathlib import Path
 
 from .config import ALGOS, BACKENDS, ConfigError, load_config, load_run_config
-from .objective import check_env_id
-from .trainers import TRAINERS, RunFolderError, env_tag, has_checkpoint, new_run_dir, read_status
+from .envs import check_env_id, unknown_env_message
+from .session import (RunOutcome, describe_changes, explicit_keys, find_resumable, plan_run, probe_lock,
+                      resumed_config, run_one)
+from .training import has_checkpoint, read_status
 
 EXIT_INTERRUPTED = 130
+#: the exit status of each :class:`~zg_agent.session.RunOutcome` status
+EXIT_STATUS = {"finished": 0, "interrupted": EXIT_INTERRUPTED, "refused": 2, "failed": 1}
+
+
+def exit_status(outcome: RunOutcome) -> int:
+    return EXIT_STATUS[outcome.status]
 
 
 def version() -> str:
@@ -54,9 +62,6 @@ def _command_line(prog: str, argv) -> str:
     return " ".join([prog] + [shlex.quote(a) for a in argv])
 
 
-LIST_ENVS = 'python -c "import gymnasium, zg_envs; gymnasium.pprint_registry()"'
-
-
 def check_env(env_id: str, flag: str = "--env") -> str:
     """``env_id`` if it is registered; otherwise a short :class:`ConfigError`: close matches, this project's
     ids and how to list every id."""
@@ -65,50 +70,7 @@ def check_env(env_id: str, flag: str = "--env") -> str:
     except ValueError as exc:
         if "not a registered" not in str(exc):
             raise
-    import difflib
-
-    import gymnasium as gym
-
-    try:
-        import zg_envs  # noqa: F401 - registers the zg/ ids
-    except Exception:  # noqa: BLE001 - the message still works without them
-        pass
-    ids = sorted(gym.registry)
-    close = difflib.get_close_matches(env_id, ids, n=3, cutoff=0.6)
-    ours = [i for i in ids if i.startswith("zg/")]
-    lines = [f"{flag} {env_id!r} is not a registered Gymnasium environment"]
-    if close:
-        lines.append(f"  did you mean: {', '.join(close)}")
-    if ours:
-        lines.append(f"  this project's environments: {', '.join(ours)}")
-    lines.append(f"  list every registered id with: {LIST_ENVS}")
-    raise ConfigError("\n".join(lines)) from None
-
-
-class _ProgressBar:
-    """tqdm bar over env steps with the best evaluation return and fps."""
-
-    def __init__(self, total: int, initial: int = 0, desc: str = "", enabled: bool = True):
-        self.bar = None
-        if enabled:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, initial=initial, desc=desc, unit="step", dynamic_ncols=True,
-                            file=sys.stderr, mininterval=0.5)
-        self.n = initial
-
-    def __call__(self, env_steps: int, info: dict) -> None:
-        if self.bar is None:
-            return
-        self.bar.update(max(0, min(env_steps, self.bar.total) - self.n))
-        self.n = min(env_steps, self.bar.total)
-        best = info.get("best_return")
-        self.bar.set_postfix(best=f"{best:.4g}" if best is not None else "-", fps=f"{info.get('fps', 0):.0f}",
-                             refresh=False)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+    raise ConfigError(unknown_env_message(env_id, flag)) from None
 
 
 # ---------------------------------------------------------------------------------------------- zg-train
@@ -147,32 +109,6 @@ def _train_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _matching_runs(run_root, env_id: str, algo: str, seed: int) -> list[Path]:
-    """Run folders of ``env_id``/``algo``/``seed`` under ``run_root``, newest first."""
-    root = Path(run_root)
-    if not root.is_dir():
-        return []
-    prefix = f"{env_tag(env_id)}__{algo}__s{seed}__"
-    runs = [d for d in root.iterdir()
-            if d.is_dir() and d.name.startswith(prefix) and (d / "config.yaml").is_file()]
-    return sorted(runs, key=lambda d: d.stat().st_mtime, reverse=True)
-
-
-def find_resumable(run_root, env_id: str, algo: str, seed: int) -> tuple[Path | None, str]:
-    """``(run folder, why)`` for ``--resume auto``: the newest run of ``env_id``/``algo``/``seed`` under
-    ``run_root`` when it did not finish and has a checkpoint; otherwise ``(None, why a new run starts)``."""
-    for d in _matching_runs(run_root, env_id, algo, seed):
-        status = read_status(d)
-        if status.get("state") == "finished":
-            return None, (f"the latest run {d} finished ({status.get('env_steps', '?')} env steps of a budget of "
-                          f"{status.get('budget', '?')}); to continue it instead, give "
-                          f"--resume {shlex.quote(str(d))} --budget LARGER")
-        if has_checkpoint(d):
-            at = status.get("checkpoint_env_steps", "?")
-            return d, f"resuming {d} ({status.get('state', 'unknown')}, checkpoint at {at} env steps)"
-    return None, f"no unfinished run of {algo} on {env_id} seed {seed} under {run_root}"
-
-
 def train_main(argv: list[str] | None = None) -> int:
     """``zg-train``: returns the exit status (see the module docstring)."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -191,71 +127,12 @@ def train_main(argv: list[str] | None = None) -> int:
             print(f"zg-train: error: budget {cfg.budget} env steps is below the {spent} env steps that the finished "
                   f"run {run_dir} has already used; give a larger budget to continue it", file=sys.stderr)
             return 2
-        if int(status.get("budget") or 0) >= cfg.budget:
+        if plan_run(run_dir, cfg.budget) == "skip":  # finished with at least this budget
             print(f"zg-train: {run_dir} already finished ({status.get('env_steps', '?')} env steps of a budget of "
                   f"{status.get('budget')}); nothing to do (give --budget LARGER to continue it)", file=sys.stderr)
             return 0
-    return run_one(cfg, run_dir, resume=resume, command=command, progress=not args.no_progress, prog="zg-train",
-                   run_name=args.run_name)
-
-
-#: fields that a resumed run may change: they do not change its results (the same seed gives the same numbers
-#: on every backend and worker count) or only extend it (budget)
-RESUMABLE_CHANGES = ("budget", "backend", "num_workers", "ray_address")
-
-
-def _dotted(d: dict, key: str):
-    for part in key.split("."):
-        if not isinstance(d, dict) or part not in d:
-            return None
-        d = d[part]
-    return d
-
-
-def resumed_config(old, new, explicit: set[str], whole: bool, where: str):
-    """The config to resume a run with: the run's own ``old`` config, with the :data:`RESUMABLE_CHANGES` that the
-    command gives explicitly (``explicit`` holds the dotted keys it sets) taken from ``new``. Raises
-    :class:`ConfigError` when the command asks for any other value than the run has: for the keys in ``explicit``,
-    or for every key when ``whole`` (the command names its own config file). ``where`` names the run."""
-    a, b = old.to_dict(), new.to_dict()
-    if whole:
-        keys = {k for k in a if k not in RESUMABLE_CHANGES and k not in ("run_root", "options")}
-        keys |= {f"options.{k}" for k in set(a["options"]) | set(b["options"])}
-    else:
-        keys = {k for k in explicit if k.split(".")[0] not in (*RESUMABLE_CHANGES, "run_root")}
-    diffs = [f"{k}: the run has {_dotted(a, k)!r}, this command gives {_dotted(b, k)!r}"
-             for k in sorted(keys) if _dotted(a, k) != _dotted(b, k)]
-    if diffs:
-        raise ConfigError(f"{where} was started with other settings than this command gives:\n  "
-                          + "\n  ".join(diffs) + "\nA resumed run keeps its config.yaml (only "
-                          + ", ".join(RESUMABLE_CHANGES) + " can change); leave these out to resume it, or start "
-                          "a new run (without --resume)")
-    cfg = old
-    for key in RESUMABLE_CHANGES:
-        if key in explicit:
-            setattr(cfg, key, getattr(new, key))
-    return cfg.validate()
-
-
-def _explicit_keys(fields: dict, overrides) -> set[str]:
-    """Dotted keys that a command sets itself: the given flags and every ``--set`` key."""
-    from .config import parse_override
-
-    keys = {k for k, v in fields.items() if v is not None}
-    return keys | {parse_override(o)[0] for o in overrides}
-
-
-def _changes(old, cfg) -> str:
-    said = [f"{k} {getattr(cfg, k)!r} (was {getattr(old, k)!r})" for k in RESUMABLE_CHANGES
-            if getattr(old, k) != getattr(cfg, k)]
-    return f"; with {', '.join(said)}" if said else ""
-
-
-def _probe_lock(run_dir: Path) -> None:
-    """Refuse a run folder held by another process now, before the slow setup (the trainer takes the lock)."""
-    from .trainers import RunLock
-
-    RunLock(run_dir).acquire().release()
+    return exit_status(run_one(cfg, run_dir, resume=resume, command=command, progress=not args.no_progress,
+                               prog="zg-train", run_name=args.run_name))
 
 
 def _train_setup(args, parser):
@@ -279,10 +156,10 @@ def _train_setup(args, parser):
             raise ConfigError(f"--seed {args.seed} differs from the run's seed {cfg.seed}")
         given = load_config(cfg.algo, cfg.env_id, config=args.config, config_dir=args.config_dir,
                             overrides=args.overrides, **fields)
-        resumed = resumed_config(load_run_config(run_dir), given, _explicit_keys(fields, args.overrides),
+        resumed = resumed_config(load_run_config(run_dir), given, explicit_keys(fields, args.overrides),
                                  whole=bool(args.config or args.config_dir), where=f"--resume {run_dir}: the run")
-        _probe_lock(run_dir)
-        changes = _changes(cfg, resumed)
+        probe_lock(run_dir)
+        changes = describe_changes(cfg, resumed)
         if changes:
             print(f"zg-train: resuming {run_dir}{changes}", file=sys.stderr)
         return run_dir, resumed, has_checkpoint(run_dir)
@@ -295,81 +172,14 @@ def _train_setup(args, parser):
         found, why = find_resumable(cfg.run_root, cfg.env_id, cfg.algo, cfg.seed)
         if found is not None:
             old = load_run_config(found)
-            resumed = resumed_config(load_run_config(found), cfg, _explicit_keys(fields, args.overrides),
+            resumed = resumed_config(load_run_config(found), cfg, explicit_keys(fields, args.overrides),
                                      whole=bool(args.config or args.config_dir),
                                      where=f"--resume auto: the run {found}")
-            _probe_lock(found)
-            print(f"zg-train: {why}{_changes(old, resumed)}", file=sys.stderr)
+            probe_lock(found)
+            print(f"zg-train: {why}{describe_changes(old, resumed)}", file=sys.stderr)
             return found, resumed, True
         print(f"zg-train: --resume auto: starting a new run: {why}", file=sys.stderr)
     return None, cfg, False
-
-
-def _failure_note(prog: str, run_dir: Path) -> str:
-    """What a failed run's folder holds, truthfully."""
-    status = read_status(run_dir)
-    step = status.get("checkpoint_env_steps")
-    if has_checkpoint(run_dir):
-        at = f"at {step} env steps" if step is not None else "it was resumed from"
-        return (f"{prog}: the run folder {run_dir} keeps error.txt and the checkpoint {at}; once the cause is "
-                f"fixed, continue with: zg-train --resume {shlex.quote(str(run_dir))}")
-    held = ", ".join(sorted(p.name for p in run_dir.iterdir() if p.is_file()))
-    return (f"{prog}: the run folder {run_dir} holds {held}; there is no checkpoint (the run failed before its "
-            f"first one)")
-
-
-def run_one(cfg, run_dir, *, resume: bool, command: str, progress: bool, prog: str, desc: str | None = None,
-            run_name: str | None = None) -> int:
-    """Check the setup (exit 2 without creating a folder when it is wrong), then train one run with a progress
-    bar; returns an exit status and prints where the run is. ``run_dir=None`` creates a new run folder (named
-    ``run_name`` when given)."""
-    trainer = TRAINERS[cfg.algo](cfg, run_dir, resume=resume, command=command)
-    try:
-        trainer.prepare()
-    except ValueError as exc:  # ConfigError included
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        if run_dir is None:
-            print(f"{prog}: no run folder was created", file=sys.stderr)
-        return 2
-    except Exception as exc:  # noqa: BLE001 - e.g. a module of the env that cannot be imported
-        print(f"{prog}: error: setup failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    note = trainer.budget_note()
-    if note:
-        print(f"{prog}: note: {note}", file=sys.stderr)
-    if run_dir is None:
-        try:
-            run_dir = new_run_dir(cfg, run_name)
-        except RunFolderError as exc:
-            trainer.close()
-            print(f"{prog}: error: {exc}", file=sys.stderr)
-            return 2
-        trainer.run_dir = run_dir
-    bar = _ProgressBar(cfg.budget, desc=desc or f"{cfg.algo} s{cfg.seed}", enabled=progress)
-    trainer.progress = bar
-    try:
-        result = trainer.train()
-    except RunFolderError as exc:  # in use, an unreadable checkpoint, a budget below what was spent
-        bar.close()
-        print(f"{prog}: error: {exc}\n{prog}: the run folder was left as it was", file=sys.stderr)
-        return 2
-    except Exception as exc:  # noqa: BLE001 - the message and the kept run folder are the report
-        bar.close()
-        print(f"{prog}: error: {exc}\n{_failure_note(prog, run_dir)}", file=sys.stderr)
-        return 1
-    bar.close()
-    final = "-" if result.final_return is None else f"{result.final_return:.4g}"
-    best = "-" if result.best_return is None else f"{result.best_return:.4g}"
-    print(f"{result.status}: {cfg.algo} on {cfg.env_id} seed {cfg.seed}: {result.env_steps} env steps, "
-          f"{result.elapsed_s:.1f} s, final eval return {final}, best {best}\nrun folder: {run_dir}")
-    if result.status == "finished" and result.env_steps < cfg.budget and trainer.iteration_cost:
-        up_to = "up to " if trainer.variable_cost else ""
-        print(f"used {result.env_steps} of {cfg.budget} env steps: one iteration costs {up_to}"
-              f"{trainer.iteration_cost} env steps ({trainer.iteration_desc}) and a run uses whole iterations")
-    if result.status == "interrupted":
-        print(f"resume with: zg-train --resume {shlex.quote(str(run_dir))}")
-        return EXIT_INTERRUPTED
-    return 0
 
 
 # ---------------------------------------------------------------------------------------------- zg-compare

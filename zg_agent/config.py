@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.resources
-import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -38,16 +37,19 @@ from typing import Any, Union
 
 import yaml
 
-from . import logger
-from .objective import BACKENDS
+from .logger import FORMATS
+from .logger import markdown_table as _markdown_table
 from .optim import OPTIMIZERS
 from .policies import POLICY_KINDS
+from .rollout.backends import BACKENDS
+from .validation import check_choice, check_int, check_seconds
 
 #: The black-box (ask/tell) algorithms: every registered optimizer (:data:`zg_agent.optim.OPTIMIZERS`).
 BLACK_BOX_ALGOS: tuple[str, ...] = tuple(OPTIMIZERS)
 #: Every algorithm the trainer knows: the ask/tell optimizers and stable-baselines3's PPO.
 ALGOS: tuple[str, ...] = BLACK_BOX_ALGOS + ("ppo",)
-LOG_FORMATS: tuple[str, ...] = ("tensorboard", "csv", "stdout")
+#: the logger's writers (:data:`zg_agent.logger.FORMATS`)
+LOG_FORMATS: tuple[str, ...] = FORMATS
 RENDER_MODES: tuple[str, ...] = ("auto", "off")
 
 #: The shipped YAML files: ``zg_agent/configs/`` inside the installed package (package data).
@@ -310,18 +312,12 @@ class RunConfig:
         for name, minimum in (("budget", 1), ("eval_every", 1), ("eval_episodes", 1),
                               ("episodes_per_candidate", 1), ("render_every", 1),
                               ("slice_every", 0), ("slice_points", 3), ("seed", 0)):
-            value = getattr(self, name)
-            if value < minimum:
-                raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
-        if self.episode_timeout_s is not None and not (0 < self.episode_timeout_s < math.inf):
-            raise ConfigError(f"episode_timeout_s must be None or a number of seconds > 0, got "
-                              f"{self.episode_timeout_s!r}")
+            check_int(name, getattr(self, name), minimum, error=ConfigError)
+        check_seconds("episode_timeout_s", self.episode_timeout_s, error=ConfigError)
         if not self.checkpoint_seconds >= 0:
             raise ConfigError(f"checkpoint_seconds must be a number >= 0, got {self.checkpoint_seconds!r}")
         for name in ("max_episode_steps", "num_workers", "checkpoint_every"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ConfigError(f"{name} must be None or an integer >= 1, got {value!r}")
+            check_int(name, getattr(self, name), 1, allow_none=True, error=ConfigError)
         if not self.env_id:
             raise ConfigError("env_id must be a non-empty Gymnasium id, got ''")
         expected = ALGO_OPTIONS[self.algo]
@@ -343,8 +339,7 @@ _FIELD_CONVERTERS = {"render": _render_mode}
 
 
 def _check_choice(name, value, allowed):
-    if value not in allowed:
-        raise ConfigError(f"{name} must be one of {list(allowed)}, got {value!r}")
+    check_choice(name, value, allowed, error=ConfigError)
 
 
 # ---------------------------------------------------------------------------------------------- typing
@@ -594,7 +589,7 @@ def hparams(cfg: RunConfig) -> dict[str, Any]:
 def markdown_table(cfg: RunConfig) -> str:
     """The hyperparameters (:func:`hparams`) as a two-column Markdown table (:func:`zg_agent.logger.markdown_table`,
     which escapes ``|`` in keys and values)."""
-    return logger.markdown_table(hparams(cfg), header=("parameter", "value"))
+    return _markdown_table(hparams(cfg), header=("parameter", "value"))
 
 
 __all__ = [

@@ -32,14 +32,14 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from .validation import check_non_empty_str
+
 FORMATS = ("tensorboard", "csv", "stdout")
 
 
 # ---------------------------------------------------------------------------------------------- helpers
 def _check_key(key) -> str:
-    if not isinstance(key, str) or not key:
-        raise ValueError(f"key must be a non-empty string, got {key!r}")
-    return key
+    return check_non_empty_str("key", key)
 
 
 def _to_float(key: str, value) -> float:

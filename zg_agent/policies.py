@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from .validation import check_choice, check_positive_int
+
 POLICY_KINDS = ("open_loop", "linear", "mlp")
 SQUASH_CHOICES = ("tanh", "clip")
 
@@ -140,18 +142,11 @@ class _ActionMap:
 
 
 def _check_squash(squash) -> str:
-    if squash not in SQUASH_CHOICES:
-        raise ValueError(f"squash must be one of {list(SQUASH_CHOICES)}, got {squash!r}")
-    return squash
+    return check_choice("squash", squash, SQUASH_CHOICES)
 
 
 def _check_positive_int(value, name: str, allow_none: bool = False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        allowed = "a positive integer or None" if allow_none else "a positive integer"
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
-    return int(value)
+    return check_positive_int(name, value, allow_none=allow_none)
 
 
 def _check_theta(theta, num_params: int) -> np.ndarray:

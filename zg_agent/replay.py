@@ -1,11 +1,11 @@
 """Replay the saved solution of a run folder: ``zg-replay RUN_DIR [--episodes N] [--video out.mp4] [--seed S]``.
 
 A black-box run (zerograds, es, cma, random) saves its final theta and policy statistics in ``solution.pkl``
-(:func:`zg_agent.trainers.load_solution`); a PPO run saves ``final_model.zip`` (and ``vecnormalize.pkl`` with
+(:func:`zg_agent.training.load_solution`); a PPO run saves ``final_model.zip`` (and ``vecnormalize.pkl`` with
 ``options.normalize``). :func:`replay` reruns that solution the way the trainer evaluates it: the black-box
 controller, or PPO's deterministic policy on normalised observations, one episode per reset seed. By default
 the reset seeds and the number of episodes are the run's own evaluation protocol
-(:func:`zg_agent.trainers.eval_seeds` with ``eval_episodes``), so the mean return equals the run's final
+(:func:`zg_agent.training.eval_seeds` with ``eval_episodes``), so the mean return equals the run's final
 evaluation in ``evaluations.csv``.
 
 With ``video=...`` every episode is rendered (``render_mode="rgb_array"``; the frame after ``reset`` and one
@@ -94,7 +94,7 @@ def _check_run_dir(run_dir):
 
 
 def _no_solution(run_dir: Path, cfg, expected: str) -> ReplayError:
-    from .trainers import read_status
+    from .training import read_status
 
     status = read_status(run_dir)
     state = status.get("state", "unknown")
@@ -114,7 +114,7 @@ def load_agent(run_dir) -> tuple[object, _Agent]:
     if cfg.algo in BLACK_BOX_ALGOS:
         if not (run_dir / "solution.pkl").is_file():
             raise _no_solution(run_dir, cfg, "solution.pkl")
-        from .trainers import load_solution
+        from .training import load_solution
 
         try:
             policy, theta, _ = load_solution(run_dir)
@@ -132,7 +132,7 @@ def _ppo_agent(run_dir: Path, cfg) -> _Agent:
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
-    from .objective import make_env
+    from .envs import make_env
 
     model = PPO.load(str(model_path), device="cpu")
     vecnorm = None
@@ -164,17 +164,10 @@ def _render(env):
 
 
 def _episode(env, act, seed: int, render: bool):
-    obs, _ = env.reset(seed=int(seed))
-    frames = [_render(env)] if render else []
-    total, t = 0.0, 0
-    while True:
-        obs, reward, terminated, truncated, _ = env.step(act(obs, t))
-        t += 1
-        total += float(reward)
-        if render:
-            frames.append(_render(env))
-        if terminated or truncated:
-            return total, t, frames
+    from .envs import play_episode
+
+    total, t, frames = play_episode(env, act, seed, render, render_frame=_render)
+    return total, t, frames if render else []
 
 
 def _as_rgb(frame) -> np.ndarray:
@@ -228,7 +221,7 @@ def replay(run_dir, episodes: int | None = None, seed: int | None = None, video=
         run_dir: a finished run folder of ``zg-train`` / ``zg-compare`` (any algorithm).
         episodes: episodes to run (default: the run's ``eval_episodes``).
         seed: reset seed of the first episode, then ``seed + 1``, ... (default: the run's evaluation seeds,
-            :func:`zg_agent.trainers.eval_seeds`, so the mean return is the run's final evaluation).
+            :func:`zg_agent.training.eval_seeds`, so the mean return is the run's final evaluation).
         video: path of a video to write (``.mp4``, ``.mkv``, ``.webm``, ``.avi`` or ``.mov``) with every
             episode's rendered frames, one episode after the other.
         fps: frames per second of the video (default: the env's ``metadata["render_fps"]``, else 30).
@@ -238,8 +231,8 @@ def replay(run_dir, episodes: int | None = None, seed: int | None = None, video=
     Raises:
         ReplayError: not a run folder, no saved solution yet, bad arguments, an env that cannot render.
     """
-    from .objective import make_env
-    from .trainers import eval_seeds, read_evaluations
+    from .envs import make_env
+    from .training import eval_seeds, read_evaluations
 
     if episodes is not None and (isinstance(episodes, bool) or not isinstance(episodes, (int, np.integer))
                                  or episodes < 1):

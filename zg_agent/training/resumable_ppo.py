@@ -66,3 +66,18 @@ class ResumablePPO(PPO):
             return super().collect_rollouts(env, callback, rollout_buffer, n_rollout_steps - pos)
         finally:
             del rollout_buffer.reset
+
+    # SB3 keeps two counters of the learning schedule in private attributes (``_n_updates``, logged as
+    # ``train/n_updates``, and ``_current_progress_remaining``, which drives the learning-rate and clip-range
+    # schedules) and offers no public way to set them. Restoring a rollout boundary must put them back, or the
+    # schedules would run on from the discarded part; this is the one place that reads and writes them.
+    def schedule_state(self) -> dict[str, Any]:
+        """The step and schedule counters at this moment (see :meth:`set_schedule_state`)."""
+        return {"num_timesteps": int(self.num_timesteps), "n_updates": int(getattr(self, "_n_updates", 0)),
+                "progress_remaining": float(getattr(self, "_current_progress_remaining", 1.0))}
+
+    def set_schedule_state(self, state: dict[str, Any]) -> None:
+        """Put back what :meth:`schedule_state` returned."""
+        self.num_timesteps = state["num_timesteps"]
+        self._n_updates = state["n_updates"]
+        self._current_progress_remaining = state["progress_remaining"]
