@@ -154,8 +154,9 @@ def _train_setup(args, parser):
                               f"leave out --env/--algo or give the matching ones")
         if args.seed is not None and args.seed != cfg.seed:
             raise ConfigError(f"--seed {args.seed} differs from the run's seed {cfg.seed}")
+        # the run's own seed unless --seed says otherwise (it then equals the run's, checked above)
         given = load_config(cfg.algo, cfg.env_id, config=args.config, config_dir=args.config_dir,
-                            overrides=args.overrides, **fields)
+                            overrides=args.overrides, **{**fields, "seed": cfg.seed})
         resumed = resumed_config(load_run_config(run_dir), given, explicit_keys(fields, args.overrides),
                                  whole=bool(args.config or args.config_dir), where=f"--resume {run_dir}: the run")
         probe_lock(run_dir)

@@ -284,6 +284,16 @@ def test_resume_auto_applies_the_rules_of_resume_run_dir(tmp_path, capsys):
     assert code == 2 and "options.sigma: the run has 0.3, this command gives 0.4" in err, err
 
 
+def test_resume_run_dir_with_a_config_file_keeps_the_runs_seed(tmp_path, capsys):
+    run = stopped_run(tmp_path, seed=1)
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("Pendulum-v1:\n  budget: 100000\n  policy: linear\n  max_episode_steps: 40\n"
+                    "  eval_every: 320\n  eval_episodes: 1\n  options:\n    sigma: 0.2\n    popsize: 4\n")
+    code, _, err = train_main_in_process(capsys, "--resume", str(run), "--config", str(mine), "--budget", "640")
+    assert code == 0 and "seed" not in err, err
+    assert read_status(run)["state"] == "finished" and read_status(run)["env_steps"] == 640
+
+
 def test_budget_below_what_was_spent_is_an_error(tmp_path, capsys):
     run = stopped_run(tmp_path, iterations=3)  # 480 env steps
     files = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file() and p.name != "run.lock"}

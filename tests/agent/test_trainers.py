@@ -527,3 +527,57 @@ def test_ppo_stop_request_inside_a_rollout_saves_there_and_resumes(tmp_path, mon
     done = resume(cut.run_dir)
     assert done.status == "finished" and done.env_steps == 960
     assert [r["env_steps"] for r in read_evaluations(cut.run_dir)] == [0, 160, 320, 480, 640, 800, 960]
+def _ppo_cut_inside_a_rollout(tmp_path, monkeypatch):
+    """A PPO run stopped at env step 480, 160 steps into its second rollout (rollouts of 320)."""
+    from zg_agent.trainers import PPOTrainer
+
+    plain = PPOTrainer._evaluate
+
+    def evaluate_then_stop(self, final):
+        plain(self, final)
+        if self.env_steps == 480:
+            self.request_stop()
+
+    monkeypatch.setattr(PPOTrainer, "_evaluate", evaluate_then_stop)
+    cut = train(tiny_config("ppo", tmp_path, budget=960, eval_every=160))
+    monkeypatch.setattr(PPOTrainer, "_evaluate", plain)
+    assert cut.env_steps == 480
+    return cut
+
+
+def test_ppo_stop_before_a_resumed_rollout_continues_keeps_that_rollout(tmp_path, monkeypatch):
+    from zg_agent.trainers import PPOTrainer
+
+    cut = _ppo_cut_inside_a_rollout(tmp_path, monkeypatch)
+    plain = PPOTrainer._open
+
+    def open_then_stop(self):  # a SIGTERM after the checkpoint is loaded, before learn() takes a step
+        plain(self)
+        self.request_stop()
+
+    monkeypatch.setattr(PPOTrainer, "_open", open_then_stop)
+    early = resume(cut.run_dir)
+    monkeypatch.setattr(PPOTrainer, "_open", plain)
+    assert early.status == "interrupted" and early.env_steps == 480
+    with open(cut.run_dir / "checkpoints" / "checkpoint.pkl", "rb") as f:
+        ckpt = pickle.load(f)
+    assert ckpt["progress"]["env_steps"] == 480 and ckpt["rollout"]["pos"] * 2 == 160  # the rollout is kept
+    done = resume(cut.run_dir)
+    assert done.status == "finished" and done.env_steps == 960
+    assert [r["env_steps"] for r in read_evaluations(cut.run_dir)] == [0, 160, 320, 480, 640, 800, 960]
+
+
+def test_ppo_budget_that_cannot_finish_a_begun_rollout_is_refused(tmp_path, monkeypatch):
+    from zg_agent.trainers import RunFolderError
+
+    cut = _ppo_cut_inside_a_rollout(tmp_path, monkeypatch)
+    before = {p.name: p.read_bytes() for p in sorted(cut.run_dir.rglob("*")) if p.is_file()}
+    with pytest.raises(RunFolderError, match=r"160 env steps into a rollout that began at env step 320.*"
+                                             r"a budget of at least 640"):
+        resume(cut.run_dir, budget=480)
+    assert {p.name: p.read_bytes() for p in sorted(cut.run_dir.rglob("*")) if p.is_file()} == before
+    done = resume(cut.run_dir, budget=640)
+    assert done.status == "finished" and done.env_steps == 640
+    assert [r["env_steps"] for r in read_evaluations(cut.run_dir)] == [0, 160, 320, 480, 640]
+
+

@@ -99,6 +99,21 @@ class PPOTrainer(Trainer):
                                  f"instead") from None
         self._checkpoint_written()
 
+    def _check_budget_covers(self, ckpt: dict[str, Any]) -> None:
+        """PPO trains on whole rollouts: a checkpoint inside one needs a budget that finishes it."""
+        prefix = ckpt.get("rollout")
+        if not prefix:
+            return super()._check_budget_covers(ckpt)
+        spent = int(ckpt["progress"]["env_steps"])
+        start = spent - int(prefix["pos"]) * self.cfg.options.n_envs
+        end = start + self.iteration_cost
+        if self.cfg.budget < end:
+            raise RunFolderError(
+                f"budget {self.cfg.budget} env steps cannot finish the run in {str(self.run_dir)!r}: its checkpoint "
+                f"is {spent - start} env steps into a rollout that began at env step {start}, and PPO trains on "
+                f"whole rollouts of {self.iteration_cost} steps; give a budget of at least {end} (--budget {end} "
+                f"finishes that rollout and the run there, with a final evaluation)")
+
     def _open(self) -> None:
         cfg = self.cfg
         resume_step = self.env_steps if self.resume else None
@@ -123,15 +138,16 @@ class PPOTrainer(Trainer):
             self._write_checkpoint()
         # whole rollouts only, never past the budget (SB3 would finish a started rollout); a resumed rollout
         # began at env_steps - prefix
+        # began at env_steps - prefix (a budget that cannot finish it was refused by _check_budget_covers)
         prefix = self._prefix_steps
         start = self.env_steps - prefix
         remaining = usable_budget(cfg.budget - start, self.iteration_cost) - prefix
-        if remaining <= 0 and prefix:  # the rollout begun cannot be finished within this budget: dropped
-            self.model.resume_prefix = None
-            self.env_steps = self.model.num_timesteps = start
-            remaining = 0
         self.target_steps = self.env_steps + remaining
-        if remaining > 0 and not self.stop_requested:
+        if remaining > 0 and self.stop_requested:
+            # asked to stop before learn() took a step: the checkpoint on disk is this very state, a rollout
+            # begun included; writing a boundary checkpoint here would drop that rollout
+            return
+        if remaining > 0:
             self.model.learn(total_timesteps=remaining, callback=callbacks(self), reset_num_timesteps=False,
                              progress_bar=False, log_interval=1)
         if self.clean_stop_step is not None:
