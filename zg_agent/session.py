@@ -22,7 +22,7 @@ from .training.run_dir import read_config_dict
 
 #: fields that a resumed run may change: they do not change its results (the same seed gives the same numbers
 #: on every backend and worker count) or only extend it (budget)
-RESUMABLE_CHANGES = ("budget", "backend", "num_workers", "ray_address")
+RESUMABLE_CHANGES = ("budget", "backend", "num_workers", "ray_address", "episode_timeout_s")
 
 
 # ---------------------------------------------------------------------------------------------- planning

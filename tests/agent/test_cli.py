@@ -294,6 +294,14 @@ def test_resume_run_dir_with_a_config_file_keeps_the_runs_seed(tmp_path, capsys)
     assert read_status(run)["state"] == "finished" and read_status(run)["env_steps"] == 640
 
 
+def test_resume_can_add_an_episode_timeout(tmp_path, capsys):
+    run = stopped_run(tmp_path)
+    code, _, err = train_main_in_process(capsys, "--resume", str(run), "--set", "episode_timeout_s=30",
+                                         "--budget", "480")
+    assert code == 0 and "episode_timeout_s 30.0 (was None)" in err, err
+    assert "episode_timeout_s: 30.0" in (run / "config.yaml").read_text()
+
+
 def test_budget_below_what_was_spent_is_an_error(tmp_path, capsys):
     run = stopped_run(tmp_path, iterations=3)  # 480 env steps
     files = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file() and p.name != "run.lock"}
