@@ -28,6 +28,15 @@ def check_int(name: str, value, minimum: int, *, allow_none: bool = False, error
     return int(value)
 
 
+def check_positive(name: str, value, *, allow_zero: bool = False) -> float:
+    """Validate a positive float option, naming it in the error."""
+    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
+    ok = ok and np.isfinite(value) and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        raise ValueError(f"{name} must be a finite number {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+    return float(value)
+
+
 def check_positive_int(name: str, value, *, allow_none: bool = False) -> int | None:
     """``int(value)`` for an integer ``>= 1`` (or ``None`` with ``allow_none``)."""
     if value is None and allow_none:

@@ -14,6 +14,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+# Option validators live with every other zg_agent validator; imported here for the optimizers.
+from ..validation import check_choice, check_int, check_positive  # noqa: F401
+
 NONFINITE_POLICIES = ("raise", "worst")
 
 
@@ -189,25 +192,3 @@ class Optimizer(abc.ABC):
 
     @abc.abstractmethod
     def _load_state_dict(self, state: dict[str, Any]) -> None: ...
-
-
-def check_positive(name: str, value, *, allow_zero: bool = False) -> float:
-    """Validate a positive float option, naming it in the error."""
-    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
-    ok = ok and np.isfinite(value) and (value >= 0 if allow_zero else value > 0)
-    if not ok:
-        raise ValueError(f"{name} must be a finite number {'>= 0' if allow_zero else '> 0'}, got {value!r}")
-    return float(value)
-
-
-def check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def check_choice(name: str, value, allowed) -> str:
-    allowed = tuple(allowed)
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
-    return value
