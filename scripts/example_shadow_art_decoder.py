@@ -134,7 +134,7 @@ def main(argv=None) -> int:
                run("decoder", env, args.evaluations, args.seed, args.sigma, args.popsize, args.lr_decoder)]
 
     print(f"ShadowArt-v0 K={args.grid} ({dim:,} voxels), {args.evaluations:,} black-box evaluations, seed {args.seed}")
-    print(f"| design | parameters | loss | normalised (0 = empty start, 1 = visual hull) | seconds |")
+    print("| design | parameters | loss | normalised (0 = empty start, 1 = visual hull) | seconds |")
     print("| --- | ---: | ---: | ---: | ---: |")
     print(f"| empty start | - | {empty:.4f} | 0.00 | - |")
     for r in results:

@@ -283,7 +283,7 @@ class ZeroGradsFunction(torch.nn.Module):
         changed = sorted(k for k in self.options if k != "sigma" and state["options"].get(k) != self.options[k])
         if changed:
             raise ValueError(
-                f"state was saved with other settings: "
+                "state was saved with other settings: "
                 + ", ".join(f"{k}={state['options'].get(k)!r} (here {self.options[k]!r})" for k in changed)
             )
         self.options["sigma"] = float(state["options"]["sigma"])  # a schedule may have moved it
