@@ -45,12 +45,13 @@ class PPOTrainer(Trainer):
             check_box_actions(probe, cfg.env_id)
         finally:
             probe.close()
-        rollout = opts.n_steps * opts.n_envs
+        n_steps = opts.resolved("n_steps")
+        rollout = n_steps * opts.n_envs
         self.iteration_cost = rollout
-        self.iteration_desc = f"one PPO rollout, n_steps {opts.n_steps} x n_envs {opts.n_envs}"
+        self.iteration_desc = f"one PPO rollout, n_steps {n_steps} x n_envs {opts.n_envs}"
         if cfg.budget < rollout:
             raise ValueError(f"budget {cfg.budget} env steps is smaller than one PPO rollout on {cfg.env_id!r}: "
-                             f"n_steps {opts.n_steps} x n_envs {opts.n_envs} = {rollout}; raise the budget to at "
+                             f"n_steps {n_steps} x n_envs {opts.n_envs} = {rollout}; raise the budget to at "
                              f"least {rollout} or lower options.n_steps / options.n_envs")
 
         def env_fn():
@@ -62,7 +63,7 @@ class PPOTrainer(Trainer):
         self._prefix_steps = 0
         if not self.resume:
             if opts.normalize:
-                self.venv = VecNormalize(self.venv, gamma=opts.gamma)
+                self.venv = VecNormalize(self.venv, gamma=opts.resolved("gamma"))
             try:
                 self.model = ResumablePPO(opts.policy, self.venv, seed=cfg.seed, device="cpu", verbose=0,
                                           **opts.ppo_kwargs())
