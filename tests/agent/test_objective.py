@@ -535,3 +535,25 @@ def test_ray_backend_episode_timeout_names_the_chunk(monkeypatch):
         backend.run(jobs, {})
     assert info.value.jobs == range(0, 2)
     assert 0.3 < backend._ray.waits[0] <= 0.4 and len(backend._ray.killed) == 2 and backend._actors is None
+
+
+@pytest.mark.parametrize("kwargs, horizon", [({}, 8), ({"n_casters": 12}, 12), ({"n_casters": 3}, 3)])
+def test_open_loop_horizon_follows_the_env(kwargs, horizon):
+    # no max_episode_steps: the env's own horizon (here n_casters) is the open-loop horizon and episode length
+    with EpisodeObjective("zg/ShadowCaster-v0", dict(kwargs, resolution=16), "open_loop") as obj:
+        assert obj.horizon == horizon and obj.policy.num_params == horizon * obj.action_space.shape[0]
+        assert obj.evaluate(obj.initial_params(), [0]).lengths.ravel().tolist() == [horizon]
+    with EpisodeObjective("zg/ShadowCaster-v0", dict(kwargs, resolution=16), "open_loop", max_episode_steps=2) as obj:
+        assert obj.horizon == 2  # a configured limit below the env's horizon wins
+
+
+def test_load_solution_uses_the_same_horizon_as_training(tmp_path):
+    from zg_agent.config import load_config
+    from zg_agent.training import load_solution, train
+
+    cfg = load_config("random", "zg/ShadowCaster-v0", budget=24, eval_every=24, run_root=str(tmp_path),
+                      overrides=["env_kwargs.n_casters=3", "env_kwargs.resolution=16", "options.popsize=4",
+                                 "log_formats=[csv]", "render=off"])
+    result = train(cfg)
+    policy, theta, _ = load_solution(result.run_dir)
+    assert policy.horizon == 3 and theta.size == 3 * policy.action_space.shape[0]

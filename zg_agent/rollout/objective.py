@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..envs import check_box_actions, make_env, run_episode
+from ..envs import check_box_actions, episode_horizon, make_env, run_episode
 from ..policies import ObsStats, make_policy
 from .backends import BACKENDS, make_backend
 from .serial import SerialBackend
@@ -46,7 +46,8 @@ class EpisodeObjective:
         policy_kind: ``"open_loop"``, ``"linear"`` or ``"mlp"`` (:func:`zg_agent.policies.make_policy`).
         policy_options: keyword arguments of that policy (``knots``, ``hidden_sizes``, ``squash``, ...).
         episodes: episodes per candidate that :meth:`episode_seeds` hands out by default.
-        max_episode_steps: time limit (overrides the registered one). Also the open-loop horizon.
+        max_episode_steps: time limit (overrides the registered one). The horizon (also the open-loop one) is
+            the smallest of it, the registered limit and the env's ``unwrapped.horizon``.
         backend: ``"serial"``, ``"process"`` or ``"ray"``.
         num_workers: processes / actors for the parallel backends (default: all CPUs).
         ray_address: Ray cluster address; ``None`` = local instance.
@@ -98,12 +99,11 @@ class EpisodeObjective:
         env = make_env(env_id, self.env_kwargs, max_episode_steps)
         try:
             check_box_actions(env, env_id)
-            spec_steps = env.spec.max_episode_steps if env.spec is not None else None
             self.max_episode_steps = max_episode_steps
-            self.horizon = max_episode_steps or spec_steps
+            self.horizon = episode_horizon(env, max_episode_steps)
             if self.horizon is None and policy_kind == "open_loop":
                 raise ValueError(f"max_episode_steps is required for env {env_id!r} with the 'open_loop' "
-                                 f"policy: the env has no registered time limit to use as the horizon")
+                                 f"policy: the env has no horizon or registered time limit to use")
             self.policy = make_policy(policy_kind, env.observation_space, env.action_space, self.horizon,
                                       **self.policy_options)
         except BaseException:
