@@ -156,7 +156,6 @@ class PPOTrainer(Trainer):
             # just begun are discarded with it
             self.env_steps = self.clean_stop_step
             return
-        self.env_steps = int(self.model.num_timesteps)
         self.keep_boundary()  # learn() returned after its last update: a consistent state
         if self.budget_spent():
             if self.last_eval_step != self.env_steps:
@@ -280,15 +279,16 @@ class PPOTrainer(Trainer):
         from .resumable_ppo import rollout_prefix
 
         prefix = rollout_prefix(self.model)
-        if prefix is None:
-            # nothing stored yet: the state of the rollout boundary; a buffer that cannot be stored (dict
-            # observations) keeps the boundary checkpoint on disk
-            if self.model.rollout_buffer.pos == 0 and self._ckpt_iteration != self.iteration:
-                self.env_steps = int(self.model.num_timesteps) - self.model.n_envs
-                self._write_checkpoint()
-            return
-        self.env_steps = int(self.model.num_timesteps) - self.model.n_envs
-        self._write_checkpoint(rollout=prefix)
+        if prefix is None and (self.model.rollout_buffer.pos != 0 or self._ckpt_iteration == self.iteration):
+            return  # a buffer that cannot be stored (dict observations) keeps the boundary checkpoint on disk
+        # nothing stored yet (prefix None): the state of the rollout boundary. Either way the checkpoint holds the
+        # steps before the one being taken; the trainer's count goes back to SB3's afterwards
+        now = self.env_steps
+        self.env_steps = now - self.model.n_envs
+        try:
+            self._write_checkpoint(rollout=prefix)
+        finally:
+            self.env_steps = now
 
     def _write_checkpoint(self, rollout: dict[str, Any] | None = None) -> None:
         """Save the model, VecNormalize statistics, progress and RNG states (call at a rollout boundary, or with
