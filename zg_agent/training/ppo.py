@@ -23,8 +23,8 @@ from .signals import rng_states, set_rng_states
 class PPOTrainer(Trainer):
     """stable-baselines3 ``PPO`` with the shared budget, evaluation protocol, logger tags and run folder.
 
-    SB3's own records (``rollout/``, ``train/``, ``time/fps``) are forwarded into the run's logger by a
-    ``KVWriter``; evaluation, checkpoints and Ctrl-C / SIGTERM are handled by callbacks, one job each. A
+    SB3's own records (``rollout/``, ``train/``, ``time/``) go into the run's logger, which the model logs into;
+    evaluation, checkpoints and Ctrl-C / SIGTERM are handled by callbacks, one job each. A
     checkpoint (model, VecNormalize statistics, progress) is written at a rollout boundary after every
     ``checkpoint_every`` rollouts, or, by default, every ``checkpoint_seconds`` of wall time also in the middle of a
     rollout, with the part of the rollout collected so far (:mod:`zg_agent.training.resumable_ppo`); a stop request
@@ -126,12 +126,11 @@ class PPOTrainer(Trainer):
         self._render_env = None
 
     def _run(self) -> None:
-        from stable_baselines3.common.logger import Logger as SB3Logger
-
-        from .sb3_callbacks import ForwardWriter, callbacks
+        from .sb3_callbacks import callbacks
 
         cfg = self.cfg
-        self.model.set_logger(SB3Logger(folder=None, output_formats=[ForwardWriter(self)]))
+        self.logger.before_dump = self._run_wide_times
+        self.model.set_logger(self.logger)
         if self.state.num_evals == 0:
             self._log_hparams_text()
             self._evaluate(final=False)
@@ -167,6 +166,16 @@ class PPOTrainer(Trainer):
             self.model.save(str(self.run_dir / "final_model.zip"))
             if cfg.options.normalize:
                 self.venv.save(str(self.run_dir / "vecnormalize.pkl"))
+
+    def _run_wide_times(self, logger, step: int) -> None:
+        """At SB3's own dumps (they hold its ``time/fps``): fps and elapsed time over the whole run, resumed
+        parts included, like the black-box trainer's."""
+        if "time/fps" not in logger.name_to_value:
+            return
+        elapsed = self.elapsed()
+        logger.record("time/fps", step / max(elapsed, 1e-9))
+        logger.record("time/elapsed_s", elapsed)
+        logger.record("time/total_timesteps", float(step))
 
     # ------------------------------------------------------------------ what the SB3 callbacks call
     @property

@@ -1,5 +1,5 @@
 """What connects stable-baselines3's ``learn`` loop to :class:`~zg_agent.training.ppo.PPOTrainer` (imported only
-for PPO runs): a ``KVWriter`` that forwards SB3's records into the run's logger, and callbacks with one job each.
+for PPO runs): callbacks with one job each. (SB3's records need no bridge: the model logs into the run's logger.)
 
 SB3 calls every callback of a list on each event, in order, whatever the ones before returned; so the list is
 :class:`StepsCallback` (the one place that copies SB3's step count into the trainer) first, then
@@ -11,35 +11,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
-from stable_baselines3.common.logger import KVWriter
 
-from .diagnostics import numeric
 
 if TYPE_CHECKING:
     from .ppo import PPOTrainer
-
-
-class ForwardWriter(KVWriter):
-    """Forwards SB3's logger records (numbers only) into the run's logger at SB3's step."""
-
-    def __init__(self, trainer: PPOTrainer):
-        self.trainer = trainer
-
-    def write(self, key_values, key_excluded, step: int = 0) -> None:
-        tr = self.trainer
-        for key, value in key_values.items():
-            v = numeric(value)
-            if v is not None and key not in ("time/fps", "time/time_elapsed"):
-                tr.logger.record(key, v)
-        elapsed = tr.elapsed()
-        # fps over the whole run (resumed parts included), like the black-box trainer's
-        tr.logger.record("time/fps", step / max(elapsed, 1e-9))
-        tr.logger.record("time/elapsed_s", elapsed)
-        tr.logger.record("time/total_timesteps", float(step))
-        tr.logger.dump(int(step))
-
-    def close(self) -> None:
-        pass
 
 
 class _TrainerCallback(BaseCallback):
