@@ -13,7 +13,7 @@ import numpy as np
 from stable_baselines3.common.logger import HParam, HumanOutputFormat, Image, KVWriter
 from stable_baselines3.common.logger import Logger as SB3Logger
 
-from .logger import figure_to_image, to_uint8_image
+from .images import figure_to_image, to_uint8_image
 from .tables import flatten_dict
 from .validation import check_non_empty_str
 
@@ -61,7 +61,7 @@ class Logger(SB3Logger):
         super().record(key, _to_float(key, value), exclude)
 
     def record_image(self, key: str, image) -> None:
-        """An image (``uint8 H x W x 3``; see :func:`~zg_agent.logger.to_uint8_image` for what else is accepted)."""
+        """An image (``uint8 H x W x 3``; see :func:`~zg_agent.images.to_uint8_image` for what else is accepted)."""
         key = check_non_empty_str("key", key)
         super().record(key, Image(to_uint8_image(image, key), "HWC"), exclude=_NOT_SCALARS)
 
