@@ -113,11 +113,15 @@ def test_linear_policy_obs_stats_cover_every_visited_state():
         res = obj.evaluate(_thetas(obj, 2, scale=0.1), [0, 1])
         assert res.obs_stats.count == res.env_steps == 100
         before = obj.policy.state_dict()
-        assert before["count"] == 0  # evaluate itself never updates the statistics
-        obj.policy.update_statistics(res.obs_stats)
+        assert before["count"] == 0  # evaluate leaves the statistics alone unless asked
+        again = obj.evaluate(_thetas(obj, 2, scale=0.1), [0, 1], update_statistics=True)
         assert obj.policy.state_dict()["count"] == 100
+        np.testing.assert_array_equal(obj.policy.stats.mean, again.obs_stats.mean)
         # MountainCar positions start in [-0.6, -0.4] and move slowly
         assert -0.8 < obj.policy.stats.mean[0] < -0.2
+        # rollout() uses the statistics it was given and changes nothing
+        obj.rollout(_thetas(obj, 1, scale=0.1)[0], 3)
+        assert obj.policy.state_dict()["count"] == 100
 
 
 def test_mountain_car_open_loop_full_throttle_reaches_episode_limit():

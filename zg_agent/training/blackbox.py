@@ -115,9 +115,8 @@ class BlackBoxTrainer(Trainer):
             seeds = self.objective.episode_seeds(self.iteration)
             mean_before = opt.mean
             candidates = opt.ask()
-            res = self.objective.evaluate(candidates, seeds)
+            res = self.objective.evaluate(candidates, seeds, update_statistics=True)
             metrics = opt.tell(candidates, res.losses)
-            self.policy.update_statistics(res.obs_stats)
             self.iteration += 1
             self.env_steps += res.env_steps
             self.state.last_cost = res.env_steps
