@@ -129,7 +129,7 @@ def test_zg_replay_is_an_entry_point():
     import tomllib
 
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts["zg-replay"] == "zg_agent.replay:main"
+    assert scripts["zg-replay"] == "zg_agent.cli:replay_main"
 
 
 def test_a_run_without_a_saved_solution_yet(tmp_path):
