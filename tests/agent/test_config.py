@@ -1,6 +1,5 @@
 """Run configuration: YAML per algorithm keyed by env id, typed overrides, clear errors."""
 
-import dataclasses
 import fnmatch
 import os
 import shutil

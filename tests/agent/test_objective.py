@@ -12,44 +12,10 @@ import time
 import gymnasium as gym
 import numpy as np
 import pytest
-from gymnasium import spaces
 
 from zg_agent.objective import BACKENDS, EpisodeObjective, _EnvConfig, make_backend
 from zg_agent.policies import make_policy
-
-
-class ToyEnv(gym.Env):
-    """Five steps; reward -|a - target|^2; NaN reward when a[0] > nan_above; renders a tiny image."""
-
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
-
-    def __init__(self, nan_above: float = np.inf, render_mode=None):
-        self.observation_space = spaces.Box(-np.inf, np.inf, (2,), np.float32)
-        self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
-        self.nan_above = nan_above
-        self.render_mode = render_mode
-        self.t = 0
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.target = self.np_random.uniform(-0.5, 0.5, 2)
-        self.t = 0
-        return np.array([self.t, self.target[0]], np.float32), {}
-
-    def step(self, action):
-        self.t += 1
-        reward = -float(np.sum((action - self.target) ** 2))
-        if action[0] > self.nan_above:
-            reward = float("nan")
-        return np.array([self.t, self.target[0]], np.float32), reward, self.t >= 5, False, {}
-
-    def render(self):
-        return np.full((4, 6, 3), 10 * self.t, np.uint8)
-
-
-if "zgtest/Toy-v0" not in gym.registry:
-    gym.register("zgtest/Toy-v0", entry_point=ToyEnv)
-    gym.register("zgtest/ToyLimited-v0", entry_point=ToyEnv, max_episode_steps=5)
+import toy_envs  # noqa: F401 - registers zgtest/Toy-v0, zgtest/ToyLimited-v0 and Hanging-v0
 
 
 def _thetas(obj, n, seed=0, scale=1.0):
@@ -479,14 +445,14 @@ def test_process_backend_episode_timeout_names_candidate_and_seed():
     from zg_agent.objective import EpisodeTimeoutError
 
     # reset seed 7 makes the env sleep for two minutes; the timeout stops the workers after about a second
-    with EpisodeObjective("hanging_env:Hanging-v0", policy_kind="linear", backend="process", num_workers=2,
+    with EpisodeObjective("toy_envs:Hanging-v0", policy_kind="linear", backend="process", num_workers=2,
                           episode_timeout_s=1.0) as obj:
         thetas = _thetas(obj, 3)
         ref = obj.evaluate(thetas, [1, 2])  # no hanging seed: the timeout changes nothing
         assert obj.backend.pids
         t0 = time.perf_counter()
         with pytest.raises(EpisodeTimeoutError, match=r"candidate [0-2] \(of 3\) with reset seed 7 ran longer "
-                                                      r"than episode_timeout_s=1 s on env 'hanging_env:Hanging-v0'"):
+                                                      r"than episode_timeout_s=1 s on env 'toy_envs:Hanging-v0'"):
             obj.evaluate(thetas, [1, 7])
         assert time.perf_counter() - t0 < 20
         assert obj.backend.pids == []  # the hung workers were killed
@@ -530,7 +496,7 @@ def test_ray_backend_episode_timeout_names_the_chunk(monkeypatch):
     # the actors of a real Ray session cannot import a test module, so Ray's calls are stood in for
     monkeypatch.setattr(_RaySession, "release", classmethod(lambda cls, ray, ticket: None))
     backend = object.__new__(RayBackend)
-    backend.cfg = _EnvConfig("hanging_env:Hanging-v0", {}, None, "linear", {}, None)
+    backend.cfg = _EnvConfig("toy_envs:Hanging-v0", {}, None, "linear", {}, None)
     backend._ray, backend._actors, backend._session = _HungRay(), [_HungActor(), _HungActor()], None
     backend.num_workers, backend.chunks_per_worker, backend.episode_timeout_s = 2, 1, 0.2
     jobs = [(np.zeros(2), s) for s in (1, 7, 1, 7)]  # 2 chunks of 2 episodes

@@ -7,62 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 import pytest
-from gymnasium import spaces
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+import toy_envs  # noqa: F401 - registers the TestToy*-v0 ids
 from zg_agent.config import ALGOS, BLACK_BOX_ALGOS, load_config
 from zg_agent.trainers import (eval_seeds, has_checkpoint, load_solution, read_evaluations, read_status, resume,
                                train)
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_TAGS = ("rollout/ep_rew_mean", "eval/mean_reward", "time/fps", "time/elapsed_s")
-
-
-# ---------------------------------------------------------------------------------------------- a toy env
-class ToyPointEnv(gym.Env):
-    """A point on a line steered to 0.5; renders a small picture; can return NaN rewards on request, end its
-    episodes after a random number of steps, or fail to render (like a missing display library)."""
-
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
-
-    def __init__(self, horizon: int = 5, nan_from_step: int | None = None, random_length: bool = False,
-                 render_fails: bool = False, render_mode=None):
-        self.action_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
-        self.observation_space = spaces.Box(-10.0, 10.0, (2,), np.float32)
-        self.horizon, self.nan_from_step, self.render_mode = horizon, nan_from_step, render_mode
-        self.random_length, self.render_fails = random_length, render_fails
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.x, self.t = float(self.np_random.uniform(-0.1, 0.1)), 0
-        self.length = int(self.np_random.integers(1, self.horizon + 1)) if self.random_length else self.horizon
-        return np.array([self.x, 0.0], np.float32), {}
-
-    def step(self, action):
-        self.x += 0.3 * float(action[0])
-        self.t += 1
-        reward = -abs(self.x - 0.5)
-        if self.nan_from_step is not None and self.t >= self.nan_from_step and action[0] > 0:
-            reward = float("nan")
-        return np.array([self.x, self.t], np.float32), reward, self.t >= self.length, False, {}
-
-    def render(self):
-        if self.render_fails:
-            raise ImportError("drawlib is not installed")
-        img = np.zeros((8, 16, 3), np.uint8)
-        img[:, int(np.clip((self.x + 1) * 7.5, 0, 15))] = 255
-        return img
-
-
-gym.register("TestToyPoint-v0", entry_point=ToyPointEnv)
-# episodes of 1 to 10 steps under a time limit of 10
-gym.register("TestToyVarLen-v0", entry_point=ToyPointEnv, max_episode_steps=10,
-             kwargs={"horizon": 10, "random_length": True})
-gym.register("TestToyDiscrete-v0", entry_point="gymnasium.envs.classic_control.cartpole:CartPoleEnv",
-             max_episode_steps=20)
 
 
 # ---------------------------------------------------------------------------------------------- helpers
