@@ -1,6 +1,6 @@
 """The PPO trainer: stable-baselines3's ``PPO`` (Schulman et al. 2017, https://arxiv.org/abs/1707.06347) with
 the shared budget, evaluation protocol, logger tags and run folder. SB3 is imported only when a PPO run is
-prepared; its callbacks and the writer that forwards its records are in :mod:`zg_agent.training.sb3_callbacks`.
+prepared; its callbacks are in :mod:`zg_agent.training.sb3_callbacks`, and the model logs into the run's logger.
 """
 
 from __future__ import annotations
