@@ -17,7 +17,7 @@ ENV = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
 
 
 def zg_replay(*args, timeout=120):
-    return subprocess.run([sys.executable, "-m", "zg_agent.replay", *map(str, args)], env=ENV, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "zg_agent.cli.replay", *map(str, args)], env=ENV, capture_output=True,
                           text=True, timeout=timeout, cwd=ROOT)
 
 

@@ -69,3 +69,7 @@ def replay_main(argv: list[str] | None = None) -> int:
     if result.video is not None:
         print(f"video: {result.video} ({result.frames} frames at {result.fps:g} fps)")
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(replay_main())
