@@ -66,3 +66,21 @@ def test_hard_raster_example_trains_through_the_black_box(tmp_path, capsys):
     initial = float(next(line for line in printed.splitlines() if line.startswith("| initial")).split("|")[2])
     assert float(row.split("|")[2]) < initial and "| 480 |" in row  # 30 steps x 16 evaluations
     assert out.stat().st_size > 10_000
+
+
+def test_bench_envs_reports_each_env_against_a_reference_of_the_same_run(tmp_path):
+    bench = load("bench_envs")
+    out = tmp_path / "envs.md"
+    assert bench.main(["--seconds", "0.05", "--only", "hopper", "--out", str(out)]) == 0
+    assert bench.main(["--seconds", "0.05", "--only", "TreeGrowth", "--out", str(tmp_path / "tree.md")]) == 0
+    rows = {}
+    for path in (out, tmp_path / "tree.md"):
+        for line in path.read_text().splitlines():
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if cells[0].startswith(("CharacterLocomotion", "TreeGrowth")):
+                rows[cells[0]] = cells
+    hopper, tree = rows["CharacterLocomotion-v0 hopper"], rows["TreeGrowth-v0 64x64, G=6"]
+    assert hopper[4] == "HopperBulletEnv-v0" and tree[4] == "numpy workload"
+    for cells in (hopper, tree):
+        rate, ref_rate, ratio = (float(c.rstrip("/s").replace(",", "")) for c in cells[1:2] + cells[5:7])
+        assert rate > 0 and ref_rate > 0 and ratio == pytest.approx(rate / ref_rate, rel=0.02, abs=0.001)
