@@ -293,7 +293,8 @@ class CharacterLocomotionEnv(BulletEnv, PickleByArguments):
 
     def _target_distance(self, forward_kinematics: bool = False) -> float:
         """Distance from the port's body position (mean of the parts' centres, floor included) to the target."""
-        links = self.client.getLinkStates(self._body, self._part_links, computeForwardKinematics=int(forward_kinematics))
+        links = self.client.getLinkStates(self._body, self._part_links,
+                                          computeForwardKinematics=int(forward_kinematics))
         x = sum(link[0][0] for link in links)
         y = sum(link[0][1] for link in links)
         if self._part_base:
@@ -347,7 +348,8 @@ class CharacterLocomotionEnv(BulletEnv, PickleByArguments):
         spec = self.character_spec
         terminated = (fallen and spec.fall_terminates) or not finite
         # the port's joints_at_limit: rescaled position 2 (q - lower) / (upper - lower) - 1 beyond 0.99
-        at_limit = int(np.count_nonzero(self._limited & (np.abs(2 * (joint_pos - self._lower) / self._span - 1) > 0.99)))
+        scaled = 2 * (joint_pos - self._lower) / self._span - 1
+        at_limit = int(np.count_nonzero(self._limited & (np.abs(scaled) > 0.99)))
         info = {
             "reward_forward": self.forward_weight * progress if finite else 0.0,
             "reward_alive": -self.alive_weight if fallen or not finite else self.alive_weight * spec.alive_bonus,
