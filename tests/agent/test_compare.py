@@ -33,7 +33,8 @@ def test_summary_numbers_match_a_hand_computation():
     runs = [_run("es", 0, [0, 100, 200], [-10, -2, 0]),       # best of all: R* = 0
             _run("es", 1, [0, 100, 200], [-10, -5, -4]),
             _run("ppo", 0, [0, 100, 200], [-10, -9, -8])]
-    table, numbers = summarize(runs, fraction=0.5)
+    refs = {"start": -10.0, "random": -12.0, "upper": 10.0, "upper_source": "test", "start_source": "test"}
+    table, numbers = summarize(runs, fraction=0.5, references=refs)
     ref = numbers["_reference"]
     assert ref["initial_return"] == -10 and ref["best_return"] == 0 and ref["threshold"] == -5
     es = numbers["es"]
@@ -41,10 +42,15 @@ def test_summary_numbers_match_a_hand_computation():
     assert es["reached"] == 2 and es["steps_to"] == pytest.approx(100.0) and es["time_to"] == pytest.approx(1.0)
     ppo = numbers["ppo"]
     assert ppo["reached"] == 0 and math.isnan(ppo["steps_to"]) and ppo["final"][0] == -8
+    # normalised: (return - start) / (upper - start); es finals 0 and -4 -> 0.5 and 0.3, IQM of two = mean
+    assert es["final_normalized"][0] == pytest.approx(0.4) and ppo["final_normalized"][0] == pytest.approx(0.1)
     lines = table.splitlines()
-    assert lines[0].startswith("| algorithm | seeds | final return | best return | env steps to 50%")
-    assert lines[2].startswith("| es | 2 | -2 [") and "(2/2)" in lines[2]
-    assert lines[3].startswith("| ppo | 1 | -8 | -8 |") and "(0/1)" in lines[3]
+    assert lines[0].startswith("| algorithm | seeds | final return | final, normalised | best return | best, "
+                               "normalised | env steps to 50%")
+    assert lines[0].endswith("| start | random | upper |")
+    assert lines[2].startswith("| es | 2 | -2 [") and "| 0.4 [0.3, 0.5] |" in lines[2] and "(2/2)" in lines[2]
+    assert lines[3].startswith("| ppo | 1 | -8 | 0.1 | -8 | 0.1 |") and "(0/1)" in lines[3]
+    assert all(line.endswith("| -10 | -12 | 10 |") for line in lines[2:])
     with pytest.raises(ValueError, match="fraction"):
         summarize(runs, fraction=1.5)
 
