@@ -261,7 +261,8 @@ def update_readme(readme: Path, table: str, md: Path) -> bool:
     pattern = re.compile(re.escape(README_BEGIN) + r".*?" + re.escape(README_END), re.S)
     if not pattern.search(text):
         return False
-    block = f"{README_BEGIN}\n{table}\n\n(from [{md.as_posix()}]({md.as_posix()}), written by `scripts/run_results.py`)\n{README_END}"
+    source = f"(from [{md.as_posix()}]({md.as_posix()}), written by `scripts/run_results.py`)"
+    block = f"{README_BEGIN}\n{table}\n\n{source}\n{README_END}"
     readme.write_text(pattern.sub(lambda _: block, text))
     return True
 
