@@ -235,7 +235,9 @@ def _plot_summary(done, algos, point, ci, path: Path) -> None:
         names = [a for a in algos if a in stats]
         mids = [stats[a][0] for a in names]
         errs = [[stats[a][0] - stats[a][1] for a in names], [stats[a][2] - stats[a][0] for a in names]]
-        ax.barh(range(len(names)), mids, xerr=errs, color="C0", alpha=0.7, capsize=3)
+        colours = [f"C{algos.index(a)}" for a in names]  # the colours of the curves
+        ax.barh(range(len(names)), mids, xerr=errs, color=colours, alpha=0.75, capsize=3)
+        ax.invert_yaxis()  # the plan's first method on top
         ax.axvline(TARGET, color="0.3", linestyle="--", linewidth=1)
         ax.set_yticks(range(len(names)), names if k == 0 else [""] * len(names))
         ax.set_xlim(min(0.0, *[s[1] for s in stats.values()]) - 0.05, 1.05)
