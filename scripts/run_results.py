@@ -89,6 +89,7 @@ QUICK_SCALE, QUICK_SEEDS = 0.02, 2
 class EnvResult:
     plan: EnvPlan
     budget: int
+    seeds: int
     refs: dict | None
     finals: dict[str, list[float]] = field(default_factory=dict)  # algo -> normalised final score per seed
     returns: dict[str, list[float]] = field(default_factory=dict)
@@ -108,7 +109,7 @@ def collect(plan: EnvPlan, out_dir: Path, budget: int, seeds: int) -> EnvResult:
     """The finished runs of the plan's methods and seeds (with this budget) found in ``out_dir``."""
     runs = [r for r in find_runs(out_dir, plan.env_id, states=("finished",))
             if r.algo in plan.algos and r.seed < seeds and r.budget == budget and r.returns.size]
-    res = EnvResult(plan, budget, comparison_references(runs) if runs else None, runs=runs)
+    res = EnvResult(plan, budget, seeds, comparison_references(runs) if runs else None, runs=runs)
     for algo in plan.algos:
         rs = sorted((r for r in runs if r.algo == algo), key=lambda r: r.seed)
         if rs:
@@ -203,14 +204,15 @@ def summary(results: list[EnvResult], fig_dir: Path) -> tuple[str, str]:
     rows = [head, "|" + " --- |" * (len(done) + 2)]
     across = {}
     for algo in algos:
-        have = [r for r in done if algo in r.finals]
-        if len(have) == len(done):
-            n = min(len(r.finals[algo]) for r in done)
+        # pooled only over complete rows: every seed of every env shown
+        if all(len(r.finals.get(algo, [])) >= r.seeds for r in done):
+            n = min(r.seeds for r in done)
             across[algo] = [[r.finals[algo][i] for r in done] for i in range(n)]  # runs x envs
     point, ci = iqm_across(across) if across else ({}, {})
     for algo in algos:
         cells = [_ci(r.finals[algo])[0] if algo in r.finals else "-" for r in done]
-        all_txt = f"{_f(point[algo])} [{_f(ci[algo][0])}, {_f(ci[algo][1])}]" if algo in point else "-"
+        all_txt = (f"{_f(point[algo])} [{_f(ci[algo][0])}, {_f(ci[algo][1])}]" if algo in point
+                   else "- (incomplete)")
         rows.append(f"| {algo} | " + " | ".join(cells) + f" | {all_txt} |")
     _plot_summary(done, algos, point, ci, fig_dir / "summary.png")
     text = "\n".join(["## Summary", "",
