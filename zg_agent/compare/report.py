@@ -144,7 +144,12 @@ def plot_curves(runs: list[RunSummary], path, title: str = "", algos: list[str] 
         if len(rs) > 1:
             ax.fill_between(g, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
     if refs:
-        ax.axhline(normalize(refs, refs["random"]), color="0.4", linestyle="--", linewidth=1, label="random actions")
+        low = min(0.0, ax.get_ylim()[0])
+        rand = normalize(refs, refs["random"])
+        if rand >= low - 0.25:  # a far-off random reference would squash the curves: named in the legend instead
+            ax.axhline(rand, color="0.4", linestyle="--", linewidth=1, label="random actions")
+        else:
+            ax.plot([], [], " ", label=f"random actions: {rand:.2f} (off the axis)")
         ax.axhline(1.0, color="0.2", linestyle=":", linewidth=1, label="upper reference")
     ax.set_xlabel("env steps")
     ax.set_ylabel("normalised score (IQM)" if refs else "evaluation return (IQM)")
