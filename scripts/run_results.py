@@ -284,6 +284,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="runs/results", help="folder of the run folders (default runs/results)")
     p.add_argument("--md", default="benchmarks/results.md", help="the report (default benchmarks/results.md)")
     p.add_argument("--readme", default="README.md", help="README whose results table to rewrite ('' for none)")
+    p.add_argument("--report-only", action="store_true", help="rebuild the report from the run folders, train nothing")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     command = "python " + " ".join(shlex.quote(a) for a in [f"scripts/{Path(__file__).name}", *(
@@ -311,7 +312,7 @@ def main(argv=None) -> int:
         budget, eval_every = budget_of(plan, scale)
         out_dir = out_root / env_tag(plan.env_id)
         ran = (plan.env_id in only) if only else plan.run
-        if ran and not interrupted:
+        if ran and not interrupted and not args.report_only:
             algos = [a for a in plan.algos if algos_only is None or a in algos_only]
             if algos:
                 print(f"== {plan.env_id}: {', '.join(algos)} x {seeds} seeds, {budget} env steps -> {out_dir}",
