@@ -33,7 +33,8 @@ def test_summary_numbers_match_a_hand_computation():
     runs = [_run("es", 0, [0, 100, 200], [-10, -2, 0]),       # best of all: R* = 0
             _run("es", 1, [0, 100, 200], [-10, -5, -4]),
             _run("ppo", 0, [0, 100, 200], [-10, -9, -8])]
-    table, numbers = summarize(runs, fraction=0.5)
+    refs = {"start": -10.0, "random": -12.0, "upper": 10.0, "upper_source": "test", "start_source": "test"}
+    table, numbers = summarize(runs, fraction=0.5, references=refs)
     ref = numbers["_reference"]
     assert ref["initial_return"] == -10 and ref["best_return"] == 0 and ref["threshold"] == -5
     es = numbers["es"]
@@ -41,10 +42,15 @@ def test_summary_numbers_match_a_hand_computation():
     assert es["reached"] == 2 and es["steps_to"] == pytest.approx(100.0) and es["time_to"] == pytest.approx(1.0)
     ppo = numbers["ppo"]
     assert ppo["reached"] == 0 and math.isnan(ppo["steps_to"]) and ppo["final"][0] == -8
+    # normalised: (return - start) / (upper - start); es finals 0 and -4 -> 0.5 and 0.3, IQM of two = mean
+    assert es["final_normalized"][0] == pytest.approx(0.4) and ppo["final_normalized"][0] == pytest.approx(0.1)
     lines = table.splitlines()
-    assert lines[0].startswith("| algorithm | seeds | final return | best return | env steps to 50%")
-    assert lines[2].startswith("| es | 2 | -2 [") and "(2/2)" in lines[2]
-    assert lines[3].startswith("| ppo | 1 | -8 | -8 |") and "(0/1)" in lines[3]
+    assert lines[0].startswith("| algorithm | seeds | final return | final, normalised | best return | best, "
+                               "normalised | env steps to 50%")
+    assert lines[0].endswith("| start | random | upper |")
+    assert lines[2].startswith("| es | 2 | -2 [") and "| 0.4 [0.3, 0.5] |" in lines[2] and "(2/2)" in lines[2]
+    assert lines[3].startswith("| ppo | 1 | -8 | 0.1 | -8 | 0.1 |") and "(0/1)" in lines[3]
+    assert all(line.endswith("| -10 | -12 | 10 |") for line in lines[2:])
     with pytest.raises(ValueError, match="fraction"):
         summarize(runs, fraction=1.5)
 
@@ -127,44 +133,6 @@ def test_no_data_writes_no_report(tmp_path):
         plot_curves([empty], tmp_path / "empty.png")
     assert not (tmp_path / "comparison.md").exists() and not (tmp_path / "comparison.png").exists()
     assert report_from_dir(tmp_path) is None
-
-
-def test_run_results_script_smoke(tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    root = Path(__file__).resolve().parents[2]
-    md = tmp_path / "results.md"
-    md.write_text("# old\n\n## zg/Old-v0\n\nAn env not run this time (kept).\n\n"
-                  "## Reading (0.2x budgets)\n\nZeroGrads wins on plateaus (kept).\n\n### Detail\n\nMore (kept).\n")
-    env = dict(os.environ, PYTHONPATH=str(root), OMP_NUM_THREADS="1")
-
-    def script(*extra):
-        return subprocess.run(
-            [sys.executable, "scripts/run_results.py", "--envs", "Pendulum-v1,NoSuchEnv-v0", "--algos", "random",
-             "--seeds", "1", "--budget-scale", "0.05", "--set", "max_episode_steps=40", "--set",
-             "options.popsize=4", "--out", str(tmp_path / "runs"), "--md", str(md), "--no-progress", *extra],
-            cwd=root, env=env, capture_output=True, text=True, timeout=120)
-
-    # Pendulum at 0.02 x its configured 100000: a budget of 2000, of which whole iterations of 160 use 1920
-    for _ in range(2):  # the second time every run is finished: skipped, and the report written again
-        proc = script("--env-scale", "Pendulum-v1=0.02")
-        assert proc.returncode == 0, proc.stderr
-        text = md.read_text()
-        assert text.startswith("# Results") and "python scripts/run_results.py --envs Pendulum-v1" in text
-        assert "## Pendulum-v1" in text and "| random | 1 |" in text
-        assert "Budget 2000 env steps per run (0.02 x the configured 100000)" in text
-        assert "Env steps actually used per run: random 1920." in text and "Budget rule" in text
-        assert "`NoSuchEnv-v0`: not run" in text
-        assert text.count("## Reading (0.2x budgets)") == 1 and "ZeroGrads wins on plateaus (kept)." in text
-        assert "### Detail\n\nMore (kept)." in text and text.rstrip().endswith("More (kept).")
-        assert "## zg/Old-v0\n\nAn env not run this time (kept)." in text
-        assert (tmp_path / "results" / "Pendulum-v1.png").is_file()
-    proc = script("--env-scale", "zg/Unknown-v0=0.1")
-    assert proc.returncode == 2 and "is not among the envs of this run" in proc.stderr
-    proc = script("--env-scale", "Pendulum-v1=-1")
-    assert proc.returncode == 2 and "FACTOR must be > 0" in proc.stderr
 
 
 def test_compare_config_file_and_resume_keeps_each_runs_settings(tmp_path):

@@ -9,7 +9,9 @@ algorithms, also those of earlier commands), so ``zg-compare --algos ppo`` into 
 ``--algos zerograds,es`` adds PPO to the table. :func:`summarize` reads each run's ``evaluations.csv`` and
 reports per algorithm:
 
-- final return (last evaluation) and best return (best evaluation), mean and 95% bootstrap interval over seeds;
+- final return (last evaluation) and best return (best evaluation), interquartile mean over seeds with a 95%
+  stratified-bootstrap interval (rliable, :mod:`.statistics`), each also as a normalised score: 0 at the env's
+  start, 1 at its upper reference (:mod:`zg_agent.training.references`; start, random and upper beside every row);
 - env steps and wall time until the evaluation return first reaches ``R0 + fraction * (R* - R0)``, where
   ``R0`` is the mean return of the initial solutions (the evaluation at step 0, over all runs) and ``R*`` the
   best evaluation return of any run; a fraction of the way from the start to the best, which stays meaningful
@@ -17,7 +19,8 @@ reports per algorithm:
 - env steps and wall time used. Every run stops at or below its budget (see :data:`BUDGET_RULE`), so the env
   steps actually used are reported next to every result.
 
-``comparison.png`` shows mean evaluation return against env steps per algorithm, with the 95% bootstrap
+``comparison.png`` shows the IQM of the normalised score (the return where the env has no upper reference)
+against env steps per algorithm, with the 95% stratified-bootstrap
 interval over seeds shaded (curves interpolated onto a common grid of env steps).
 """
 
@@ -25,11 +28,12 @@ from __future__ import annotations
 
 from ..session import run_budget
 from ..training import BUDGET_RULE
-from .report import plot_curves, report_from_dir, summarize, write_report
+from .report import comparison_references, plot_curves, report_from_dir, summarize, write_report
 from .runs import RunSummary, find_runs, load_run
 from .running import ComparisonResult, check_configs, run_comparison
-from .statistics import bootstrap_ci
+from .statistics import bootstrap_ci, iqm_across, iqm_ci
 
-__all__ = ["BUDGET_RULE", "ComparisonResult", "RunSummary", "bootstrap_ci", "check_configs", "find_runs",
+__all__ = ["BUDGET_RULE", "ComparisonResult", "RunSummary", "bootstrap_ci", "check_configs", "comparison_references",
+           "find_runs", "iqm_across", "iqm_ci",
            "load_run", "plot_curves", "report_from_dir", "run_budget", "run_comparison", "summarize",
            "write_report"]

@@ -7,7 +7,9 @@ runs ``eval_episodes`` episodes with the fixed reset seeds :func:`eval_seeds` (t
 run seed). Evaluation episodes (and the ZeroGrads slice plot's) are not counted in the training budget; they
 are logged as ``time/eval_env_steps``.
 
-Shared tags: ``rollout/ep_rew_mean``, ``eval/mean_reward``, ``time/fps``, ``time/elapsed_s``; diagnostics under
+Shared tags: ``rollout/ep_rew_mean``, ``eval/mean_reward``, ``eval/normalized_score`` (the mean reward
+on the env's reference scale, 0 = start, 1 = upper reference; see :mod:`zg_agent.training.references`; absent
+where the env has no upper reference), ``time/fps``, ``time/elapsed_s``; diagnostics under
 ``zerograds/``, ``es/``, ``cma/``, ``random/`` (the optimizer's ``tell`` metrics) and PPO's ``train/``.
 Pictures: ``eval/render`` (last frame of an episode of the best design, for envs that render ``rgb_array``),
 ``eval/frames`` (a strip of frames of that episode), ``zerograds/surrogate_slice`` (surrogate vs true loss
@@ -35,6 +37,7 @@ in the folder is written; a checkpoint that cannot be read and a budget below th
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -46,7 +49,7 @@ import numpy as np
 
 from ..config import RunConfig, hparams
 from ..tables import markdown_table
-from . import diagnostics
+from . import diagnostics, references
 from .progress import Progress, TrainResult, budget_note, next_iteration_fits, usable_budget
 from .run_dir import RunFolderError, RunLock, has_checkpoint, new_run_dir, write_run_files, write_status
 from .signals import Interrupts
@@ -311,6 +314,9 @@ class Trainer:
         st.best_eval = max(st.best_eval, mean)
         st.eval_env_steps += int(np.sum(lengths))
         self.logger.record("eval/mean_reward", mean)
+        score = self._normalized_score(mean)
+        if math.isfinite(score):
+            self.logger.record("eval/normalized_score", score)
         self.logger.record("eval/std_reward", float(np.std(returns)))
         self.logger.record("eval/mean_ep_length", float(np.mean(lengths)))
         self.logger.record("eval/best_mean_reward", st.best_eval)
@@ -320,6 +326,18 @@ class Trainer:
                               "std_reward": float(np.std(returns)), "mean_length": float(np.mean(lengths))})
         every = self.cfg.eval_every
         st.next_eval = (self.env_steps // every + 1) * every
+
+    def _normalized_score(self, mean: float) -> float:
+        """``mean`` on the env's reference scale (:mod:`zg_agent.training.references`), measured at the first
+        evaluation and cached in the run folder; NaN where the env has no upper reference. A failure to measure
+        the references is reported once and leaves the run as it was."""
+        if not hasattr(self, "_references"):
+            try:
+                self._references = references.run_references(self.cfg, self.run_dir, EVAL_SEED_BASE)
+            except Exception as exc:  # noqa: BLE001 - references are a report, never a reason to stop training
+                self._references = None
+                self.logger.record_text("eval/references_error", f"no normalised score for this run: {exc}")
+        return references.normalize(self._references, mean)
 
     def _render_due(self, final: bool) -> bool:
         return self._render_ok and (final or (self.state.num_evals - 1) % self.cfg.render_every == 0)
