@@ -24,9 +24,9 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
     r"""
     ## Description
     Optimal control in physics-driven animation: the DeepMimic humanoid of ``zg/CharacterMimic-v0`` must get
-    through a short, fixed segment of a motion clip (by default the whole kick clip,
-    1.5 s) by PD tracking of the clip plus offsets that a controller plans in advance. Every episode starts from the same state, the clip's
-    pose at ``start_phase``, so an episode is a deterministic function of its actions alone and an
+    through a short, fixed segment of a motion clip (by default the whole kick clip, 1.5 s) by PD tracking of
+    the clip plus offsets that a controller plans in advance. Every episode starts from the same state, the
+    clip's pose at ``start_phase``, so an episode is a deterministic function of its actions alone and an
     open-loop plan (a few knots per joint, interpolated over the episode: ``policy: open_loop`` with
     ``knots`` in the shipped configs) is a complete solution. Ground contacts make the return a
     discontinuous function of the plan: a plan that trips ends the episode at the fall.
