@@ -249,6 +249,7 @@ class CharacterMimicEnv(BulletEnv, PickleByArguments):
         revolute = [hm.JOINTS[s].index for s in hm.REVOLUTE_SLOTS]
         client.setJointMotorControlArray(body, revolute, pybullet.VELOCITY_CONTROL, forces=[0.0] * len(revolute))
         self._masses = np.array([client.getDynamicsInfo(body, link)[0] for link in range(hm.NUM_LINKS)])
+        self._mass_total = self._masses.sum()
         self._all_links = list(range(hm.NUM_LINKS))
         self._ref_kin = ReferenceKinematics(client, body, self.clip, self._masses)
         if self.render_mode == "rgb_array":
@@ -349,7 +350,7 @@ class CharacterMimicEnv(BulletEnv, PickleByArguments):
 
         s = self._read_state()
         states = self._c_link_states(self._body, self._all_links, computeLinkVelocity=1, computeForwardKinematics=1)
-        com_vel = self._masses @ np.array([st[6] for st in states]) / self._masses.sum()
+        com_vel = self._masses @ np.array([st[6] for st in states]) / self._mass_total
         ee = np.array([states[i][4] for i in hm.END_EFFECTORS])
         ref_ee, ref_com_vel = self._ref_kin.extras(where)
         similarity = similarities(s, ref, ee, ref_ee, com_vel, ref_com_vel)
@@ -368,7 +369,7 @@ class CharacterMimicEnv(BulletEnv, PickleByArguments):
             + terms["reward_com"]
         )
         obs = self._observation(s, ref)
-        finite = bool(np.all(np.isfinite(obs)))
+        finite = bool(np.isfinite(obs).all())
         terminated = (not finite) or self._fallen()
         if not finite:
             obs = np.nan_to_num(obs, nan=0.0, posinf=0.0, neginf=0.0)
