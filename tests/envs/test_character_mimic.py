@@ -12,8 +12,10 @@ import pytest
 import zg_envs  # noqa: F401  (registers the zg namespace)
 from zg_envs.bullet import humanoid as hm
 from zg_envs.bullet.character_mimic_v0 import CharacterMimicEnv
-from zg_envs.bullet.mimic_reference import ClipSampler
+from zg_envs.bullet import quaternion as quat
+from zg_envs.bullet.mimic_reference import ClipSampler, offset_rotations
 from zg_envs.bullet.mimic_reward import TERMS, similarities
+from zg_envs.bullet.mimic_reward import angle_between as mimic_angle_between
 
 ENV_ID = "zg/CharacterMimic-v0"
 
@@ -248,3 +250,13 @@ def test_similarities_are_one_for_a_state_equal_to_the_reference():
     state["joint_angle"] = ref.joint_angle + 0.2  # a knee or elbow off the clip lowers the pose term only
     values = similarities(state, ref, ee, ee.copy(), np.ones(3), np.ones(3))
     assert values["pose_similarity"] < 1.0 and values["root_similarity"] == values["com_similarity"] == 1.0
+
+
+def test_the_per_step_quaternion_helpers_give_the_generic_ones_bit_for_bit():
+    rng = np.random.default_rng(2)
+    q = quat.normalize(rng.normal(size=(8, 4)))
+    for v in (rng.normal(size=(8, 3)), np.zeros((8, 3)), 1e-14 * rng.normal(size=(8, 3))):
+        assert np.array_equal(offset_rotations(q, v), quat.multiply(q, quat.from_rotvec(v)))
+    r = quat.normalize(rng.normal(size=(8, 4)))
+    for a, b in ((q, r), (q, q), (q[0], -q[0])):
+        assert np.array_equal(mimic_angle_between(a, b), quat.angle_between(a, b))

@@ -11,7 +11,8 @@ from gymnasium import spaces
 from zg_envs.bullet import humanoid as hm
 from zg_envs.bullet import quaternion as quat
 from zg_envs.bullet.base import BulletEnv, Camera
-from zg_envs.bullet.mimic_reference import ClipSampler, ReferenceKinematics, build_ghost, set_humanoid_state
+from zg_envs.bullet.mimic_reference import (ClipSampler, ReferenceKinematics, build_ghost, offset_rotations,
+                                           set_humanoid_state)
 from zg_envs.bullet.mimic_reward import similarities
 from zg_envs.bullet.motion import MotionClip, load_motion_clip
 from zg_envs.utils import PickleByArguments, check_action, check_bool, check_float
@@ -332,7 +333,7 @@ class CharacterMimicEnv(BulletEnv, PickleByArguments):
         target_time = self._time + self.dt
         ref, where = self._sampler.sample(target_time)
         n_sph = 3 * hm.NUM_SPHERICAL
-        targets = quat.multiply(ref.joint_rot, quat.from_rotvec(action[:n_sph].reshape(hm.NUM_SPHERICAL, 3)))
+        targets = offset_rotations(ref.joint_rot, action[:n_sph].reshape(hm.NUM_SPHERICAL, 3))
         angles = ref.joint_angle + action[n_sph:]
         self._c_set_pd(
             self._body,

@@ -15,6 +15,8 @@ import pybullet
 from zg_envs.bullet import humanoid as hm
 from zg_envs.bullet.motion import MotionClip, ReferencePose
 
+_sum = np.add.reduce  # what np.sum and np.linalg.norm call, without their Python wrappers
+
 
 def set_humanoid_state(client, body, root_pos, root_rot, lin_vel, ang_vel, joint_rot, joint_vel, angle, rate):
     """Put the humanoid ``body`` in a pose with velocities (arrays as in :class:`ReferencePose`)."""
@@ -57,7 +59,7 @@ class ClipSampler:
         wa = np.where(near, 1.0 - t, np.sin((1.0 - t) * theta) / safe)
         wb = np.where(near, t, np.sin(t * theta) / safe)
         q = wa * self._a[i] + wb * self._b[i]
-        q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+        q = q / np.sqrt(_sum(q * q, axis=-1, keepdims=True))  # np.linalg.norm(q, axis=-1, keepdims=True)
         pose = ReferencePose(
             root_pos=(1 - a) * clip.root_pos[i] + a * clip.root_pos[j] + cycle * clip.cycle_offset,
             root_rot=q[0],
@@ -69,6 +71,26 @@ class ClipSampler:
             joint_rate=clip.joint_rate[i],
         )
         return pose, where
+
+
+def offset_rotations(q: np.ndarray, rotvec: np.ndarray) -> np.ndarray:
+    """``quaternion.multiply(q, quaternion.from_rotvec(rotvec))`` for (n, 4) and (n, 3) float arrays.
+
+    The same operations on the same numbers, without the intermediate quaternion and the axis shuffles
+    (once a step, for the PD targets).
+    """
+    angle = np.sqrt(_sum(rotvec * rotvec, axis=-1))  # np.linalg.norm(rotvec, axis=-1)
+    half = 0.5 * angle
+    scale = np.where(angle > 1e-12, np.sin(half) / np.maximum(angle, 1e-12), 0.5)
+    b = rotvec * scale[:, None]
+    bx, by, bz, bw = b[:, 0], b[:, 1], b[:, 2], np.cos(half)
+    ax, ay, az, aw = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
+    out = np.empty_like(q)
+    out[:, 0] = aw * bx + ax * bw + ay * bz - az * by
+    out[:, 1] = aw * by - ax * bz + ay * bw + az * bx
+    out[:, 2] = aw * bz + ax * by - ay * bx + az * bw
+    out[:, 3] = aw * bw - ax * bx - ay * by - az * bz
+    return out
 
 
 class ReferenceKinematics:
