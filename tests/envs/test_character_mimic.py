@@ -11,8 +11,8 @@ import pytest
 
 import zg_envs  # noqa: F401  (registers the zg namespace)
 from zg_envs.bullet import humanoid as hm
-from zg_envs.bullet.character_mimic_v0 import CharacterMimicEnv
 from zg_envs.bullet import quaternion as quat
+from zg_envs.bullet.character_mimic_v0 import CharacterMimicEnv
 from zg_envs.bullet.mimic_reference import ClipSampler, offset_rotations
 from zg_envs.bullet.mimic_reward import TERMS, similarities
 from zg_envs.bullet.mimic_reward import angle_between as mimic_angle_between

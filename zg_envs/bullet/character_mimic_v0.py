@@ -11,8 +11,13 @@ from gymnasium import spaces
 from zg_envs.bullet import humanoid as hm
 from zg_envs.bullet import quaternion as quat
 from zg_envs.bullet.base import BulletEnv, Camera
-from zg_envs.bullet.mimic_reference import (ClipSampler, ReferenceKinematics, build_ghost, offset_rotations,
-                                           set_humanoid_state)
+from zg_envs.bullet.mimic_reference import (
+    ClipSampler,
+    ReferenceKinematics,
+    build_ghost,
+    offset_rotations,
+    set_humanoid_state,
+)
 from zg_envs.bullet.mimic_reward import similarities
 from zg_envs.bullet.motion import MotionClip, load_motion_clip
 from zg_envs.utils import PickleByArguments, check_action, check_bool, check_float
