@@ -11,14 +11,9 @@ from gymnasium import spaces
 from zg_envs.bullet import humanoid as hm
 from zg_envs.bullet import quaternion as quat
 from zg_envs.bullet.base import BulletEnv, Camera
-from zg_envs.bullet.mimic_reference import (
-    ClipSampler,
-    ReferenceKinematics,
-    build_ghost,
-    offset_rotations,
-    set_humanoid_state,
-)
-from zg_envs.bullet.mimic_reward import similarities
+from zg_envs.bullet.mimic_reference import (ClipSampler, ReferenceKinematics, build_ghost, offset_rotations,
+                                           set_humanoid_state)
+from zg_envs.bullet.mimic_reward import TERMS, similarities
 from zg_envs.bullet.motion import MotionClip, load_motion_clip
 from zg_envs.utils import PickleByArguments, check_action, check_bool, check_float
 
@@ -196,15 +191,9 @@ class CharacterMimicEnv(BulletEnv, PickleByArguments):
         ):
             raise ValueError(f"episode_length must be an integer >= 1 or None, got {episode_length!r}")
         random_start = check_bool("random_start", random_start)
-        super().__init__(
-            control_frequency=control_frequency,
-            sim_frequency=sim_frequency,
-            solver_iterations=solver_iterations,
-            render_mode=render_mode,
-            render_width=render_width,
-            render_height=render_height,
-            gravity=(0.0, -9.81, 0.0),
-        )
+        super().__init__(control_frequency=control_frequency, sim_frequency=sim_frequency,
+                         solver_iterations=solver_iterations, render_mode=render_mode, render_width=render_width,
+                         render_height=render_height, gravity=(0.0, -9.81, 0.0))
         self.clip: MotionClip = load_motion_clip(motion)
         self.motion = motion
         self.pose_weight = check_float("pose_weight", pose_weight, minimum=0.0)
@@ -222,12 +211,8 @@ class CharacterMimicEnv(BulletEnv, PickleByArguments):
 
         self.action_space = spaces.Box(-1.0, 1.0, shape=(hm.NUM_DOFS,), dtype=np.float32)
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(OBS_SIZE,), dtype=np.float64)
-        self._action_scale = np.concatenate(
-            [
-                np.full(3 * hm.NUM_SPHERICAL, self.spherical_action_scale),
-                np.full(hm.NUM_REVOLUTE, self.revolute_action_scale),
-            ]
-        )
+        self._action_scale = np.concatenate([np.full(3 * hm.NUM_SPHERICAL, self.spherical_action_scale),
+                                             np.full(hm.NUM_REVOLUTE, self.revolute_action_scale)])
         self._time = 0.0
         self._start_time = 0.0
         self._steps = 0
@@ -340,16 +325,10 @@ class CharacterMimicEnv(BulletEnv, PickleByArguments):
         n_sph = 3 * hm.NUM_SPHERICAL
         targets = offset_rotations(ref.joint_rot, action[:n_sph].reshape(hm.NUM_SPHERICAL, 3))
         angles = ref.joint_angle + action[n_sph:]
-        self._c_set_pd(
-            self._body,
-            hm.JOINT_INDICES,
-            pybullet.STABLE_PD_CONTROL,
-            targetPositions=hm.joint_targets(targets, angles),
-            targetVelocities=hm.joint_velocities(ref.joint_ang_vel, ref.joint_rate),
-            positionGains=hm.KP,
-            velocityGains=hm.KD,
-            forces=hm.MAX_FORCES,
-        )
+        self._c_set_pd(self._body, hm.JOINT_INDICES, pybullet.STABLE_PD_CONTROL,
+                       targetPositions=hm.joint_targets(targets, angles),
+                       targetVelocities=hm.joint_velocities(ref.joint_ang_vel, ref.joint_rate),
+                       positionGains=hm.KP, velocityGains=hm.KD, forces=hm.MAX_FORCES)
         self.do_simulation()
         self._time = target_time
         self._steps += 1
@@ -360,20 +339,9 @@ class CharacterMimicEnv(BulletEnv, PickleByArguments):
         ee = np.array([states[i][4] for i in hm.END_EFFECTORS])
         ref_ee, ref_com_vel = self._ref_kin.extras(where)
         similarity = similarities(s, ref, ee, ref_ee, com_vel, ref_com_vel)
-        terms = {
-            "reward_pose": self.pose_weight * similarity["pose_similarity"],
-            "reward_velocity": self.velocity_weight * similarity["velocity_similarity"],
-            "reward_end_effector": self.end_effector_weight * similarity["end_effector_similarity"],
-            "reward_root": self.root_weight * similarity["root_similarity"],
-            "reward_com": self.com_weight * similarity["com_similarity"],
-        }
-        reward = (
-            terms["reward_pose"]
-            + terms["reward_velocity"]
-            + terms["reward_end_effector"]
-            + terms["reward_root"]
-            + terms["reward_com"]
-        )
+        terms = {f"reward_{term}": getattr(self, f"{term}_weight") * similarity[f"{term}_similarity"]
+                 for term in TERMS}
+        reward = sum(terms.values())  # pose + velocity + end effector + root + com, in this order
         obs = self._observation(s, ref)
         finite = bool(np.isfinite(obs).all())
         terminated = (not finite) or self._fallen()
