@@ -31,7 +31,7 @@ def play(env, actions, seed=0):
 def test_every_episode_starts_from_the_same_state_whatever_the_seed():
     env = CharacterMimicOpenLoopEnv()
     first, info = env.reset(seed=0)
-    assert info == {"time": 0.0, "phase": 0.0, "progress": 0.0}
+    assert info == {"time": 0.0, "phase": 0.0, "progress": 0.0, "root_deviation": 0.0, "tracking_lost": False}
     again, _ = env.reset(seed=123)
     np.testing.assert_array_equal(first, again)
     actions = np.random.default_rng(0).uniform(-0.3, 0.3, (env.horizon, 28))
@@ -46,14 +46,22 @@ def test_the_horizon_is_the_segment_and_a_fall_ends_the_episode_early():
     assert env.horizon == round(env.clip.duration * 30) == 46
     assert CharacterMimicOpenLoopEnv(motion="walk", cycles=2).horizon == 2 * 38
     total, steps, terminated, truncated, info = play(env, np.zeros((1, 28)))
-    # pure tracking of the kick falls part-way: the episode ends there, with only the steps it lasted
-    assert terminated and not truncated and steps == 28 < env.horizon
-    assert info["progress"] == pytest.approx(28 / 46) and total < 0.4 * env.max_return
-    env.close()
+    # pure tracking of the kick is left behind part-way: the episode ends there, with only the steps it lasted
+    assert terminated and not truncated and steps == 16 < env.horizon and info["tracking_lost"]
+    assert info["root_deviation"] > 0.5 and info["progress"] == pytest.approx(16 / 46)
+    assert total < 0.2 * env.max_return
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(np.zeros(28))  # the episode is over
+    # without the deviation limit it falls later, on a body part that is not a foot
+    falls = CharacterMimicOpenLoopEnv(max_root_deviation=None)
+    total, steps, terminated, truncated, info = play(falls, np.zeros((1, 28)))
+    assert terminated and steps == 28 and not info["tracking_lost"] and falls._fallen()
+    env.close(), falls.close()
 
 
 def test_a_completed_segment_truncates_at_the_horizon_with_full_progress():
-    env = CharacterMimicOpenLoopEnv(motion="jump", start_phase=0.0)  # pure tracking lands the whole jump
+    # pure tracking lands the whole jump, drifting more than 0.5 m from the clip's root on the way
+    env = CharacterMimicOpenLoopEnv(motion="jump", max_root_deviation=None)
     total, steps, terminated, truncated, info = play(env, np.zeros((1, 28)))
     assert truncated and not terminated and steps == env.horizon == 53 and info["progress"] == 1.0
     assert 0.0 < total < env.max_return
@@ -83,6 +91,8 @@ def test_bad_arguments_name_the_argument_and_what_is_allowed():
     for bad in (1.0, -0.1, float("nan"), "0.5"):
         with pytest.raises(ValueError, match=r"start_phase must be a finite number in \[0, 1\), got"):
             CharacterMimicOpenLoopEnv(start_phase=bad)
+    with pytest.raises(ValueError, match=r"max_root_deviation must be a finite number > 0.0, got 0"):
+        CharacterMimicOpenLoopEnv(max_root_deviation=0)
 
 
 @pytest.mark.parametrize("algo", BLACK_BOX_ALGOS)
@@ -99,7 +109,7 @@ def test_open_loop_knots_reach_the_env():
     objective = EpisodeObjective(ENV_ID, {}, "open_loop", cfg.policy_options, max_episode_steps=cfg.max_episode_steps)
     policy = objective.policy
     assert policy.num_params == cfg.policy_options["knots"] * 28
-    # knots sit at steps 0, 15, 30 and 45; pure tracking falls at step 28
+    # knots sit at steps 0, 15, 30 and 45; pure tracking is left behind at step 16
     second, last = np.zeros(policy.num_params), np.zeros(policy.num_params)
     second[1 * 28 + 6] = last[3 * 28 + 6] = 1.5  # one spherical joint's offset at one knot
     env = CharacterMimicOpenLoopEnv()

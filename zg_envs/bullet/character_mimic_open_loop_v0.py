@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from zg_envs.bullet.character_mimic_v0 import CharacterMimicEnv
 from zg_envs.utils import PickleByArguments, check_float, check_int_arg
 
@@ -31,9 +33,12 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
     ``knots`` in the shipped configs) is a complete solution. Ground contacts make the return a
     discontinuous function of the plan: a plan that trips ends the episode at the fall.
 
-    Pure tracking of the kick (all-zero offsets) falls after 28 of its 46 steps, with a return of 8.4; of
-    one walk cycle, after 34 of 38 steps (``motion="walk"``). The task is solved when the character
-    completes the segment: ``info["progress"] == 1`` without termination.
+    The character must stay with the clip: an episode also ends when its root (pelvis) is more than
+    ``max_root_deviation`` (0.5 m) from the clip's, since staying upright while the clip moves on is not
+    tracking it. Pure tracking of the kick (all-zero offsets) is left behind after 16 of its 46 steps, with
+    a return of 7.4 (without the limit it falls at step 28); of one walk cycle, after 31 of 38 steps
+    (``motion="walk"``). The task is solved when the character completes the segment:
+    ``info["progress"] == 1`` without termination.
 
     ```python
     import gymnasium as gym, zg_envs
@@ -49,8 +54,10 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
 
     ``self.max_return`` is the best possible return: every step of the segment tracked perfectly (each
     similarity 1), ``horizon * (sum of the five weights)``: 46 for the kick with the default weights.
-    ``info`` holds everything ``zg/CharacterMimic-v0`` reports plus ``progress``: the fraction of the
-    segment's steps done (0 at reset, 1 at the end of a completed segment).
+    ``info`` holds everything ``zg/CharacterMimic-v0`` reports plus ``progress``, the fraction of the
+    segment's steps done (0 at reset, 1 at the end of a completed segment), ``root_deviation``, the
+    distance (m) of the root from the clip's, and ``tracking_lost``, whether this step ended the episode
+    for a deviation above ``max_root_deviation``.
 
     ## Starting State
     The clip's pose and velocities at ``start_phase`` (no random start); the seed changes nothing.
@@ -58,7 +65,8 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
     number of steps.
 
     ## Episode End
-    - Termination: a fall (a body part other than the feet touches the ground), or a non-finite state.
+    - Termination: a fall (a body part other than the feet touches the ground), a non-finite state, or
+      the root more than ``max_root_deviation`` from the clip's root (``info["tracking_lost"]``).
     - Truncation: after ``horizon`` control steps: ``cycles`` clip durations of a looping clip, or the
       rest of the clip after ``start_phase`` for a ``"none"`` clip (``cycles`` must then be 1).
 
@@ -68,6 +76,7 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
     | `motion` | str or Path | `"kick"` | a shipped clip name or a path, as in `zg/CharacterMimic-v0` |
     | `cycles` | int | `1` | clip durations in the segment (1 for a clip that does not loop) |
     | `start_phase` | float | `0.0` | where in the clip the segment starts, in [0, 1) |
+    | `max_root_deviation` | float or None | `0.5` | root-to-clip distance (m) that ends the episode; `None`: falls only |
     | `control_frequency`, `sim_frequency` | int | `30`, `240` | as in `zg/CharacterMimic-v0` |
     | `pose_weight` ... `com_weight` | float | `0.5`, `0.05`, `0.15`, `0.2`, `0.1` | reward weights, as there |
     | `spherical_action_scale`, `revolute_action_scale` | float | `0.5`, `0.5` | radians per unit action |
@@ -84,6 +93,7 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
         motion: str | Path = "kick",
         cycles: int = 1,
         start_phase: float = 0.0,
+        max_root_deviation: float | None = 0.5,
         control_frequency: int = 30,
         sim_frequency: int = 240,
         pose_weight: float = 0.5,
@@ -112,6 +122,7 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
         )
         # after the parent's: pickling rebuilds this class from these arguments
         PickleByArguments.__init__(self, motion=motion, cycles=cycles, start_phase=start_phase,
+                                   max_root_deviation=max_root_deviation,
                                    control_frequency=control_frequency, sim_frequency=sim_frequency,
                                    pose_weight=pose_weight, velocity_weight=velocity_weight,
                                    end_effector_weight=end_effector_weight, root_weight=root_weight,
@@ -123,6 +134,8 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
             raise ValueError(f"cycles must be 1 for the clip {str(motion)!r}, which does not loop "
                              f"(Loop 'none'), got {cycles!r}")
         self.cycles = cycles
+        self.max_root_deviation = (None if max_root_deviation is None
+                                   else check_float("max_root_deviation", max_root_deviation, 0.0, strict=True))
         self.start_phase = start_phase
         if self.clip.loop == "wrap":
             duration = cycles * self.clip.duration
@@ -143,9 +156,15 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
     def reset_model(self, options: dict):
         options = {"phase": self.start_phase, **options}
         obs, info = super().reset_model(options)
-        return obs, {**info, "progress": 0.0}
+        return obs, {**info, "progress": 0.0, "root_deviation": float(np.sqrt(np.sum(obs[77:80] ** 2))),
+                     "tracking_lost": False}
 
     def step(self, action):
         obs, reward, terminated, truncated, info = super().step(action)
-        info["progress"] = self._steps / self.horizon
+        deviation = float(np.sqrt(np.sum(obs[77:80] ** 2)))  # root minus reference root
+        lost = self.max_root_deviation is not None and not terminated and not deviation <= self.max_root_deviation
+        if lost:  # left the clip behind: the episode ends like a fall
+            terminated, truncated = True, False
+            self.end_step(terminated, truncated)
+        info.update(progress=self._steps / self.horizon, root_deviation=deviation, tracking_lost=lost)
         return obs, reward, terminated, truncated, info
