@@ -76,7 +76,7 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
     | `motion` | str or Path | `"kick"` | a shipped clip name or a path, as in `zg/CharacterMimic-v0` |
     | `cycles` | int | `1` | clip durations in the segment (1 for a clip that does not loop) |
     | `start_phase` | float | `0.0` | where in the clip the segment starts, in [0, 1) |
-    | `max_root_deviation` | float or None | `0.5` | root-to-clip distance (m) that ends the episode; `None`: falls only |
+    | `max_root_deviation` | float or None | `0.5` | root-to-clip distance (m) that ends an episode; `None`: no limit |
     | `control_frequency`, `sim_frequency` | int | `30`, `240` | as in `zg/CharacterMimic-v0` |
     | `pose_weight` ... `com_weight` | float | `0.5`, `0.05`, `0.15`, `0.2`, `0.1` | reward weights, as there |
     | `spherical_action_scale`, `revolute_action_scale` | float | `0.5`, `0.5` | radians per unit action |
