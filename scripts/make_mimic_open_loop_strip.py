@@ -11,6 +11,7 @@ labelled with its return, the steps it lasted and how it ended.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import gymnasium as gym
@@ -62,12 +63,14 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="docs/character_mimic_open_loop.png")
     parser.add_argument("--every", type=int, default=5, help="control steps between frames (default 5)")
     parser.add_argument("--algos", default="zerograds,es,cma,random,ppo", help="rows after the start, in order")
+    parser.add_argument("--env-kwargs", default="{}", help='JSON env arguments over the runs\' own, e.g. '
+                        '\'{"max_root_deviation": null}\' to replay runs made before that limit existed')
     args = parser.parse_args(argv)
     size = (200, 150)
     runs = find_runs(args.compare_dir, ENV_ID, states=("finished",))
     if not runs:
         parser.error(f"no finished {ENV_ID} run under {args.compare_dir!r}")
-    env_kwargs = load_agent(runs[0].run_dir)[0].env_kwargs
+    env_kwargs = {**load_agent(runs[0].run_dir)[0].env_kwargs, **json.loads(args.env_kwargs)}
     rows = []
     total, length, ending, frames = play(env_kwargs, lambda obs, t: np.zeros(28, np.float32), args.every, size)
     rows.append((f"start (zero offsets): return {total:.1f}, {length} steps, {ending}", frames))
