@@ -36,6 +36,11 @@ register(
 )
 
 register(
+    id="zg/CharacterMimicOpenLoop-v0",
+    entry_point="zg_envs.bullet.character_mimic_open_loop_v0:CharacterMimicOpenLoopEnv",
+)
+
+register(
     id="zg/CharacterLocomotion-v0",
     entry_point="zg_envs.bullet.character_locomotion_v0:CharacterLocomotionEnv",
     max_episode_steps=1000,
@@ -47,6 +52,7 @@ ENV_IDS = (
     "zg/ShadowArt-v0",
     "zg/TreeGrowth-v0",
     "zg/CharacterMimic-v0",
+    "zg/CharacterMimicOpenLoop-v0",
     "zg/CharacterLocomotion-v0",
 )
 

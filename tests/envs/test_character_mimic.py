@@ -11,7 +11,11 @@ import pytest
 
 import zg_envs  # noqa: F401  (registers the zg namespace)
 from zg_envs.bullet import humanoid as hm
+from zg_envs.bullet import quaternion as quat
 from zg_envs.bullet.character_mimic_v0 import CharacterMimicEnv
+from zg_envs.bullet.mimic_reference import ClipSampler, offset_rotations
+from zg_envs.bullet.mimic_reward import TERMS, similarities
+from zg_envs.bullet.mimic_reward import angle_between as mimic_angle_between
 
 ENV_ID = "zg/CharacterMimic-v0"
 
@@ -179,14 +183,18 @@ def test_reference_com_velocity_is_continuous_across_frame_boundaries(motion):
     env = CharacterMimicEnv(motion=motion, random_start=False)
     env.reset(seed=0)
     clip, kin = env.clip, env._ref_kin
+
+    def extras(t):
+        return kin.extras(clip.locate(t))
+
     eps = 1e-6
     jumps, steps = [], []
     for k in range(1, clip.num_frames - 1):  # interior frame boundaries
         t = clip.frame_times[k]
-        before_ee, before_v = env._reference_extras(t - eps)
-        after_ee, after_v = env._reference_extras(t + eps)
+        before_ee, before_v = extras(t - eps)
+        after_ee, after_v = extras(t + eps)
         jumps.append(np.abs(after_v - before_v).max())
-        steps.append(np.abs(kin["com_vel"][k] - kin["com_vel"][k - 1]).max())
+        steps.append(np.abs(kin.com_vel[k] - kin.com_vel[k - 1]).max())
         assert np.abs(after_ee - before_ee).max() < 1e-3  # end effectors were already interpolated
     # the per-frame values differ (so a piecewise-constant reference would jump) ...
     assert max(steps) > 0.05
@@ -194,7 +202,7 @@ def test_reference_com_velocity_is_continuous_across_frame_boundaries(motion):
     assert max(jumps) < 1e-3
     # mid-way between two frames it is the blend of both
     t = 0.5 * (clip.frame_times[1] + clip.frame_times[2])
-    np.testing.assert_allclose(env._reference_extras(t)[1], 0.5 * (kin["com_vel"][1] + kin["com_vel"][2]))
+    np.testing.assert_allclose(extras(t)[1], 0.5 * (kin.com_vel[1] + kin.com_vel[2]))
     env.close()
 
 
@@ -217,3 +225,38 @@ def test_camera_target_is_a_getter_and_render_poses_the_ghost():
     assert all(p[0][1] == -10.0 for p in parked)  # parked 10 m below the floor
     assert all(-0.5 < p[0][1] < 2.5 for p in posed)  # posed: standing on the floor, beside the character
     env.close()
+
+
+@pytest.mark.parametrize("motion", ["walk", "kick", "backflip"])
+def test_the_fast_sampler_gives_the_clip_sample_bit_for_bit(motion):
+    clip = CharacterMimicEnv(motion=motion).clip
+    sampler = ClipSampler(clip)
+    times = np.concatenate([clip.frame_times, np.random.default_rng(0).uniform(-0.5, 2.5 * clip.duration, 200),
+                            np.arange(0, 2 * clip.duration, 1 / 30)])
+    for t in times:
+        fast, where = sampler.sample(float(t))
+        slow = clip.sample(float(t))
+        assert where == clip.locate(float(t))
+        for name in slow.__dataclass_fields__:
+            assert np.array_equal(getattr(fast, name), getattr(slow, name)), (motion, t, name)
+
+
+def test_similarities_are_one_for_a_state_equal_to_the_reference():
+    ref = CharacterMimicEnv().clip.sample(0.3)
+    state = {name: getattr(ref, name) for name in ref.__dataclass_fields__}
+    ee = np.random.default_rng(1).normal(size=(4, 3))
+    values = similarities(state, ref, ee, ee.copy(), np.ones(3), np.ones(3))
+    assert values == {f"{term}_similarity": 1.0 for term in TERMS}
+    state["joint_angle"] = ref.joint_angle + 0.2  # a knee or elbow off the clip lowers the pose term only
+    values = similarities(state, ref, ee, ee.copy(), np.ones(3), np.ones(3))
+    assert values["pose_similarity"] < 1.0 and values["root_similarity"] == values["com_similarity"] == 1.0
+
+
+def test_the_per_step_quaternion_helpers_give_the_generic_ones_bit_for_bit():
+    rng = np.random.default_rng(2)
+    q = quat.normalize(rng.normal(size=(8, 4)))
+    for v in (rng.normal(size=(8, 3)), np.zeros((8, 3)), 1e-14 * rng.normal(size=(8, 3))):
+        assert np.array_equal(offset_rotations(q, v), quat.multiply(q, quat.from_rotvec(v)))
+    r = quat.normalize(rng.normal(size=(8, 4)))
+    for a, b in ((q, r), (q, q), (q[0], -q[0])):
+        assert np.array_equal(mimic_angle_between(a, b), quat.angle_between(a, b))

@@ -32,12 +32,15 @@ CASES = [
     ("zg/TreeGrowth-v0", {"generations": 2, "randomize_target": True, "resolution": 32}),
     ("zg/CharacterMimic-v0", {"episode_length": 6}),
     ("zg/CharacterMimic-v0", {"motion": "backflip", "episode_length": 6, "random_start": False}),
+    ("zg/CharacterMimicOpenLoop-v0", {}),
+    ("zg/CharacterMimicOpenLoop-v0", {"motion": "walk", "start_phase": 0.5}),
     *[("zg/CharacterLocomotion-v0", {"character": character}) for character in CHARACTERS],
 ]
 IDS = [f"{env_id[3:-3]}-{','.join(f'{k}={v}' for k, v in kwargs.items())}" for env_id, kwargs in CASES]
 # small pictures keep the render checks fast
 RENDER_KWARGS = {"zg/TreeGrowth-v0": {"render_resolution": 64},
                  "zg/CharacterMimic-v0": {"render_width": 64, "render_height": 48},
+                 "zg/CharacterMimicOpenLoop-v0": {"render_width": 64, "render_height": 48},
                  "zg/CharacterLocomotion-v0": {"render_width": 64, "render_height": 48}}
 IMAGE_ENVS = ("zg/ShadowCaster-v0", "zg/ShadowArt-v0", "zg/TreeGrowth-v0")  # no early end: always `horizon` steps
 
@@ -227,6 +230,7 @@ def test_horizon(env_id, kwargs):
     horizon = env.unwrapped.horizon
     expected = {"zg/ShadowCaster-v0": kwargs.get("n_casters"), "zg/ShadowArt-v0": 1,
                 "zg/TreeGrowth-v0": kwargs.get("generations"), "zg/CharacterMimic-v0": kwargs.get("episode_length"),
+                "zg/CharacterMimicOpenLoop-v0": {"walk": 38}.get(kwargs.get("motion"), 46),  # one clip duration
                 "zg/CharacterLocomotion-v0": None}[env_id]
     assert horizon == expected
     assert env.spec.max_episode_steps == (1000 if horizon is None else None)  # a TimeLimit only where none is built in

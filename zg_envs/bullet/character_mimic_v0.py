@@ -11,6 +11,9 @@ from gymnasium import spaces
 from zg_envs.bullet import humanoid as hm
 from zg_envs.bullet import quaternion as quat
 from zg_envs.bullet.base import BulletEnv, Camera
+from zg_envs.bullet.mimic_reference import (ClipSampler, ReferenceKinematics, build_ghost, offset_rotations,
+                                           set_humanoid_state)
+from zg_envs.bullet.mimic_reward import TERMS, similarities
 from zg_envs.bullet.motion import MotionClip, load_motion_clip
 from zg_envs.utils import PickleByArguments, check_action, check_bool, check_float
 
@@ -133,7 +136,7 @@ class CharacterMimicEnv(BulletEnv, PickleByArguments):
     | `render_width`, `render_height` | int | `240`, `180` | picture size, 16..4096 each |
     | `ghost_offset` | float | `1.0` | sideways distance (m) between the character and the ghost; 0 overlays them |
 
-    Memory: the world takes well under 64 MiB, plus about 2 KiB per clip frame; a render mode adds 32
+    Memory: the world takes well under 64 MiB, plus about 3 KiB per clip frame; a render mode adds 32
     bytes per pixel (0.5 GiB at the largest 4096 x 4096). Arguments above the bound of every zg env,
     `zg_envs.utils.MEMORY_BOUND_BYTES` (2 GiB), are refused in `__init__` with the estimate.
 
@@ -188,15 +191,9 @@ class CharacterMimicEnv(BulletEnv, PickleByArguments):
         ):
             raise ValueError(f"episode_length must be an integer >= 1 or None, got {episode_length!r}")
         random_start = check_bool("random_start", random_start)
-        super().__init__(
-            control_frequency=control_frequency,
-            sim_frequency=sim_frequency,
-            solver_iterations=solver_iterations,
-            render_mode=render_mode,
-            render_width=render_width,
-            render_height=render_height,
-            gravity=(0.0, -9.81, 0.0),
-        )
+        super().__init__(control_frequency=control_frequency, sim_frequency=sim_frequency,
+                         solver_iterations=solver_iterations, render_mode=render_mode, render_width=render_width,
+                         render_height=render_height, gravity=(0.0, -9.81, 0.0))
         self.clip: MotionClip = load_motion_clip(motion)
         self.motion = motion
         self.pose_weight = check_float("pose_weight", pose_weight, minimum=0.0)
@@ -214,21 +211,18 @@ class CharacterMimicEnv(BulletEnv, PickleByArguments):
 
         self.action_space = spaces.Box(-1.0, 1.0, shape=(hm.NUM_DOFS,), dtype=np.float32)
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(OBS_SIZE,), dtype=np.float64)
-        self._action_scale = np.concatenate(
-            [
-                np.full(3 * hm.NUM_SPHERICAL, self.spherical_action_scale),
-                np.full(hm.NUM_REVOLUTE, self.revolute_action_scale),
-            ]
-        )
+        self._action_scale = np.concatenate([np.full(3 * hm.NUM_SPHERICAL, self.spherical_action_scale),
+                                             np.full(hm.NUM_REVOLUTE, self.revolute_action_scale)])
         self._time = 0.0
         self._start_time = 0.0
         self._steps = 0
         self._step_limit = 1
-        self._ref_kin: dict[str, np.ndarray] | None = None
+        self._sampler = ClipSampler(self.clip)
+        self._ref_kin: ReferenceKinematics | None = None
         self._body = self._plane = -1
         self._ghost_parts: list[tuple[int, int]] = []
-        # per clip frame: the clip's arrays and the reference kinematics of 15 links (about 2 KiB)
-        self.check_memory(2048.0 * self.clip.num_frames, f", a clip of {self.clip.num_frames:,} frames")
+        # per clip frame: the clip's arrays, the sampler's arcs and the kinematics of 15 links (about 3 KiB)
+        self.check_memory(3072.0 * self.clip.num_frames, f", a clip of {self.clip.num_frames:,} frames")
 
     # ------------------------------------------------------------------ world
     def build_world(self, client) -> int:
@@ -246,13 +240,13 @@ class CharacterMimicEnv(BulletEnv, PickleByArguments):
         revolute = [hm.JOINTS[s].index for s in hm.REVOLUTE_SLOTS]
         client.setJointMotorControlArray(body, revolute, pybullet.VELOCITY_CONTROL, forces=[0.0] * len(revolute))
         self._masses = np.array([client.getDynamicsInfo(body, link)[0] for link in range(hm.NUM_LINKS)])
+        self._mass_total = self._masses.sum()
         self._all_links = list(range(hm.NUM_LINKS))
-        self._ee_slots = np.array(hm.END_EFFECTORS)
-        self._ref_kin = self._reference_kinematics(client)
+        self._ref_kin = ReferenceKinematics(client, body, self.clip, self._masses)
         if self.render_mode == "rgb_array":
             for link in range(hm.NUM_LINKS):  # colour only: the simulated character in orange
                 client.changeVisualShape(body, link, rgbaColor=[0.95, 0.55, 0.25, 1.0])
-            self._ghost_parts = self._build_ghost(client)
+            self._ghost_parts = build_ghost(client, body)
         # bind the per-step calls once (BulletClient builds a partial on every attribute access)
         self._c_set_pd = client.setJointMotorControlMultiDofArray
         self._c_base_pose = client.getBasePositionAndOrientation
@@ -261,96 +255,6 @@ class CharacterMimicEnv(BulletEnv, PickleByArguments):
         self._c_link_states = client.getLinkStates
         self._c_contacts = client.getContactPoints
         return self._plane
-
-    def _build_ghost(self, client) -> list[int]:
-        """The reference character for pictures: one static, visual-only body per link of the humanoid.
-
-        Static bodies without collision shapes cost the simulation nothing and touch nothing, so the
-        ghost neither changes the physics nor slows ``step()``; ``render()`` alone moves them.
-        """
-        parts = []
-        for shape in client.getVisualShapeData(self._body):
-            link, geom, dims, local_pos, local_rot = shape[1], shape[2], shape[3], shape[5], shape[6]
-            if link < 0:
-                continue
-            kwargs = {
-                "rgbaColor": [0.35, 0.55, 1.0, 1.0],
-                "visualFramePosition": local_pos,
-                "visualFrameOrientation": local_rot,
-            }
-            if geom == pybullet.GEOM_SPHERE:
-                visual = client.createVisualShape(geom, radius=dims[0], **kwargs)
-            elif geom == pybullet.GEOM_CAPSULE:
-                visual = client.createVisualShape(geom, length=dims[0], radius=dims[1], **kwargs)
-            elif geom == pybullet.GEOM_BOX:
-                visual = client.createVisualShape(geom, halfExtents=[0.5 * d for d in dims], **kwargs)
-            else:  # pragma: no cover - humanoid.urdf uses spheres, capsules and boxes only
-                continue
-            body = client.createMultiBody(
-                baseMass=0.0, baseCollisionShapeIndex=-1, baseVisualShapeIndex=visual, basePosition=[0, -10, 0]
-            )
-            parts.append((link, body))
-        return parts
-
-    def _reference_kinematics(self, client) -> dict[str, np.ndarray]:
-        """Per clip frame: world positions of the end effectors and the centre of mass and its velocity.
-
-        Computed once per client by posing the (not yet simulated) character at every frame.
-        """
-        clip = self.clip
-        ee, com, com_vel, link_pos, link_rot = [], [], [], [], []
-        for k in range(clip.num_frames):
-            self._set_state(
-                client,
-                clip.root_pos[k],
-                clip.root_rot[k],
-                clip.root_lin_vel[k],
-                clip.root_ang_vel[k],
-                clip.joint_rot[k],
-                clip.joint_ang_vel[k],
-                clip.joint_angle[k],
-                clip.joint_rate[k],
-            )
-            states = client.getLinkStates(
-                self._body, list(range(hm.NUM_LINKS)), computeLinkVelocity=1, computeForwardKinematics=1
-            )
-            pos = np.array([s[0] for s in states])  # link centres of mass, world
-            vel = np.array([s[6] for s in states])
-            link_pos.append([s[4] for s in states])  # link frames, world
-            link_rot.append([s[5] for s in states])
-            ee.append([states[i][4] for i in hm.END_EFFECTORS])
-            com.append(self._masses @ pos / self._masses.sum())
-            com_vel.append(self._masses @ vel / self._masses.sum())
-        return {
-            "ee": np.array(ee),
-            "com": np.array(com),
-            "com_vel": np.array(com_vel),
-            "link_pos": np.array(link_pos),
-            "link_rot": np.array(link_rot),
-        }
-
-    def _set_state(self, client, root_pos, root_rot, lin_vel, ang_vel, joint_rot, joint_vel, angle, rate, body=None):
-        body = self._body if body is None else body
-        client.resetBasePositionAndOrientation(body, root_pos.tolist(), root_rot.tolist())
-        client.resetBaseVelocity(body, lin_vel.tolist(), ang_vel.tolist())
-        client.resetJointStatesMultiDof(
-            body,
-            hm.JOINT_INDICES,
-            targetValues=hm.joint_targets(joint_rot, angle),
-            targetVelocities=hm.joint_velocities(joint_vel, rate),
-        )
-
-    def _reference_extras(self, t: float) -> tuple[np.ndarray, np.ndarray]:
-        """End-effector positions (4, 3) and centre-of-mass velocity (3,) of the clip at time ``t``.
-
-        Both are blended linearly between the two frames around ``t``, like the pose, so the reference
-        moves continuously across frame boundaries (no jump in the ``r_com`` target at each new frame).
-        """
-        i, j, a, cycle = self.clip.locate(t)
-        kin = self._ref_kin
-        ee = (1 - a) * kin["ee"][i] + a * kin["ee"][j] + cycle * self.clip.cycle_offset
-        com_vel = (1 - a) * kin["com_vel"][i] + a * kin["com_vel"][j]
-        return ee, com_vel
 
     # ------------------------------------------------------------------ Gymnasium API
     def reset_model(self, options: dict):
@@ -369,11 +273,9 @@ class CharacterMimicEnv(BulletEnv, PickleByArguments):
         else:
             remaining = self.clip.duration if self.clip.loop == "wrap" else self.clip.duration - self._start_time
             self._step_limit = max(1, int(round(remaining / self.dt)))
-        ref = self.clip.sample(self._time)
-        self._set_state(
-            self.client, ref.root_pos, ref.root_rot, ref.root_lin_vel, ref.root_ang_vel,
-            ref.joint_rot, ref.joint_ang_vel, ref.joint_angle, ref.joint_rate,
-        )
+        ref, _ = self._sampler.sample(self._time)
+        set_humanoid_state(self.client, self._body, ref.root_pos, ref.root_rot, ref.root_lin_vel, ref.root_ang_vel,
+                           ref.joint_rot, ref.joint_ang_vel, ref.joint_angle, ref.joint_rate)
         state = self._read_state()
         obs = self._observation(state, ref)
         return obs, {"time": self._time, "phase": self._phase()}
@@ -419,46 +321,29 @@ class CharacterMimicEnv(BulletEnv, PickleByArguments):
         self.check_running()
         action = check_action(action, self.action_space) * self._action_scale
         target_time = self._time + self.dt
-        ref = self.clip.sample(target_time)
+        ref, where = self._sampler.sample(target_time)
         n_sph = 3 * hm.NUM_SPHERICAL
-        targets = quat.multiply(ref.joint_rot, quat.from_rotvec(action[:n_sph].reshape(hm.NUM_SPHERICAL, 3)))
+        targets = offset_rotations(ref.joint_rot, action[:n_sph].reshape(hm.NUM_SPHERICAL, 3))
         angles = ref.joint_angle + action[n_sph:]
-        self._c_set_pd(
-            self._body,
-            hm.JOINT_INDICES,
-            pybullet.STABLE_PD_CONTROL,
-            targetPositions=hm.joint_targets(targets, angles),
-            targetVelocities=hm.joint_velocities(ref.joint_ang_vel, ref.joint_rate),
-            positionGains=hm.KP,
-            velocityGains=hm.KD,
-            forces=hm.MAX_FORCES,
-        )
+        self._c_set_pd(self._body, hm.JOINT_INDICES, pybullet.STABLE_PD_CONTROL,
+                       targetPositions=hm.joint_targets(targets, angles),
+                       targetVelocities=hm.joint_velocities(ref.joint_ang_vel, ref.joint_rate),
+                       positionGains=hm.KP, velocityGains=hm.KD, forces=hm.MAX_FORCES)
         self.do_simulation()
         self._time = target_time
         self._steps += 1
 
         s = self._read_state()
         states = self._c_link_states(self._body, self._all_links, computeLinkVelocity=1, computeForwardKinematics=1)
-        com_vel = self._masses @ np.array([st[6] for st in states]) / self._masses.sum()
+        com_vel = self._masses @ np.array([st[6] for st in states]) / self._mass_total
         ee = np.array([states[i][4] for i in hm.END_EFFECTORS])
-        ref_ee, ref_com_vel = self._reference_extras(self._time)
-        similarity = self._similarities(s, ref, ee, ref_ee, com_vel, ref_com_vel)
-        terms = {
-            "reward_pose": self.pose_weight * similarity["pose_similarity"],
-            "reward_velocity": self.velocity_weight * similarity["velocity_similarity"],
-            "reward_end_effector": self.end_effector_weight * similarity["end_effector_similarity"],
-            "reward_root": self.root_weight * similarity["root_similarity"],
-            "reward_com": self.com_weight * similarity["com_similarity"],
-        }
-        reward = (
-            terms["reward_pose"]
-            + terms["reward_velocity"]
-            + terms["reward_end_effector"]
-            + terms["reward_root"]
-            + terms["reward_com"]
-        )
+        ref_ee, ref_com_vel = self._ref_kin.extras(where)
+        similarity = similarities(s, ref, ee, ref_ee, com_vel, ref_com_vel)
+        terms = {f"reward_{term}": getattr(self, f"{term}_weight") * similarity[f"{term}_similarity"]
+                 for term in TERMS}
+        reward = sum(terms.values())  # pose + velocity + end effector + root + com, in this order
         obs = self._observation(s, ref)
-        finite = bool(np.all(np.isfinite(obs)))
+        finite = bool(np.isfinite(obs).all())
         terminated = (not finite) or self._fallen()
         if not finite:
             obs = np.nan_to_num(obs, nan=0.0, posinf=0.0, neginf=0.0)
@@ -475,31 +360,6 @@ class CharacterMimicEnv(BulletEnv, PickleByArguments):
             if contact[3] not in hm.FEET:
                 return True
         return False
-
-    @staticmethod
-    def _similarities(s, ref, ee, ref_ee, com_vel, ref_com_vel) -> dict[str, float]:
-        sph_err = quat.angle_between(s["joint_rot"], ref.joint_rot) ** 2
-        rev_err = (s["joint_angle"] - ref.joint_angle) ** 2
-        pose_err = hm.SPHERICAL_WEIGHTS @ sph_err + hm.REVOLUTE_WEIGHTS @ rev_err
-        vel_err = hm.SPHERICAL_WEIGHTS @ np.sum((s["joint_ang_vel"] - ref.joint_ang_vel) ** 2, axis=1)
-        vel_err += hm.REVOLUTE_WEIGHTS @ (s["joint_rate"] - ref.joint_rate) ** 2
-        ee_rel = ee - s["root_pos"]
-        ref_rel = ref_ee - ref.root_pos
-        ee_err = float(np.sum((ee_rel - ref_rel) ** 2))
-        root_err = (
-            float(np.sum((s["root_pos"] - ref.root_pos) ** 2))
-            + 0.1 * float(quat.angle_between(s["root_rot"], ref.root_rot)) ** 2
-            + 0.01 * float(np.sum((s["root_lin_vel"] - ref.root_lin_vel) ** 2))
-            + 0.001 * float(np.sum((s["root_ang_vel"] - ref.root_ang_vel) ** 2))
-        )
-        com_err = float(np.sum((com_vel - ref_com_vel) ** 2))
-        return {
-            "pose_similarity": float(np.exp(-2.0 * pose_err)),
-            "velocity_similarity": float(np.exp(-0.1 * vel_err)),
-            "end_effector_similarity": float(np.exp(-40.0 * ee_err)),
-            "root_similarity": float(np.exp(-5.0 * root_err)),
-            "com_similarity": float(np.exp(-10.0 * com_err)),
-        }
 
     # ------------------------------------------------------------------ rendering
     _CAMERA_YAW = -25.0  # a three-quarter side view of a clip that travels along +x
@@ -519,8 +379,8 @@ class CharacterMimicEnv(BulletEnv, PickleByArguments):
         i, j, a, cycle = self.clip.locate(self._time)
         kin = self._ref_kin
         shift = cycle * self.clip.cycle_offset + self._ghost_offset_vector()
-        link_pos = (1 - a) * kin["link_pos"][i] + a * kin["link_pos"][j] + shift
-        link_rot = quat.slerp(kin["link_rot"][i], kin["link_rot"][j], a)
+        link_pos = (1 - a) * kin.link_pos[i] + a * kin.link_pos[j] + shift
+        link_rot = quat.slerp(kin.link_rot[i], kin.link_rot[j], a)
         for link, body in self._ghost_parts:
             self.client.resetBasePositionAndOrientation(body, link_pos[link].tolist(), link_rot[link].tolist())
 

@@ -1,0 +1,170 @@
+"""zg/CharacterMimicOpenLoop-v0: open-loop trajectory optimisation of a clip segment through contacts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from zg_envs.bullet.character_mimic_v0 import CharacterMimicEnv
+from zg_envs.utils import PickleByArguments, check_float, check_int_arg
+
+
+def _check_phase(value) -> float:
+    """``start_phase`` as a float in [0, 1); the error names the argument and the half-open range."""
+    message = f"start_phase must be a finite number in [0, 1), got {value!r}"
+    try:
+        phase = check_float("start_phase", value, 0.0, 1.0)
+    except ValueError:
+        raise ValueError(message) from None
+    if phase >= 1.0:
+        raise ValueError(message)
+    return phase
+
+
+class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
+    r"""
+    ## Description
+    Optimal control in physics-driven animation: the DeepMimic humanoid of ``zg/CharacterMimic-v0`` must get
+    through a short, fixed segment of a motion clip (by default the whole kick clip, 1.5 s) by PD tracking of
+    the clip plus offsets that a controller plans in advance. Every episode starts from the same state, the
+    clip's pose at ``start_phase``, so an episode is a deterministic function of its actions alone and an
+    open-loop plan (a few knots per joint, interpolated over the episode: ``policy: open_loop`` with
+    ``knots`` in the shipped configs) is a complete solution. Ground contacts make the return a
+    discontinuous function of the plan: a plan that trips ends the episode at the fall.
+
+    The character must stay with the clip: an episode also ends when its root (pelvis) is more than
+    ``max_root_deviation`` (0.5 m) from the clip's, since staying upright while the clip moves on is not
+    tracking it. Pure tracking of the kick (all-zero offsets) is left behind after 16 of its 46 steps, with
+    a return of 7.4 (without the limit it falls at step 28); of one walk cycle, after 31 of 38 steps
+    (``motion="walk"``). The task is solved when the character completes the segment:
+    ``info["progress"] == 1`` without termination.
+
+    ```python
+    import gymnasium as gym, zg_envs
+    env = gym.make("zg/CharacterMimicOpenLoop-v0")                            # the kick
+    env = gym.make("zg/CharacterMimicOpenLoop-v0", motion="walk", cycles=2)  # two walk cycles
+    ```
+
+    ## Action Space, Observation Space, Rewards
+    As ``zg/CharacterMimic-v0`` (its docstring is the manual): 28 PD-target offsets in [-1, 1], the
+    80-number observation, and the DeepMimic tracking reward, at most ``pose_weight + velocity_weight +
+    end_effector_weight + root_weight + com_weight`` (1 with the defaults) per step. The return therefore
+    measures how far the character gets through the segment and how closely it tracks the clip on the way.
+
+    ``self.max_return`` is the best possible return: every step of the segment tracked perfectly (each
+    similarity 1), ``horizon * (sum of the five weights)``: 46 for the kick with the default weights.
+    ``info`` holds everything ``zg/CharacterMimic-v0`` reports plus ``progress``, the fraction of the
+    segment's steps done (0 at reset, 1 at the end of a completed segment), ``root_deviation``, the
+    distance (m) of the root from the clip's, and ``tracking_lost``, whether this step ended the episode
+    for a deviation above ``max_root_deviation``.
+
+    ## Starting State
+    The clip's pose and velocities at ``start_phase`` (no random start); the seed changes nothing.
+    ``reset(options={"phase": p})`` starts elsewhere, as in ``zg/CharacterMimic-v0``, for the same
+    number of steps.
+
+    ## Episode End
+    - Termination: a fall (a body part other than the feet touches the ground), a non-finite state, or
+      the root more than ``max_root_deviation`` from the clip's root (``info["tracking_lost"]``).
+    - Truncation: after ``horizon`` control steps: ``cycles`` clip durations of a looping clip, or the
+      rest of the clip after ``start_phase`` for a ``"none"`` clip (``cycles`` must then be 1).
+
+    ## Arguments
+    | Parameter | Type | Default | Description |
+    |-----------|------|---------|-------------|
+    | `motion` | str or Path | `"kick"` | a shipped clip name or a path, as in `zg/CharacterMimic-v0` |
+    | `cycles` | int | `1` | clip durations in the segment (1 for a clip that does not loop) |
+    | `start_phase` | float | `0.0` | where in the clip the segment starts, in [0, 1) |
+    | `max_root_deviation` | float or None | `0.5` | root-to-clip distance (m) that ends an episode; `None`: no limit |
+    | `control_frequency`, `sim_frequency` | int | `30`, `240` | as in `zg/CharacterMimic-v0` |
+    | `pose_weight` ... `com_weight` | float | `0.5`, `0.05`, `0.15`, `0.2`, `0.1` | reward weights, as there |
+    | `spherical_action_scale`, `revolute_action_scale` | float | `0.5`, `0.5` | radians per unit action |
+    | `solver_iterations` | int | `20` | PyBullet's constraint-solver iterations per sub-step |
+    | `render_width`, `render_height`, `ghost_offset` | | `240`, `180`, `1.0` | pictures, as there |
+    | `render_mode` | str or None | `None` | keyword-only; `"rgb_array"` |
+
+    ## Version History
+    - v0: initial version.
+    """
+
+    def __init__(
+        self,
+        motion: str | Path = "kick",
+        cycles: int = 1,
+        start_phase: float = 0.0,
+        max_root_deviation: float | None = 0.5,
+        control_frequency: int = 30,
+        sim_frequency: int = 240,
+        pose_weight: float = 0.5,
+        velocity_weight: float = 0.05,
+        end_effector_weight: float = 0.15,
+        root_weight: float = 0.2,
+        com_weight: float = 0.1,
+        spherical_action_scale: float = 0.5,
+        revolute_action_scale: float = 0.5,
+        solver_iterations: int = 20,
+        render_width: int = 240,
+        render_height: int = 180,
+        ghost_offset: float = 1.0,
+        *,
+        render_mode: str | None = None,
+    ):
+        cycles = check_int_arg("cycles", cycles, 1)
+        start_phase = _check_phase(start_phase)
+        super().__init__(
+            motion=motion, control_frequency=control_frequency, sim_frequency=sim_frequency,
+            pose_weight=pose_weight, velocity_weight=velocity_weight, end_effector_weight=end_effector_weight,
+            root_weight=root_weight, com_weight=com_weight, spherical_action_scale=spherical_action_scale,
+            revolute_action_scale=revolute_action_scale, random_start=False, episode_length=None,
+            solver_iterations=solver_iterations, render_width=render_width, render_height=render_height,
+            ghost_offset=ghost_offset, render_mode=render_mode,
+        )
+        # after the parent's: pickling rebuilds this class from these arguments
+        PickleByArguments.__init__(self, motion=motion, cycles=cycles, start_phase=start_phase,
+                                   max_root_deviation=max_root_deviation,
+                                   control_frequency=control_frequency, sim_frequency=sim_frequency,
+                                   pose_weight=pose_weight, velocity_weight=velocity_weight,
+                                   end_effector_weight=end_effector_weight, root_weight=root_weight,
+                                   com_weight=com_weight, spherical_action_scale=spherical_action_scale,
+                                   revolute_action_scale=revolute_action_scale,
+                                   solver_iterations=solver_iterations, render_width=render_width,
+                                   render_height=render_height, ghost_offset=ghost_offset, render_mode=render_mode)
+        if self.clip.loop != "wrap" and cycles != 1:
+            raise ValueError(f"cycles must be 1 for the clip {str(motion)!r}, which does not loop "
+                             f"(Loop 'none'), got {cycles!r}")
+        self.cycles = cycles
+        self.max_root_deviation = (None if max_root_deviation is None
+                                   else check_float("max_root_deviation", max_root_deviation, 0.0, strict=True))
+        self.start_phase = start_phase
+        if self.clip.loop == "wrap":
+            duration = cycles * self.clip.duration
+        else:
+            duration = (1.0 - start_phase) * self.clip.duration
+        self.episode_length = max(1, round(duration / self.dt))
+        #: the most control steps an episode lasts: every episode that does not fall lasts this long
+        self.horizon = self.episode_length
+        #: the best possible return: every step tracked perfectly (each similarity 1)
+        self.max_return = float(self.horizon * self.max_reward)
+
+    @property
+    def max_reward(self) -> float:
+        """The largest reward of one step: the sum of the five weights (perfect tracking)."""
+        return (self.pose_weight + self.velocity_weight + self.end_effector_weight + self.root_weight
+                + self.com_weight)
+
+    def reset_model(self, options: dict):
+        options = {"phase": self.start_phase, **options}
+        obs, info = super().reset_model(options)
+        return obs, {**info, "progress": 0.0, "root_deviation": float(np.sqrt(np.sum(obs[77:80] ** 2))),
+                     "tracking_lost": False}
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        deviation = float(np.sqrt(np.sum(obs[77:80] ** 2)))  # root minus reference root
+        lost = self.max_root_deviation is not None and not terminated and not deviation <= self.max_root_deviation
+        if lost:  # left the clip behind: the episode ends like a fall
+            terminated, truncated = True, False
+            self.end_step(terminated, truncated)
+        info.update(progress=self._steps / self.horizon, root_deviation=deviation, tracking_lost=lost)
+        return obs, reward, terminated, truncated, info
