@@ -158,6 +158,8 @@ def main(argv=None) -> int:
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--only", default=None, help="only problems whose name contains this text")
     parser.add_argument("--no-main", action="store_true", help="skip the main table (with --ablation)")
+    parser.add_argument("--variants", default=None,
+                        help="with --ablation: only variants whose label contains one of these comma-separated texts")
     parser.add_argument("--budget-scale", type=float, default=1.0, help="multiply every budget (smoke runs)")
     parser.add_argument("--out", default="benchmarks/optimizers.md")
     args = parser.parse_args(argv)
@@ -225,7 +227,10 @@ def main(argv=None) -> int:
         abl_problems = ablation_set()
         header = "| Variant | " + " | ".join(f"{p.name} ({b} evals)" for p, b in abl_problems) + " | Overhead ms/it (d=1000) |"
         lines += [header, "|---|" + "---:|" * (len(abl_problems) + 1)]
+        wanted = args.variants.split(",") if args.variants else None
         for variant, options in ABLATIONS.items():
+            if wanted and not any(w in variant for w in wanted):
+                continue
             cells, overhead = [], 0.0
             for problem, budget in abl_problems:
                 budget = max(40, int(budget * args.budget_scale))
