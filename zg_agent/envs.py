@@ -87,6 +87,14 @@ def make_env(env_id: str, env_kwargs: dict | None = None, max_episode_steps: int
         raise ValueError(f"env_id {env_id!r} is registered but its module cannot be imported: {exc}") from exc
 
 
+def episode_horizon(env: gym.Env, max_episode_steps: int | None = None) -> int | None:
+    """The most steps an episode of ``env`` lasts: the smallest of the configured ``max_episode_steps``, the
+    spec's time limit and the env's own ``unwrapped.horizon`` (every zg env sets it); None: no limit known."""
+    spec_steps = env.spec.max_episode_steps if env.spec is not None else None
+    limits = [n for n in (max_episode_steps, spec_steps, getattr(env.unwrapped, "horizon", None)) if n is not None]
+    return min(limits) if limits else None
+
+
 def check_box_actions(env: gym.Env, env_id: str) -> None:
     """Raise ``ValueError`` unless ``env`` has a ``gymnasium.spaces.Box`` action space."""
     if not isinstance(env.action_space, spaces.Box):

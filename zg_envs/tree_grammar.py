@@ -86,8 +86,9 @@ def rule_from_action(action) -> GrowthRule:
 
     Values outside ``[-1, 1]`` are clipped; the caller is expected to have rejected NaN/inf.
     """
-    a = np.clip(np.asarray(action, dtype=np.float64).reshape(ACTION_DIM), -1.0, 1.0)
-    children = int(np.clip(np.rint(2.5 + 1.5 * a[0]), MIN_CHILDREN, MAX_CHILDREN))
+    # np.minimum / np.maximum: the values of np.clip without its Python-level wrapper (a hot path)
+    a = np.minimum(np.maximum(np.asarray(action, dtype=np.float64).reshape(ACTION_DIM), -1.0), 1.0)
+    children = int(min(max(np.rint(2.5 + 1.5 * a[0]), MIN_CHILDREN), MAX_CHILDREN))
     leaf = MAX_LEAF * max(0.0, (float(a[5]) - LEAF_OFF) / (1.0 - LEAF_OFF))
     return GrowthRule(
         children=children,
@@ -108,6 +109,27 @@ def _evenly_kept(m: int, k: int) -> np.ndarray:
     return np.unique(np.rint(np.linspace(0.0, m - 1, k)).astype(np.intp))
 
 
+def _fan_offsets(n: int) -> np.ndarray:
+    """``linspace(-0.5, 0.5, n)``, computed once per child count (read-only; shared between calls)."""
+    offsets = _FAN_OFFSETS.get(n)
+    if offsets is None:
+        offsets = np.linspace(-0.5, 0.5, n)
+        offsets.flags.writeable = False
+        _FAN_OFFSETS[n] = offsets
+    return offsets
+
+
+_FAN_OFFSETS: dict[int, np.ndarray] = {}
+
+
+def _columns(*columns: np.ndarray) -> np.ndarray:
+    """``np.stack(columns, axis=1)`` for 1-D float columns of one length, without its Python overhead."""
+    out = np.empty((columns[0].shape[0], len(columns)))
+    for j, column in enumerate(columns):
+        out[:, j] = column
+    return out
+
+
 def grow_generation(tips: np.ndarray, rule: GrowthRule, budget: int):
     """Grow one generation from ``tips`` under ``rule``, adding at most ``budget`` segments.
 
@@ -120,14 +142,14 @@ def grow_generation(tips: np.ndarray, rule: GrowthRule, budget: int):
     n = rule.children
     if n_tips == 0 or budget <= 0:
         return np.zeros((0, 6)), np.zeros((0, 5)), np.zeros((0, 5))
-    offsets = np.linspace(-0.5, 0.5, n) * rule.spread if n > 1 else np.zeros(1)
+    offsets = _fan_offsets(n) * rule.spread if n > 1 else np.zeros(1)
     theta = (tips[:, 2:3] + offsets[None, :]).ravel()
     # tropism: pull every direction towards up (bend > 0) or push it towards down (bend < 0)
     theta = theta - rule.bend * MAX_BEND * np.sin(theta)
-    x0 = np.repeat(tips[:, 0], n)
-    y0 = np.repeat(tips[:, 1], n)
-    length = np.repeat(tips[:, 3], n) * rule.length_ratio
-    r0 = np.repeat(tips[:, 4], n)
+    x0 = tips[:, 0].repeat(n)
+    y0 = tips[:, 1].repeat(n)
+    length = tips[:, 3].repeat(n) * rule.length_ratio
+    r0 = tips[:, 4].repeat(n)
     m = theta.shape[0]
     if m > budget:
         keep = _evenly_kept(m, budget)
@@ -136,12 +158,13 @@ def grow_generation(tips: np.ndarray, rule: GrowthRule, budget: int):
     x1 = x0 + length * sin
     y1 = y0 + length * cos
     r1 = r0 * rule.thickness_ratio
-    segments = np.stack([x0, y0, x1, y1, r0, r1], axis=1)
-    new_tips = np.stack([x1, y1, theta, length, r1], axis=1)
+    segments = _columns(x0, y0, x1, y1, r0, r1)
+    new_tips = _columns(x1, y1, theta, length, r1)
     if rule.leaf_size > 0.0:
-        half = np.full_like(x1, rule.leaf_size)
+        half = np.empty_like(x1)
+        half.fill(rule.leaf_size)
         # each leaf hangs on its tip, its base at the tip point, pointing along the branch
-        leaves = np.stack([x1 + half * sin, y1 + half * cos, half, half * LEAF_ASPECT, theta], axis=1)
+        leaves = _columns(x1 + half * sin, y1 + half * cos, half, half * LEAF_ASPECT, theta)
     else:
         leaves = np.zeros((0, 5))
     return segments, leaves, new_tips

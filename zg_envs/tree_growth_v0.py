@@ -11,64 +11,17 @@ from gymnasium import spaces
 from zg_envs import tree_grammar as tg
 from zg_envs.render.tree import tree_silhouette
 from zg_envs.targets import load_image_mask
+from zg_envs.tree_memory import estimate_memory
+from zg_envs.tree_observation import N_STATS, pooled_mask, tree_statistics
 from zg_envs.utils import (check_action, check_bool, check_choice, check_float, check_int_arg, check_memory,
                            check_reset_options, deprecated_alias, episode_ended_error, warn_no_render_mode,
                            PickleByArguments)
 
-#: Number of tree statistics at the end of the observation (see the class docstring).
-N_STATS = 14
 # Hidden targets are redrawn (up to this many times) until they cover a readable part of the canvas.
 _TARGET_COVERAGE = (0.04, 0.6)
 _TARGET_TRIES = 100
 # Stream key mixed into target_seed, so hidden targets never coincide with an action sampler seeded alike.
 _TARGET_STREAM = 0x7EE
-
-
-# Peak bytes per candidate pixel of the vectorised rasteriser (zg_envs.render.tree), measured: 105 for
-# segments, 74 for leaves; both rounded up here.
-_BYTES_PER_CANDIDATE = 112
-
-
-def _segment_box(g: int, resolution: int) -> float:
-    """Most candidate pixels of one generation-``g`` segment: its bounding box at the longest length
-    (ratio 0.9 per generation), the thickest radius and the worst angle (45 degrees)."""
-    length = tg.TRUNK_LENGTH * tg.LENGTH_RATIO_RANGE[1] ** g * resolution
-    radius = max(tg.TRUNK_RADIUS * tg.TRUNK_TAPER * tg.THICKNESS_RATIO_RANGE[1] ** (g - 1) * resolution, 0.5)
-    return min(length / np.sqrt(2.0) + 2.0 * radius + 1.0, resolution) ** 2
-
-
-def _leaf_box(resolution: int) -> float:
-    """Most candidate pixels of one leaf: the largest leaf's bounding box at the worst angle."""
-    a = max(tg.MAX_LEAF * resolution, 0.5)
-    b = max(tg.MAX_LEAF * tg.LEAF_ASPECT * resolution, 0.5)
-    return min(2.0 * np.sqrt(0.5 * (a * a + b * b)) + 1.0, resolution) ** 2
-
-
-def estimate_memory(resolution: int, generations: int, max_segments: int, render_resolution: int | None) -> float:
-    """Upper bound (bytes) of the memory a TreeGrowth-v0 env with these arguments can need.
-
-    The rasteriser unrolls every new primitive's bounding box into candidate pixels at once, so a step
-    costs ``_BYTES_PER_CANDIDATE`` per candidate: at most ``min(4^g, max_segments - 1)`` new segments
-    and as many leaves in generation ``g``, each at most the box of the largest such primitive. A render
-    (``render_resolution`` not None) redraws the whole tree: the segments of every generation, filled
-    greedily up to the cap, plus one largest leaf per segment. The tree's own arrays (segments, leaves,
-    tips, with a copy when concatenated) and the images are added.
-    """
-    cap = max_segments - 1  # the trunk is there from the start
-    step = 0.0
-    redraw, left = 0.0, cap
-    for g in range(1, generations + 1):
-        n = min(4.0 ** g, cap)
-        step = max(step, n * max(_segment_box(g, resolution), _leaf_box(resolution)))
-        if render_resolution is not None:
-            m = min(4.0 ** g, left)
-            left -= m
-            redraw += m * _segment_box(g, render_resolution)
-    if render_resolution is not None:
-        redraw = max(redraw, cap * _leaf_box(render_resolution))  # bark and leaves are drawn one after the other
-    tree = 2.0 * max_segments * (6 + 5 + 5) * 8
-    images = 4.0 * resolution**2 + (12.0 * render_resolution**2 if render_resolution is not None else 0.0)
-    return _BYTES_PER_CANDIDATE * max(step, redraw) + tree + images
 
 
 class TreeGrowthEnv(gym.Env, PickleByArguments):
@@ -294,6 +247,7 @@ class TreeGrowthEnv(gym.Env, PickleByArguments):
         self._target: np.ndarray | None = None
         self._target_obs: np.ndarray | None = None
         self._target_count = 0
+        self._trunk: np.ndarray | None = None
         if self._image_target is not None:
             self._set_target(self._image_target, None)
         elif not self.randomize_target:
@@ -317,10 +271,16 @@ class TreeGrowthEnv(gym.Env, PickleByArguments):
                 break
         return actions, mask
 
+    def _trunk_mask(self) -> np.ndarray:
+        """A fresh copy of the trunk's silhouette (the same at every reset, so drawn once)."""
+        if self._trunk is None:
+            self._trunk = tree_silhouette(tg.trunk()[0], None, self.resolution)
+        return self._trunk.copy()
+
     def _grow_silhouette(self, actions) -> np.ndarray:
         """Silhouette of the tree grown from ``actions`` by exactly the env's own step path."""
         tree = tg.Tree(self.max_segments)
-        out = tree_silhouette(tree.segments, None, self.resolution)
+        out = self._trunk_mask()
         for action in actions:
             seg, leaves = tree.grow(check_action(action, self.action_space))
             tree_silhouette(seg, leaves, self.resolution, out=out)
@@ -368,7 +328,7 @@ class TreeGrowthEnv(gym.Env, PickleByArguments):
             actions, mask = self._draw_target(self.np_random)
             self._set_target(mask, actions)
         self._tree = tg.Tree(self.max_segments)
-        self._silhouette = tree_silhouette(self._tree.segments, None, self.resolution)
+        self._silhouette = self._trunk_mask()
         self._update_scores()
         self._done = False
         return self._observation(), self._info()
@@ -411,8 +371,7 @@ class TreeGrowthEnv(gym.Env, PickleByArguments):
 
     # ------------------------------------------------------------------ helpers
     def _pooled(self, mask: np.ndarray) -> np.ndarray:
-        k, p = self.obs_resolution, self._pool
-        return mask.reshape(k, p, k, p).mean(axis=(1, 3), dtype=np.float32).ravel()
+        return pooled_mask(mask, self.obs_resolution, self._pool)
 
     def _update_scores(self) -> None:
         sil, tgt = self._silhouette, self._target
@@ -425,26 +384,9 @@ class TreeGrowthEnv(gym.Env, PickleByArguments):
         self._count = count
 
     def _observation(self) -> np.ndarray:
-        tree = self._tree
-        tips = tree.tips
-        cap = float(self.max_segments)
-        stats = np.zeros(N_STATS, dtype=np.float64)
-        stats[0] = tree.generation / self.generations
-        stats[1] = tree.n_segments / cap
-        stats[2] = tips.shape[0] / cap
-        stats[3] = tree.n_leaves / cap
-        stats[4] = self._iou
-        stats[5] = self._precision
-        stats[6] = self._recall
-        stats[7] = self._count / self._n_pixels
-        stats[8] = self._target_count / self._n_pixels
-        if tips.shape[0]:
-            stats[9] = tips[:, 0].mean()
-            stats[10] = tips[:, 1].mean()
-            stats[11] = tips[:, 0].std()
-            stats[12] = tips[0, 3] / tg.TRUNK_LENGTH
-            stats[13] = tips[0, 4] / tg.TRUNK_RADIUS
-        np.clip(stats, 0.0, 1.0, out=stats)
+        scores = (self._iou, self._precision, self._recall, self._count / self._n_pixels,
+                  self._target_count / self._n_pixels)
+        stats = tree_statistics(self._tree, self.generations, self.max_segments, scores)
         return np.concatenate([self._pooled(self._silhouette), self._target_obs, stats.astype(np.float32)])
 
     def _info(self) -> dict:

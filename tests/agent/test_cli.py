@@ -86,25 +86,8 @@ def test_train_bad_arguments(args, code, words, tmp_path):
 
 FAILING_RUN = """
 import sys
-import gymnasium as gym
-import numpy as np
-from gymnasium import spaces
+import toy_envs  # registers TestNaNLater-v0: its training episodes return NaN
 from zg_agent.cli import main
-
-class NaNLater(gym.Env):
-    def __init__(self):
-        self.action_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
-        self.observation_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
-        self.calls = 0
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.calls += 1
-        return np.zeros(1, np.float32), {}
-    def step(self, action):
-        # the first resets are the evaluation at step 0; training episodes then return NaN
-        return np.zeros(1, np.float32), float("nan") if self.calls > 1 else 0.0, True, False, {}
-
-gym.register("TestNaNLater-v0", entry_point=NaNLater)
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -113,7 +96,8 @@ def test_a_failure_after_the_folder_exists_says_what_it_holds(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-c", FAILING_RUN, "train", "--env", "TestNaNLater-v0", "--algo", "random", "--budget",
          "40", "--set", "eval_episodes=1", "--set", "options.popsize=4", "--run-root", str(tmp_path),
-         "--no-progress"], env=ENV, capture_output=True, text=True, timeout=120, cwd=ROOT)
+         "--no-progress"], env=dict(ENV, PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'tests' / 'agent'}"),
+        capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert proc.returncode == 1, proc.stderr
     (run,) = tmp_path.iterdir()
     assert read_status(run)["state"] == "failed" and (run / "error.txt").is_file()
@@ -354,13 +338,13 @@ def test_version():
 
 
 def test_a_hung_env_in_a_worker_fails_the_run_naming_candidate_and_seed(tmp_path, capsys):
-    # hanging_env (next to this file) sleeps two minutes with the reset seed of the first evaluation episode
+    # toy_envs.HangingEnv (next to this file) sleeps two minutes with the reset seed of the first evaluation episode
     code, _, err = train_main_in_process(
-        capsys, "--env", "hanging_env:Hanging-v0", "--algo", "random", "--budget", "6", "--backend", "process",
+        capsys, "--env", "toy_envs:Hanging-v0", "--algo", "random", "--budget", "6", "--backend", "process",
         "--num-workers", "1", "--run-root", str(tmp_path), "--set", "episode_timeout_s=1", "--set",
         "env_kwargs.hang_seed=1000003", "--set", "eval_episodes=1", "--set", "options.popsize=2")
     assert code == 1, err
     assert ("the episode of candidate 0 (of 1) with reset seed 1000003 ran longer than episode_timeout_s=1 s on env "
-            "'hanging_env:Hanging-v0'") in err
+            "'toy_envs:Hanging-v0'") in err
     (run,) = tmp_path.iterdir()
     assert read_status(run)["state"] == "failed" and "EpisodeTimeoutError" in read_status(run)["error"]

@@ -1,6 +1,5 @@
 """Run configuration: YAML per algorithm keyed by env id, typed overrides, clear errors."""
 
-import dataclasses
 import fnmatch
 import os
 import shutil
@@ -15,9 +14,11 @@ import yaml
 
 import zg_agent.config as config_module
 
-from zg_agent.config import (ALGO_OPTIONS, ALGOS, BLACK_BOX_ALGOS, DEFAULT_CONFIG_DIR, ConfigError, PPOOptions,
-                             RunConfig, load_config, load_run_config, markdown_table, optimizer_kwargs,
-                             parse_override)
+from zg_agent.config import (ALGOS, BLACK_BOX_ALGOS, DEFAULT_CONFIG_DIR, ConfigError, OptimizerOptions, PPOOptions,
+                             RunConfig, hparams, load_config, load_run_config, make_options, parse_override)
+from zg_agent.tables import markdown_table
+
+REPO = Path(__file__).resolve().parents[2]
 
 ENV_IDS = ["Pendulum-v1", "zg/ShadowCaster-v0", "zg/ShadowArt-v0", "zg/TreeGrowth-v0", "zg/CharacterMimic-v0",
            "zg/CharacterLocomotion-v0"]
@@ -31,7 +32,8 @@ def test_every_shipped_config_loads_for_every_env(algo):
     for env_id in ENV_IDS + ["SomeOtherEnv-v3"]:
         cfg = load_config(algo, env_id)
         assert cfg.algo == algo and cfg.env_id == env_id
-        assert isinstance(cfg.options, ALGO_OPTIONS[algo])
+        assert isinstance(cfg.options, PPOOptions if algo == "ppo" else OptimizerOptions)
+        assert cfg.options.algo == algo
         assert cfg.budget >= 1 and cfg.eval_every >= 1
 
 
@@ -40,9 +42,10 @@ def test_env_entry_overrides_default_and_options_merge():
     assert ppo.options.n_envs == 4 and ppo.options.use_sde is True and ppo.options.gamma == 0.9
     assert ppo.options.batch_size == 64  # from `default`, untouched by the env entry
     other = load_config("ppo", "Unknown-v0")
-    assert other.options.n_envs == 1 and other.options.gamma == 0.99
+    assert other.options.n_envs == 1 and other.options.gamma is None  # None: SB3's own default
+    assert other.options.resolved("gamma") == 0.99 and other.options.resolved("n_steps") == 2048
     design = load_config("es", "zg/ShadowCaster-v0")
-    assert design.policy == "open_loop" and design.max_episode_steps == 8
+    assert design.policy == "open_loop" and design.max_episode_steps is None  # the env's horizon rules
     character = load_config("zerograds", "zg/CharacterLocomotion-v0")
     assert character.policy == "linear"
 
@@ -56,8 +59,7 @@ def test_overrides_are_typed_by_the_field():
     assert cfg.env_kwargs == {"g": 9.0}
     assert cfg.policy_options == {"hidden_sizes": [8, 8]}
     assert cfg.max_episode_steps is None and cfg.log_formats == ["csv"] and cfg.eval_episodes == 3
-    assert optimizer_kwargs(cfg.options) == {k: v for k, v in dataclasses.asdict(cfg.options).items()
-                                             if v is not None}
+    assert cfg.options.kwargs() == {"sigma": 0.5, "popsize": 8}
     # integer where a float is expected is fine; keyword fields from the CLI come before --set
     cfg = load_config("random", "Pendulum-v1", seed=3, budget=999, overrides={"options.sigma": 1})
     assert cfg.seed == 3 and cfg.budget == 999 and cfg.options.sigma == 1.0
@@ -119,7 +121,7 @@ def test_config_round_trips_through_the_run_folder(tmp_path):
     (tmp_path / "config.yaml").write_text(cfg.to_yaml())
     back = load_run_config(tmp_path)
     assert back == cfg
-    table = markdown_table(cfg)
+    table = markdown_table(hparams(cfg))
     assert "| options.net_arch |" not in table or "16" in table
     assert "| budget |" in table and "| options.n_envs | 4 |" in table
 
@@ -133,16 +135,7 @@ def test_parse_override_reads_yaml_values():
     assert parse_override("a=hello=world") == ("a", "hello=world")
 
 
-@pytest.mark.parametrize("algo", BLACK_BOX_ALGOS)
-def test_option_fields_are_options_of_the_optimizer(algo):
-    from zg_agent.optim import optimizer_options
-
-    known = optimizer_options(algo)
-    for f in dataclasses.fields(ALGO_OPTIONS[algo]):
-        assert f.name in known, f"{ALGO_OPTIONS[algo].__name__}.{f.name} is not an option of {algo}: {sorted(known)}"
-
-
-def test_ppo_options_are_accepted_by_sb3():
+def test_ppo_kwargs_are_accepted_by_sb3():
     import inspect
 
     from stable_baselines3 import PPO
@@ -156,8 +149,10 @@ def test_ppo_options_are_accepted_by_sb3():
 def test_runconfig_validates_direct_construction():
     with pytest.raises(ConfigError, match="budget"):
         RunConfig(budget=0).validate()
-    with pytest.raises(ConfigError, match="options must be a ESOptions"):
+    with pytest.raises(ConfigError, match="options must be the OptimizerOptions of algo 'es'"):
         RunConfig(algo="es", options=PPOOptions()).validate()
+    with pytest.raises(ConfigError, match="options must be the OptimizerOptions of algo 'es'"):
+        RunConfig(algo="es", options=make_options("cma")).validate()
 
 
 @pytest.mark.parametrize("source", ["yaml", "set"])
@@ -190,34 +185,35 @@ def test_choices_come_from_the_modules_that_define_them():
 
 def test_markdown_table_escapes_pipes():
     cfg = load_config("es", "Pendulum-v1", overrides=["env_kwargs.a|b=x|y"])
-    table = markdown_table(cfg).splitlines()
+    table = markdown_table(hparams(cfg)).splitlines()
     row = next(r for r in table if r.startswith("| env_kwargs.a"))
     assert row == r"| env_kwargs.a\|b | x\|y |"
     assert all(len(r.replace(r"\|", "")) - len(r.replace(r"\|", "").replace("|", "")) == 3 for r in table)
 
 
-def test_shipped_configs_are_package_data():
-    root = Path(config_module.__file__).resolve().parent
-    shipped = sorted(p.name for p in (root / "configs").glob("*.yaml"))
+def test_shipped_configs_are_the_top_level_folder_mapped_into_the_wheel():
+    shipped = sorted(p.name for p in (REPO / "configs").glob("*.yaml"))
     assert shipped == sorted(f"{a}.yaml" for a in ALGOS)
-    assert Path(str(DEFAULT_CONFIG_DIR)).resolve() == root / "configs"
-    pyproject = tomllib.loads((root.parent / "pyproject.toml").read_text())
-    globs = pyproject["tool"]["setuptools"]["package-data"]["zg_agent"]
-    assert all(any(fnmatch.fnmatch(f"configs/{name}", g) for g in globs) for name in shipped)
+    assert Path(str(DEFAULT_CONFIG_DIR)).resolve() == REPO / "configs"
+    tool = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert tool["package-dir"]["zg_agent.configs"] == "configs" and "zg_agent.configs" in tool["packages"]
+    globs = tool["package-data"]["zg_agent.configs"]
+    assert all(any(fnmatch.fnmatch(name, g) for g in globs) for name in shipped)
 
 
-def test_configs_load_from_a_copy_of_the_package_alone(tmp_path):
-    # what a non-editable install sees: the package without the repository around it
-    src = Path(config_module.__file__).resolve().parent
-    shutil.copytree(src, tmp_path / "zg_agent", ignore=shutil.ignore_patterns("__pycache__"))
+def test_configs_load_from_the_wheel_layout(tmp_path):
+    # what a wheel install sees: the package, with configs/ copied in as zg_agent/configs, no repository around it
+    shutil.copytree(REPO / "zg_agent", tmp_path / "site" / "zg_agent", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "configs", tmp_path / "site" / "zg_agent" / "configs")
     code = ("import zg_agent.config as c; cfg = c.load_config('zerograds', 'zg/ShadowArt-v0'); "
-            "print(c.__file__, cfg.budget, cfg.policy_options['initial_action'])")
-    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+            "print(c.__file__, c.DEFAULT_CONFIG_DIR, cfg.budget, cfg.policy_options['initial_action'])")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path / "site"))
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
-    path, budget, initial = out.stdout.split()
-    assert Path(path).is_relative_to(tmp_path) and int(budget) == 10000 and float(initial) == -0.5
+    path, folder, budget, initial = out.stdout.split()
+    assert Path(path).is_relative_to(tmp_path / "site") and Path(folder) == tmp_path / "site" / "zg_agent" / "configs"
+    assert int(budget) == 10000 and float(initial) == -0.5
 
 
 @pytest.mark.parametrize("algo", ALGOS)
@@ -236,11 +232,34 @@ def test_shadow_art_black_box_runs_start_from_an_empty_sculpture(algo):
         assert obj.evaluate(obj.initial_params(), [0]).lengths.sum() == 1
 
 
-@pytest.mark.parametrize("algo", ["zerograds", "es", "cma", "random"])
-def test_option_dataclasses_cover_every_optimizer_option(algo):
-    # A new optimizer option must be settable from YAML and --set; seed and nonfinite come from the run.
-    from zg_agent.config import ALGO_OPTIONS
-    from zg_agent.optim import optimizer_options
+@pytest.mark.parametrize("algo", BLACK_BOX_ALGOS)
+def test_options_are_the_optimizer_signature(algo):
+    # one source: every keyword option of the optimizer is settable, seed and nonfinite come from the run
+    from zg_agent.optim import make_optimizer, optimizer_options
 
-    fields = {f.name for f in dataclasses.fields(ALGO_OPTIONS[algo])}
-    assert set(optimizer_options(algo)) - {"seed", "nonfinite"} == fields
+    opts = make_options(algo)
+    assert set(opts.to_dict()) == set(optimizer_options(algo)) - {"seed", "nonfinite"}
+    assert all(v is None for v in opts.to_dict().values()) and opts.kwargs() == {}
+    opts.update({"sigma": 1, "popsize": 6}, "test")
+    assert opts.sigma == 1.0 and isinstance(opts.sigma, float) and opts.popsize == 6
+    assert make_optimizer(algo, np.zeros(3), seed=0, **opts.kwargs()).popsize == 6
+    opts.update({"popsize": None}, "test")  # None: back to the optimizer's default
+    assert opts.kwargs() == {"sigma": 1.0}
+    with pytest.raises(ConfigError, match=r"options.popsize in test must be int.*, got 'many'"):
+        opts.update({"popsize": "many"}, "test")
+    with pytest.raises(AttributeError, match="no option 'lr_typo'"):
+        opts.lr_typo
+
+
+def test_ppo_options_left_unset_are_sb3_defaults():
+    import inspect
+
+    from stable_baselines3 import PPO
+
+    params = inspect.signature(PPO.__init__).parameters
+    opts = PPOOptions()
+    assert opts.ppo_kwargs() == {}
+    for name in ("learning_rate", "n_steps", "batch_size", "gamma", "use_sde", "target_kl"):
+        assert opts.resolved(name) == params[name].default
+    opts.update({"n_steps": 64}, "test")
+    assert opts.resolved("n_steps") == 64 and opts.ppo_kwargs() == {"n_steps": 64}

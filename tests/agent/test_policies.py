@@ -215,10 +215,15 @@ def test_mlp_forward_matches_hand_computation():
 
 def test_mlp_flattens_dict_observations():
     obs_space = spaces.Dict({"a": spaces.Box(-1, 1, (2,)), "b": spaces.Discrete(3)})
-    pol = make_policy("mlp", obs_space, ACT, hidden_sizes=(4,))
-    assert pol.obs_dim == 5
-    a = pol.controller(pol.initial_params(0))({"a": np.zeros(2, np.float32), "b": 1}, 0)
-    assert a.shape == (2,)
+    pol = make_policy("mlp", obs_space, ACT, hidden_sizes=(4,), normalize_obs=False)
+    assert pol.obs_dim == 5  # the Box, then the one-hot of the Discrete
+    flat = make_policy("mlp", spaces.Box(-np.inf, np.inf, (5,)), ACT, hidden_sizes=(4,), normalize_obs=False)
+    theta = np.random.default_rng(0).normal(0, 1, pol.num_params)
+    obs = {"a": np.array([0.25, -0.5], np.float32), "b": 1}
+    np.testing.assert_array_equal(pol.controller(theta)(obs, 0),
+                                  flat.controller(theta)(np.array([0.25, -0.5, 0.0, 1.0, 0.0]), 0))
+    # the discrete part reaches the network
+    assert not np.array_equal(pol.controller(theta)(dict(obs, b=2), 0), pol.controller(theta)(obs, 0))
 
 
 # ------------------------------------------------------------------------------------------ registry / errors

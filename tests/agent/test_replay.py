@@ -17,7 +17,7 @@ ENV = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
 
 
 def zg_replay(*args, timeout=120):
-    return subprocess.run([sys.executable, "-m", "zg_agent.replay", *map(str, args)], env=ENV, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "zg_agent.cli.replay", *map(str, args)], env=ENV, capture_output=True,
                           text=True, timeout=timeout, cwd=ROOT)
 
 
@@ -129,7 +129,7 @@ def test_zg_replay_is_an_entry_point():
     import tomllib
 
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts["zg-replay"] == "zg_agent.replay:main"
+    assert scripts["zg-replay"] == "zg_agent.cli:replay_main"
 
 
 def test_a_run_without_a_saved_solution_yet(tmp_path):

@@ -69,23 +69,74 @@ def test_many_resets_keep_memory_and_clients_flat():
     assert len(set(ids)) <= 2, f"closed clients are not given back: ids {sorted(set(ids))}"
 
 
-def test_rewards_are_progress_plus_alive_minus_energy():
-    env = CharacterLocomotionEnv(character="half_cheetah", forward_weight=2.0, alive_weight=0.5, energy_weight=0.3)
-    _, info = env.reset(seed=0)
-    x = info["x_position"]
+def _port_body_xy(env):
+    """The port's body position, computed here from the client: mean link centre, base for 3D, floor at 0."""
+    client, body = env.client, env._body
+    xs = [client.getLinkState(body, j)[0][:2] for j in range(client.getNumJoints(body))]
+    if not env.character_spec.planar:
+        xs.append(client.getBasePositionAndOrientation(body)[0][:2])
+    xs.append((0.0, 0.0))  # the port counts the floor among the parts
+    return np.mean(xs, axis=0)
+
+
+@pytest.mark.parametrize("character", ["hopper", "ant"])
+def test_reward_terms_sum_to_the_reward_and_follow_the_ports_definitions(character):
+    env = CharacterLocomotionEnv(character=character, forward_weight=2.0, alive_weight=0.5, energy_weight=0.3,
+                                 stall_weight=0.2, joint_limit_weight=0.7)
+    n = env.action_space.shape[0]
+    env.reset(seed=0)
+    old = _port_body_xy(env)
+    lower, upper = np.array([env.client.getJointInfo(env._body, j)[8:10] for j in env._joints]).T
     rng = np.random.default_rng(0)
-    for _ in range(20):
-        action = rng.uniform(-1, 1, 6)
+    limits_seen = 0
+    for _ in range(30):
+        action = rng.uniform(-1, 1, n)
         obs, reward, terminated, _, info = env.step(action)
-        speed = (info["x_position"] - x) / env.dt
-        x = info["x_position"]
-        assert info["reward_forward"] == pytest.approx(2.0 * speed)
-        assert info["reward_alive"] == (0.0 if terminated else 0.5)
-        joint_vel = obs[11 + 6 : 11 + 12]
-        assert info["reward_energy"] == pytest.approx(-0.3 * np.mean(np.abs(action * joint_vel)))
-        assert reward == pytest.approx(info["reward_forward"] + info["reward_alive"] + info["reward_energy"])
-    assert env.step(np.zeros(6))[4]["reward_energy"] == 0.0
+        new = _port_body_xy(env)
+        progress = (np.hypot(1000 - old[0], old[1]) - np.hypot(1000 - new[0], new[1])) / env.dt
+        old = new
+        q, qd = obs[11 : 11 + n], obs[11 + n : 11 + 2 * n]
+        at_limit = np.sum(np.abs(2 * (q - lower) / (upper - lower) - 1) > 0.99)
+        limits_seen += at_limit
+        assert info["reward_forward"] == pytest.approx(2.0 * progress, rel=1e-6, abs=1e-9)
+        assert info["reward_alive"] == (-0.5 if terminated else 0.5)
+        assert info["reward_energy"] == pytest.approx(-0.3 * np.mean(np.abs(action * qd)))
+        assert info["reward_stall"] == pytest.approx(-0.2 * np.mean(action**2))
+        assert info["reward_joint_limits"] == pytest.approx(-0.7 * at_limit)
+        terms = [info[k] for k in ("reward_forward", "reward_alive", "reward_energy", "reward_stall",
+                                   "reward_joint_limits")]
+        assert reward == pytest.approx(sum(terms))
+        if terminated:
+            break
+    assert limits_seen > 0  # the joint-limit term was exercised
     env.close()
+
+
+def test_torques_are_the_ports_power_times_coefficient():
+    hopper = CharacterLocomotionEnv(character="hopper")
+    assert hopper._torque_scale.tolist() == [75.0, 75.0, 75.0]  # 0.75 * 100, not the file's gear 200
+    walker = CharacterLocomotionEnv(character="walker2d")
+    assert walker._torque_scale.tolist() == pytest.approx([40, 40, 12, 40, 40, 12])
+    hopper.close(), walker.close()
+
+
+def test_half_cheetah_lying_still_scores_as_in_the_pybullet_port():
+    # an independent check against the port itself: zero torques, 200 steps; the cheetah's legs rest on the
+    # ground (-1 a step) with joints at their limits, and it never terminates
+    import pybullet_envs_gymnasium  # noqa: F401  (a dev dependency: registers the port's envs)
+
+    port = gym.make("HalfCheetahBulletEnv-v0")
+    ours = CharacterLocomotionEnv(character="half_cheetah")
+    for seed in range(2):
+        port.reset(seed=seed), ours.reset(seed=seed)
+        totals = np.zeros(2)
+        for _ in range(200):
+            _, r_port, done_port, _, _ = port.step(np.zeros(6))
+            _, r_ours, done_ours, _, _ = ours.step(np.zeros(6))
+            totals += (r_port, r_ours)
+            assert not done_port and not done_ours
+        assert totals[1] == pytest.approx(totals[0], rel=0.03), totals
+    port.close(), ours.close()
 
 
 def test_torques_move_the_character():
@@ -107,9 +158,9 @@ def test_falling_terminates(character):
         obs, reward, terminated, truncated, info = env.step(rng.uniform(-1, 1, env.action_space.shape))
         if terminated:
             break
-    assert terminated and info["reward_alive"] == 0.0
+    assert terminated and info["reward_alive"] == -1.0  # the port's fall
     pitch = env.client.getJointState(env._body, 2)[0] if env.character_spec.planar else 0.0
-    assert obs[0] < 0.8 or abs(pitch) > 1.0
+    assert obs[0] <= env.character_spec.min_height or abs(pitch) >= 1.0
 
 
 def test_standing_ant_has_feet_on_the_ground():

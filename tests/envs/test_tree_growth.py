@@ -191,3 +191,23 @@ def test_async_vector_env():
 def test_bad_constructor_arguments(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
         TreeGrowthEnv(**kwargs)
+
+
+def test_observation_helpers_give_plain_numpys_bits():
+    # pooled_mask and tree_statistics call numpy's reductions directly for speed; the values must be the
+    # bits of the plain ndarray.mean / ndarray.std expressions they replace
+    from zg_envs import tree_grammar as tg
+    from zg_envs.tree_observation import pooled_mask, tree_statistics
+
+    rng = np.random.default_rng(3)
+    for k, p in ((16, 4), (8, 3), (5, 7), (1, 9)):
+        mask = rng.random((k * p, k * p)) < 0.4
+        plain = mask.reshape(k, p, k, p).mean(axis=(1, 3), dtype=np.float32).ravel()
+        assert pooled_mask(mask, k, p).tobytes() == plain.tobytes()
+    for _ in range(20):
+        tree = tg.grow_tree(rng.uniform(-1, 1, (int(rng.integers(1, 7)), 6)), int(rng.integers(2, 600)))
+        stats = tree_statistics(tree, 6, 600, (0.1, 0.2, 0.3, 0.4, 0.5))
+        tips = tree.tips
+        if tips.shape[0]:
+            expected = np.clip([tips[:, 0].mean(), tips[:, 1].mean(), tips[:, 0].std()], 0.0, 1.0)
+            assert stats[9:12].tobytes() == expected.tobytes()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..envs import check_box_actions, make_env, run_episode
+from ..envs import check_box_actions, episode_horizon, make_env, run_episode
 from ..policies import ObsStats, make_policy
 from .backends import BACKENDS, make_backend
 from .serial import SerialBackend
@@ -24,8 +24,8 @@ class EvalResult:
         lengths: ``(n, E)`` episode lengths in env steps.
         env_steps: total env steps of this call (``lengths.sum()``).
         obs_stats: the merged :class:`~zg_agent.policies.ObsStats` of every observation the policy saw
-            (candidate-major, episode order), for ``policy.update_statistics``; ``None`` when the policy
-            keeps no statistics.
+            (candidate-major, episode order), already merged into the policy when :meth:`evaluate` was asked to;
+            ``None`` when the policy keeps no statistics.
     """
 
     losses: np.ndarray
@@ -46,7 +46,8 @@ class EpisodeObjective:
         policy_kind: ``"open_loop"``, ``"linear"`` or ``"mlp"`` (:func:`zg_agent.policies.make_policy`).
         policy_options: keyword arguments of that policy (``knots``, ``hidden_sizes``, ``squash``, ...).
         episodes: episodes per candidate that :meth:`episode_seeds` hands out by default.
-        max_episode_steps: time limit (overrides the registered one). Also the open-loop horizon.
+        max_episode_steps: time limit (overrides the registered one). The horizon (also the open-loop one) is
+            the smallest of it, the registered limit and the env's ``unwrapped.horizon``.
         backend: ``"serial"``, ``"process"`` or ``"ray"``.
         num_workers: processes / actors for the parallel backends (default: all CPUs).
         ray_address: Ray cluster address; ``None`` = local instance.
@@ -57,9 +58,9 @@ class EpisodeObjective:
             runs episodes in this process, where a hung env cannot be stopped, and ignores it.
 
     Attributes:
-        policy: the :class:`~zg_agent.policies.Policy`; its observation statistics are *not* updated by
-            :meth:`evaluate` - the caller decides which rollouts count (ARS: the training rollouts) and calls
-            ``objective.policy.update_statistics(result.obs_stats)``.
+        policy: the :class:`~zg_agent.policies.Policy`, the one owner of the observation statistics; only
+            ``evaluate(..., update_statistics=True)`` changes them (the caller decides which rollouts count,
+            ARS: the training rollouts).
         total_env_steps: env steps used by every :meth:`evaluate` and :meth:`rollout` so far.
 
     Raises:
@@ -98,12 +99,11 @@ class EpisodeObjective:
         env = make_env(env_id, self.env_kwargs, max_episode_steps)
         try:
             check_box_actions(env, env_id)
-            spec_steps = env.spec.max_episode_steps if env.spec is not None else None
             self.max_episode_steps = max_episode_steps
-            self.horizon = max_episode_steps or spec_steps
+            self.horizon = episode_horizon(env, max_episode_steps)
             if self.horizon is None and policy_kind == "open_loop":
                 raise ValueError(f"max_episode_steps is required for env {env_id!r} with the 'open_loop' "
-                                 f"policy: the env has no registered time limit to use as the horizon")
+                                 f"policy: the env has no horizon or registered time limit to use")
             self.policy = make_policy(policy_kind, env.observation_space, env.action_space, self.horizon,
                                       **self.policy_options)
         except BaseException:
@@ -115,10 +115,8 @@ class EpisodeObjective:
                                self.horizon)
         # the main env serves rollout() and the serial backend; parallel backends build their own
         self._env = env
-        self._local_policy = make_policy(policy_kind, env.observation_space, env.action_space, self.horizon,
-                                         **self.policy_options)
         if backend == "serial":
-            self.backend = SerialBackend(self._cfg, env=self._env, policy=self._local_policy)
+            self.backend = SerialBackend(self._cfg, env=self._env, policy=self.policy)
         else:
             try:
                 self.backend = make_backend(backend, self._cfg, num_workers=num_workers,
@@ -168,11 +166,12 @@ class EpisodeObjective:
                              f"got {reset_seeds!r}")
         return [int(s) for s in seeds]
 
-    def evaluate(self, thetas, reset_seeds) -> EvalResult:
+    def evaluate(self, thetas, reset_seeds, update_statistics: bool = False) -> EvalResult:
         """Run every candidate (rows of ``thetas``) once per reset seed.
 
         Every candidate uses the same ``reset_seeds`` (common random numbers). The policy's observation
-        statistics are frozen during the call. Raises ``ValueError`` if an episode returns NaN, naming the
+        statistics are frozen during the call; ``update_statistics=True`` merges what the episodes saw into
+        them afterwards (the training rollouts of ARS). Raises ``ValueError`` if an episode returns NaN, naming the
         candidate index and the reset seed.
         """
         if self.backend is None:
@@ -195,6 +194,8 @@ class EpisodeObjective:
                              f"(env {self.env_id!r}; {len(bad)} non-finite episode(s) in this batch)")
         stats = ObsStats.merge_all((r[2] for r in out), self.policy.obs_dim) if self.policy.uses_obs_stats \
             else None
+        if update_statistics:
+            self.policy.update_statistics(stats)
         return EvalResult(losses=-returns.mean(axis=1), returns=returns, lengths=lengths,
                           env_steps=int(lengths.sum()), obs_stats=stats)
 
@@ -239,8 +240,7 @@ class EpisodeObjective:
             env = self._render_env
         else:
             env = self._env
-        self._local_policy.load_state_dict(self.policy.state_dict())
-        ret, length, _, frames = run_episode(env, self._local_policy, theta, seed, render=render)
+        ret, length, _, frames = run_episode(env, self.policy, theta, seed, render=render)
         self.total_env_steps += int(length)
         return ret, length, frames
 

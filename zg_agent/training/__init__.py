@@ -2,8 +2,8 @@
 
 - :class:`BlackBoxTrainer` (:mod:`.blackbox`) drives any registered ask/tell optimizer (``zerograds``, ``es``,
   ``cma``, ``random``) through an :class:`~zg_agent.rollout.EpisodeObjective`.
-- :class:`PPOTrainer` (:mod:`.ppo`) wraps stable-baselines3's ``PPO`` and forwards its records into the same
-  logger (:mod:`.sb3_callbacks`; :mod:`.resumable_ppo` checkpoints inside a rollout).
+- :class:`PPOTrainer` (:mod:`.ppo`) wraps stable-baselines3's ``PPO``, whose model logs into the same
+  logger (callbacks: :mod:`.sb3_callbacks`; :mod:`.resumable_ppo` checkpoints inside a rollout).
 
 The modules: :mod:`.run_dir` (the run folder, its files and lock), :mod:`.progress` (where a run stands, the
 budget rule), :mod:`.base` (the life cycle, the evaluation protocol, interrupts, the checkpoint schedule),

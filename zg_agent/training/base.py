@@ -44,7 +44,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..config import RunConfig, hparams, markdown_table
+from ..config import RunConfig, hparams
+from ..tables import markdown_table
 from . import diagnostics
 from .progress import Progress, TrainResult, budget_note, next_iteration_fits, usable_budget
 from .run_dir import RunFolderError, RunLock, has_checkpoint, new_run_dir, write_run_files, write_status
@@ -342,7 +343,7 @@ class Trainer:
                 "best_return": self.state.best_return})
 
     def _log_hparams_text(self) -> None:
-        self.logger.record_text("hparams", markdown_table(self.cfg))
+        self.logger.record_text("hparams", markdown_table(hparams(self.cfg)))
 
     def _log_hparams_final(self) -> None:
         metrics = {"eval/mean_reward": None, "eval/best_mean_reward": None, "rollout/ep_rew_mean": None}

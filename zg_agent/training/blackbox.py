@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import pickle
 
-from ..config import BLACK_BOX_ALGOS, optimizer_kwargs
+from ..config import BLACK_BOX_ALGOS
 from . import diagnostics
 from .base import Trainer, eval_seeds
 from .run_dir import (CHECKPOINT_VERSION, EvalLog, RunFolderError, atomic_write, checkpoint_path, read_checkpoint,
@@ -37,7 +37,7 @@ class BlackBoxTrainer(Trainer):
         self.policy = self.objective.policy
         theta0 = self.objective.initial_params(cfg.seed)
         try:
-            self.opt = make_optimizer(cfg.algo, theta0, seed=cfg.seed, **optimizer_kwargs(cfg.options))
+            self.opt = make_optimizer(cfg.algo, theta0, seed=cfg.seed, **cfg.options.kwargs())
         except TypeError as exc:  # an option the optimizer does not take
             raise ValueError(f"options of {cfg.algo!r} were rejected: {exc}") from exc
         horizon = self.objective.horizon
@@ -115,9 +115,8 @@ class BlackBoxTrainer(Trainer):
             seeds = self.objective.episode_seeds(self.iteration)
             mean_before = opt.mean
             candidates = opt.ask()
-            res = self.objective.evaluate(candidates, seeds)
+            res = self.objective.evaluate(candidates, seeds, update_statistics=True)
             metrics = opt.tell(candidates, res.losses)
-            self.policy.update_statistics(res.obs_stats)
             self.iteration += 1
             self.env_steps += res.env_steps
             self.state.last_cost = res.env_steps

@@ -44,7 +44,7 @@ def log_frames(logger, frames) -> None:
         return
     logger.record_image("eval/render", frames[-1].astype(np.uint8)[:, :, :3])
     if len(frames) > 2:
-        from ..logger import frame_strip
+        from ..images import frame_strip
 
         # up to 8 frames in rows of at most 4 (fewer when the frames are wide), each at its own size; only a
         # frame wider than ~2048 pixels by itself is downscaled

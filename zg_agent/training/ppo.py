@@ -1,6 +1,6 @@
 """The PPO trainer: stable-baselines3's ``PPO`` (Schulman et al. 2017, https://arxiv.org/abs/1707.06347) with
 the shared budget, evaluation protocol, logger tags and run folder. SB3 is imported only when a PPO run is
-prepared; its callbacks and the writer that forwards its records are in :mod:`zg_agent.training.sb3_callbacks`.
+prepared; its callbacks are in :mod:`zg_agent.training.sb3_callbacks`, and the model logs into the run's logger.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from .signals import rng_states, set_rng_states
 class PPOTrainer(Trainer):
     """stable-baselines3 ``PPO`` with the shared budget, evaluation protocol, logger tags and run folder.
 
-    SB3's own records (``rollout/``, ``train/``, ``time/fps``) are forwarded into the run's logger by a
-    ``KVWriter``; evaluation, checkpoints and Ctrl-C / SIGTERM are handled by callbacks, one job each. A
+    SB3's own records (``rollout/``, ``train/``, ``time/``) go into the run's logger, which the model logs into;
+    evaluation, checkpoints and Ctrl-C / SIGTERM are handled by callbacks, one job each. A
     checkpoint (model, VecNormalize statistics, progress) is written at a rollout boundary after every
     ``checkpoint_every`` rollouts, or, by default, every ``checkpoint_seconds`` of wall time also in the middle of a
     rollout, with the part of the rollout collected so far (:mod:`zg_agent.training.resumable_ppo`); a stop request
@@ -45,12 +45,13 @@ class PPOTrainer(Trainer):
             check_box_actions(probe, cfg.env_id)
         finally:
             probe.close()
-        rollout = opts.n_steps * opts.n_envs
+        n_steps = opts.resolved("n_steps")
+        rollout = n_steps * opts.n_envs
         self.iteration_cost = rollout
-        self.iteration_desc = f"one PPO rollout, n_steps {opts.n_steps} x n_envs {opts.n_envs}"
+        self.iteration_desc = f"one PPO rollout, n_steps {n_steps} x n_envs {opts.n_envs}"
         if cfg.budget < rollout:
             raise ValueError(f"budget {cfg.budget} env steps is smaller than one PPO rollout on {cfg.env_id!r}: "
-                             f"n_steps {opts.n_steps} x n_envs {opts.n_envs} = {rollout}; raise the budget to at "
+                             f"n_steps {n_steps} x n_envs {opts.n_envs} = {rollout}; raise the budget to at "
                              f"least {rollout} or lower options.n_steps / options.n_envs")
 
         def env_fn():
@@ -62,7 +63,7 @@ class PPOTrainer(Trainer):
         self._prefix_steps = 0
         if not self.resume:
             if opts.normalize:
-                self.venv = VecNormalize(self.venv, gamma=opts.gamma)
+                self.venv = VecNormalize(self.venv, gamma=opts.resolved("gamma"))
             try:
                 self.model = ResumablePPO(opts.policy, self.venv, seed=cfg.seed, device="cpu", verbose=0,
                                           **opts.ppo_kwargs())
@@ -125,12 +126,11 @@ class PPOTrainer(Trainer):
         self._render_env = None
 
     def _run(self) -> None:
-        from stable_baselines3.common.logger import Logger as SB3Logger
-
-        from .sb3_callbacks import ForwardWriter, callbacks
+        from .sb3_callbacks import callbacks
 
         cfg = self.cfg
-        self.model.set_logger(SB3Logger(folder=None, output_formats=[ForwardWriter(self)]))
+        self.logger.before_dump = self._run_wide_times
+        self.model.set_logger(self.logger)
         if self.state.num_evals == 0:
             self._log_hparams_text()
             self._evaluate(final=False)
@@ -155,7 +155,6 @@ class PPOTrainer(Trainer):
             # just begun are discarded with it
             self.env_steps = self.clean_stop_step
             return
-        self.env_steps = int(self.model.num_timesteps)
         self.keep_boundary()  # learn() returned after its last update: a consistent state
         if self.budget_spent():
             if self.last_eval_step != self.env_steps:
@@ -167,6 +166,16 @@ class PPOTrainer(Trainer):
             self.model.save(str(self.run_dir / "final_model.zip"))
             if cfg.options.normalize:
                 self.venv.save(str(self.run_dir / "vecnormalize.pkl"))
+
+    def _run_wide_times(self, logger, step: int) -> None:
+        """At SB3's own dumps (they hold its ``time/fps``): fps and elapsed time over the whole run, resumed
+        parts included, like the black-box trainer's."""
+        if "time/fps" not in logger.name_to_value:
+            return
+        elapsed = self.elapsed()
+        logger.record("time/fps", step / max(elapsed, 1e-9))
+        logger.record("time/elapsed_s", elapsed)
+        logger.record("time/total_timesteps", float(step))
 
     # ------------------------------------------------------------------ what the SB3 callbacks call
     @property
@@ -279,15 +288,16 @@ class PPOTrainer(Trainer):
         from .resumable_ppo import rollout_prefix
 
         prefix = rollout_prefix(self.model)
-        if prefix is None:
-            # nothing stored yet: the state of the rollout boundary; a buffer that cannot be stored (dict
-            # observations) keeps the boundary checkpoint on disk
-            if self.model.rollout_buffer.pos == 0 and self._ckpt_iteration != self.iteration:
-                self.env_steps = int(self.model.num_timesteps) - self.model.n_envs
-                self._write_checkpoint()
-            return
-        self.env_steps = int(self.model.num_timesteps) - self.model.n_envs
-        self._write_checkpoint(rollout=prefix)
+        if prefix is None and (self.model.rollout_buffer.pos != 0 or self._ckpt_iteration == self.iteration):
+            return  # a buffer that cannot be stored (dict observations) keeps the boundary checkpoint on disk
+        # nothing stored yet (prefix None): the state of the rollout boundary. Either way the checkpoint holds the
+        # steps before the one being taken; the trainer's count goes back to SB3's afterwards
+        now = self.env_steps
+        self.env_steps = now - self.model.n_envs
+        try:
+            self._write_checkpoint(rollout=prefix)
+        finally:
+            self.env_steps = now
 
     def _write_checkpoint(self, rollout: dict[str, Any] | None = None) -> None:
         """Save the model, VecNormalize statistics, progress and RNG states (call at a rollout boundary, or with

@@ -272,7 +272,7 @@ def load_solution(run_dir):
         >>> policy, theta, sol = load_solution("runs/Pendulum-v1__es__s0__20250101-120000")
         >>> ctrl = policy.controller(theta)   # ctrl(obs, t) -> action
     """
-    from ..envs import make_env
+    from ..envs import episode_horizon, make_env
     from ..policies import make_policy
 
     path = Path(run_dir) / "solution.pkl"
@@ -282,7 +282,7 @@ def load_solution(run_dir):
         sol = pickle.load(f)
     env = make_env(sol["env_id"], sol["env_kwargs"], sol["max_episode_steps"])
     try:
-        horizon = sol["max_episode_steps"] or (env.spec.max_episode_steps if env.spec else None)
+        horizon = episode_horizon(env, sol["max_episode_steps"])
         policy = make_policy(sol["policy_kind"], env.observation_space, env.action_space, horizon,
                              **sol["policy_options"])
     finally:

@@ -1,8 +1,9 @@
 """What connects stable-baselines3's ``learn`` loop to :class:`~zg_agent.training.ppo.PPOTrainer` (imported only
-for PPO runs): a ``KVWriter`` that forwards SB3's records into the run's logger, and callbacks with one job each.
+for PPO runs): callbacks with one job each. (SB3's records need no bridge: the model logs into the run's logger.)
 
 SB3 calls every callback of a list on each event, in order, whatever the ones before returned; so the list is
-:class:`StopCallback` (which ends ``learn``) first, and the others do nothing once it has.
+:class:`StepsCallback` (the one place that copies SB3's step count into the trainer) first, then
+:class:`StopCallback` (which ends ``learn``), and the others do nothing once it has.
 """
 
 from __future__ import annotations
@@ -10,36 +11,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
-from stable_baselines3.common.logger import KVWriter
 
-from .diagnostics import numeric
 
 if TYPE_CHECKING:
     from .ppo import PPOTrainer
-
-
-class ForwardWriter(KVWriter):
-    """Forwards SB3's logger records (numbers only) into the run's logger at SB3's step."""
-
-    def __init__(self, trainer: PPOTrainer):
-        self.trainer = trainer
-
-    def write(self, key_values, key_excluded, step: int = 0) -> None:
-        tr = self.trainer
-        for key, value in key_values.items():
-            v = numeric(value)
-            if v is not None and key not in ("time/fps", "time/time_elapsed"):
-                tr.logger.record(key, v)
-        tr.env_steps = int(step)
-        elapsed = tr.elapsed()
-        # fps over the whole run (resumed parts included), like the black-box trainer's
-        tr.logger.record("time/fps", step / max(elapsed, 1e-9))
-        tr.logger.record("time/elapsed_s", elapsed)
-        tr.logger.record("time/total_timesteps", float(step))
-        tr.logger.dump(int(step))
-
-    def close(self) -> None:
-        pass
 
 
 class _TrainerCallback(BaseCallback):
@@ -49,6 +24,23 @@ class _TrainerCallback(BaseCallback):
 
     def _on_step(self) -> bool:
         return True
+
+
+class StepsCallback(_TrainerCallback):
+    """Keeps the trainer's ``env_steps`` equal to SB3's ``num_timesteps`` at every event the others see."""
+
+    def _sync(self) -> None:
+        self.trainer.env_steps = int(self.num_timesteps)
+
+    def _on_step(self) -> bool:
+        self._sync()
+        return True
+
+    def _on_rollout_start(self) -> None:
+        self._sync()
+
+    def _on_rollout_end(self) -> None:
+        self._sync()
 
 
 class StopCallback(_TrainerCallback):
@@ -70,7 +62,6 @@ class StopCallback(_TrainerCallback):
         # a stop request made during the update saves here and ends learn() at the next step
         tr = self.trainer
         if tr.stop_requested:
-            tr.env_steps = int(self.num_timesteps)
             if not tr.checkpoint_is_current:
                 tr.write_checkpoint()
             tr.stop_here(tr.env_steps)
@@ -89,7 +80,6 @@ class CheckpointCallback(_TrainerCallback):
     def _on_rollout_start(self) -> None:
         # here the model has trained on every rollout collected so far: a consistent state
         tr = self.trainer
-        tr.env_steps = int(self.num_timesteps)
         tr.keep_boundary()
         if not tr.stop_requested and not tr.checkpoint_is_current and tr.checkpoint_due():
             tr.write_checkpoint()
@@ -101,7 +91,6 @@ class EvalCallback(_TrainerCallback):
     def _on_step(self) -> bool:
         tr = self.trainer
         if not tr.stopping:
-            tr.env_steps = int(self.num_timesteps)
             tr.evaluate_if_due()
         return True
 
@@ -110,12 +99,10 @@ class ProgressCallback(_TrainerCallback):
     """Counts the iterations, reports progress and calls the user's callback after each rollout."""
 
     def _on_rollout_end(self) -> None:
-        tr = self.trainer
-        tr.env_steps = int(self.num_timesteps)
-        tr.end_rollout()
+        self.trainer.end_rollout()
 
 
 def callbacks(trainer: PPOTrainer) -> CallbackList:
     """The callbacks of one ``learn`` call, in the order they must run."""
-    return CallbackList([StopCallback(trainer), CheckpointCallback(trainer), EvalCallback(trainer),
-                         ProgressCallback(trainer)])
+    return CallbackList([StepsCallback(trainer), StopCallback(trainer), CheckpointCallback(trainer),
+                         EvalCallback(trainer), ProgressCallback(trainer)])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,33 +11,8 @@ import pybullet_data
 from gymnasium import spaces
 
 from zg_envs.bullet.base import BulletEnv, Camera
+from zg_envs.bullet.locomotion_characters import CHARACTERS, CharacterSpec, motor_coefficients
 from zg_envs.utils import PickleByArguments, check_action, check_float, deprecated_alias
-
-
-@dataclass(frozen=True)
-class CharacterSpec:
-    """What differs between the characters; see the table in CharacterLocomotionEnv's docstring."""
-
-    file: str  # MJCF file under pybullet_data/mjcf
-    planar: bool  # moves in the x-z plane through two slider joints and a hinge (hopper, walker, cheetah)
-    feet: tuple[str, ...]  # links whose ground contact is observed
-    power: float  # torque = power * gear * action
-    min_height: float | None  # fall when the torso's centre of mass is lower (m)
-    max_pitch: float | None  # planar: fall when |torso pitch| is larger (rad)
-    torso_touch_falls: bool  # fall when the torso touches the ground
-    camera_distance: float
-
-
-CHARACTERS: dict[str, CharacterSpec] = {
-    "hopper": CharacterSpec("hopper.xml", True, ("foot",), 0.75, 0.8, 1.0, False, 1.8),
-    "walker2d": CharacterSpec("walker2d.xml", True, ("foot", "foot_left"), 0.40, 0.8, 1.0, False, 1.8),
-    "half_cheetah": CharacterSpec("half_cheetah.xml", True, ("bfoot", "ffoot"), 0.90, None, None, True, 1.8),
-    "ant": CharacterSpec(
-        "ant.xml", False, ("front_left_foot", "front_right_foot", "left_back_foot", "right_back_foot"),
-        2.5, 0.26, None, False, 2.0,
-    ),
-    "humanoid": CharacterSpec("humanoid_symmetric.xml", False, ("right_foot", "left_foot"), 0.41, 0.8, None, False, 2.2),
-}
 
 
 def mjcf_motors(path: Path) -> list[tuple[str, float]]:
@@ -53,10 +27,20 @@ class CharacterLocomotionEnv(BulletEnv, PickleByArguments):
     A torque-controlled character from ``pybullet_data/mjcf`` learns to move forward (along +x) without
     falling, in PyBullet: ``character="hopper"`` (one-legged, planar), ``"walker2d"`` (two-legged,
     planar), ``"half_cheetah"`` (planar quadruped-like runner), ``"ant"`` (3D quadruped) or ``"humanoid"``
-    (``humanoid_symmetric.xml``, 3D biped). The classic MuJoCo locomotion tasks, rebuilt here on PyBullet
-    for Gymnasium; feet hitting and leaving the ground make the return a discontinuous function of the
-    torques. The world is Z-up; physics at ``sim_frequency`` (240 Hz), torques held for one control step
-    at ``control_frequency`` (60 Hz). No self-collision.
+    (``humanoid_symmetric.xml``, 3D biped). Feet hitting and leaving the ground make the return a
+    discontinuous function of the torques. The world is Z-up; physics at ``sim_frequency`` (240 Hz),
+    torques held for one control step at ``control_frequency`` (60 Hz). No self-collision.
+
+    Rewards, torques, falls and physics settings are those of PyBullet's port of the Roboschool tasks
+    (``pybullet_envs``, for Gymnasium ``pybullet_envs_gymnasium``: ``HopperBulletEnv-v0``,
+    ``Walker2DBulletEnv-v0``, ``HalfCheetahBulletEnv-v0``, ``AntBulletEnv-v0``, ``HumanoidBulletEnv-v0``),
+    so that the scores published for those envs apply; for hopper RL Baselines3 Zoo reports PPO 2,575
+    (2M steps) and SAC 2,603 (1M steps). What still differs, all small: the control step is 1/60 s
+    against the port's 0.0165 s (a 1,000-step episode lasts 16.7 s against 16.5 s, and the same distance
+    gives 1% less progress reward); ours has no self-collision (the port collides non-adjacent links of
+    the ant and humanoid); the start is clipped into the joint ranges (the port starts the ant's ankles
+    outside theirs, at 0, and its ant collapses within 20 steps of the zero action; ours stands); the
+    observation is ours (below), not the port's.
 
     ```python
     import gymnasium as gym, zg_envs
@@ -65,10 +49,12 @@ class CharacterLocomotionEnv(BulletEnv, PickleByArguments):
 
     ## Action Space
     ``Box(-1, 1, (n,), float32)``, one value per motor of the MJCF file in file order (``n`` = 3 hopper,
-    6 walker2d, 6 half_cheetah, 8 ant, 17 humanoid). The joint torque is ``power * gear * action`` with
-    ``gear`` from the file and ``power`` per character (0.75 hopper, 0.40 walker2d, 0.90 half_cheetah,
-    2.5 ant, 0.41 humanoid, the Roboschool values) unless the ``power`` argument overrides it. Finite
-    values outside [-1, 1] are clipped; NaN or inf raise ``ValueError``.
+    6 walker2d, 6 half_cheetah, 8 ant, 17 humanoid). The joint torque is ``power * coef * action``, as in
+    the port: ``power`` per character (0.75 hopper, 0.40 walker2d, 0.90 half_cheetah, 2.5 ant, 0.41
+    humanoid) unless the ``power`` argument overrides it, and the port's ``coef``, 100 for every motor
+    except walker2d's feet (30), half_cheetah's ``bthigh`` (120) and ``bshin`` (90), and humanoid's
+    hips ``*_hip_y`` (300), knees (200) and arms (75). The port ignores the files' ``gear`` and so does
+    this env. Finite values outside [-1, 1] are clipped; NaN or inf raise ``ValueError``.
 
     ## Observation Space
     ``Box(-inf, inf, (11 + 2 n + f,), float64)``, ``f`` feet (1 hopper, 2 walker2d, 2 half_cheetah,
@@ -85,36 +71,49 @@ class CharacterLocomotionEnv(BulletEnv, PickleByArguments):
     | 11+2n .. | foot contacts, 1.0 when the foot touches the ground | f |
 
     ## Rewards
-    ``reward = reward_forward + reward_alive + reward_energy``, each in ``info``:
+    ``reward = reward_forward + reward_alive + reward_energy + reward_stall + reward_joint_limits``, each
+    in ``info``, with the port's terms (``WalkerBaseBulletEnv.step``; the port's name in brackets):
 
-    - ``reward_forward = forward_weight * (x_after - x_before) / dt``: forward speed of the torso;
-    - ``reward_alive = alive_weight`` while the character has not fallen, else 0;
-    - ``reward_energy = -energy_weight * mean_i |action_i * joint_velocity_i|``: an electricity cost,
-      the (normalised) torque times the joint speed.
+    | term | definition | port |
+    |------|------------|------|
+    | ``reward_forward`` | ``forward_weight * (d_before - d_after) / dt``, ``d`` the distance from the port's body position to the walk target 1 km ahead on the x axis | ``progress`` |
+    | ``reward_alive`` | ``alive_weight * bonus`` while standing (``bonus`` 2 for humanoid, else 1), ``-alive_weight`` on a fallen step (see Episode End) | ``_alive`` |
+    | ``reward_energy`` | ``-energy_weight * cost_scale * mean_i abs(action_i * joint_velocity_i)`` | ``electricity_cost`` (-2 times 0.1 rad/s units) |
+    | ``reward_stall`` | ``-stall_weight * cost_scale * mean_i action_i^2`` | ``stall_torque_cost`` |
+    | ``reward_joint_limits`` | ``-joint_limit_weight *`` the number of joints within 0.5% of the range's width from either end (rescaled position beyond 0.99) | ``joints_at_limit_cost`` |
 
-    ``info`` also holds ``x_position`` and ``x_velocity``; ``reset`` returns these two (the reward terms
-    belong to a step).
+    ``cost_scale`` is 4.25 for the humanoid (the port's 17 / 4 joints), else 1. The port's body position
+    is the mean of the centres of mass of the character's links, and of the ground's origin (it counts the
+    floor among the character's parts; for the ant and humanoid also the base, their torso), so
+    ``reward_forward`` is about 10/11 (hopper) of the links' mean forward speed. The defaults are the
+    port's weights; ``alive_weight=0`` removes the alive bonus (Augmented Random Search trains so on
+    hopper, to avoid the local optimum of standing still). ``info`` also holds ``x_position`` (the
+    torso's x) and ``x_velocity``; ``reset`` returns these two (the reward terms belong to a step).
+
+    Reference returns (hopper): the zero action falls after 34-46 steps and scores about 50 (seeds 0-2;
+    the port: 28-68 steps, 40-51); standing for all 1,000 steps earns at most 1,000, the alive bonus
+    (OpenES's standing policy: 790, the rest lost to the costs); the published scores above, about 2,600.
 
     ## Starting State
     The file's pose (every joint at 0, clipped into the joint's range) with every actuated joint position
-    and velocity perturbed by uniform noise in [-``reset_noise_scale``, ``reset_noise_scale``] drawn from
-    ``self.np_random`` (positions clipped into the range again). The characters start slightly above the
-    ground and drop onto it.
+    perturbed by uniform noise in [-``reset_noise_scale``, ``reset_noise_scale``] drawn from
+    ``self.np_random`` (clipped into the range again) and every joint at rest, as in the port. The
+    characters start slightly above the ground and drop onto it.
 
     ## Episode End
-    Termination on a fall:
+    Termination on a fall, the port's conditions (``alive_bonus`` in ``robot_locomotors.py``):
 
     | character | falls when |
     |-----------|------------|
-    | hopper, walker2d | torso centre of mass below 0.8 m, or torso pitch beyond 1 rad |
-    | half_cheetah | the torso (or head) touches the ground, i.e. it flipped over |
-    | ant | torso centre of mass below 0.26 m |
-    | humanoid | torso centre of mass below 0.8 m |
+    | hopper, walker2d | torso centre of mass at or below 0.8 m, or torso pitch at or beyond 1 rad |
+    | half_cheetah | never: the episode runs on, and a step with the torso pitch at or beyond 1 rad or a thigh or shin on the ground scores the fall's -1 instead of the bonus |
+    | ant | torso centre of mass at or below 0.26 m |
+    | humanoid | torso centre of mass at or below 0.78 m |
 
     or when the simulation state stops being finite. Truncation: ``max_episode_steps`` = 1000 through
-    ``gymnasium.make`` (the registration's TimeLimit, ``env.spec.max_episode_steps``); the env itself has
-    no limit, so ``env.unwrapped.horizon`` is ``None``. ``step()`` after termination (or before the first
-    ``reset()``) raises ``RuntimeError``.
+    ``gymnasium.make`` (the registration's TimeLimit, ``env.spec.max_episode_steps``), as the port's
+    registration; the env itself has no limit, so ``env.unwrapped.horizon`` is ``None``. ``step()`` after
+    termination (or before the first ``reset()``) raises ``RuntimeError``.
 
     ``reset`` restores the saved world and clears every contact the last episode left, so an episode
     with a given seed and actions is bit-identical whatever ran before it (see
@@ -124,16 +123,21 @@ class CharacterLocomotionEnv(BulletEnv, PickleByArguments):
     | Parameter | Type | Default | Description |
     |-----------|------|---------|-------------|
     | `character` | str | `"hopper"` | `hopper`, `walker2d`, `half_cheetah`, `ant` or `humanoid` |
-    | `forward_weight` | float | `1.0` | weight of the forward speed |
-    | `alive_weight` | float | `1.0` | bonus per step while not fallen |
-    | `energy_weight` | float | `0.2` | weight of the electricity cost |
+    | `forward_weight` | float | `1.0` | weight of the progress towards the walk target |
+    | `alive_weight` | float | `1.0` | weight of the alive bonus (and of the fall's -1) |
+    | `energy_weight` | float | `0.2` | weight of the electricity cost, per rad/s (the port's 2.0 per 10 rad/s) |
+    | `stall_weight` | float | `0.1` | weight of the stall-torque cost |
+    | `joint_limit_weight` | float | `0.1` | cost per joint at its limit |
     | `power` | float or None | `None` | torque scale; `None`: the character's default |
-    | `reset_noise_scale` | float | `0.1` | half-width of the uniform start noise |
+    | `reset_noise_scale` | float | `0.1` | half-width of the uniform start noise of the joint positions |
     | `control_frequency` | int | `60` | actions per second |
     | `sim_frequency` | int | `240` | physics steps per second, a multiple of `control_frequency` |
-    | `solver_iterations` | int | `50` | PyBullet's constraint-solver iterations per sub-step |
+    | `solver_iterations` | int | `5` | PyBullet's constraint-solver iterations per sub-step (the port's 5) |
     | `render_mode` | str or None | `None` | keyword-only; `"rgb_array"`: picture from a camera following the torso |
     | `render_width`, `render_height` | int | `240`, `180` | picture size, 16..4096 each |
+
+    Physics as in the port's stadium scene: gravity 9.8 m/s^2, ground friction 0.8 and restitution 0.5,
+    default contact ERP 0.9, link friction 0.8 (the files' value).
 
     Memory: the world takes well under 64 MiB; a render mode adds 32 bytes per pixel (0.5 GiB at the
     largest 4096 x 4096). Arguments above the bound of every zg env, `zg_envs.utils.MEMORY_BOUND_BYTES`
@@ -148,6 +152,14 @@ class CharacterLocomotionEnv(BulletEnv, PickleByArguments):
     - v0: picklable (it was not), as its constructor arguments (``zg_envs.utils.PickleByArguments``): a
       copy connects its own physics client, starts without an episode, and ``reset(seed=s)`` gives the
       original's episode.
+    - v0, **rewards, torques, falls and physics changed** (no version bump, as for the changes above; returns
+      before and after do not compare): made the port's, so that published PyBullet scores apply. The
+      progress term replaced the torso's forward speed, the stall and joint-limit costs were added, a fall
+      costs -1 (it scored 0), the humanoid's bonus and costs follow the port, torques use the port's
+      coefficients instead of the files' ``gear`` (hopper's torques halved), half_cheetah no longer terminates
+      (it ended when the torso touched the ground; now a pitch or a thigh or shin contact scores -1 a step), humanoid below 0.78 m (0.8),
+      the start has no velocity noise, and the physics is the port's (5 solver iterations, was 50; gravity
+      9.8, was 9.81; ground restitution 0.5, was 0; contact ERP 0.9).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 60}
@@ -158,18 +170,21 @@ class CharacterLocomotionEnv(BulletEnv, PickleByArguments):
         forward_weight: float = 1.0,
         alive_weight: float = 1.0,
         energy_weight: float = 0.2,
+        stall_weight: float = 0.1,
+        joint_limit_weight: float = 0.1,
         power: float | None = None,
         reset_noise_scale: float = 0.1,
         control_frequency: int = 60,
         sim_frequency: int = 240,
-        solver_iterations: int = 50,
+        solver_iterations: int = 5,
         render_width: int = 240,
         render_height: int = 180,
         *,
         render_mode: str | None = None,
     ):
         PickleByArguments.__init__(self, character=character, forward_weight=forward_weight,
-                                   alive_weight=alive_weight, energy_weight=energy_weight, power=power,
+                                   alive_weight=alive_weight, energy_weight=energy_weight, stall_weight=stall_weight,
+                                   joint_limit_weight=joint_limit_weight, power=power,
                                    reset_noise_scale=reset_noise_scale, control_frequency=control_frequency,
                                    sim_frequency=sim_frequency, solver_iterations=solver_iterations,
                                    render_width=render_width, render_height=render_height, render_mode=render_mode)
@@ -182,7 +197,7 @@ class CharacterLocomotionEnv(BulletEnv, PickleByArguments):
             render_mode=render_mode,
             render_width=render_width,
             render_height=render_height,
-            gravity=(0.0, 0.0, -9.81),
+            gravity=(0.0, 0.0, -9.8),  # the port's
         )
         self.character = character
         #: no episode limit of the env's own: the registration's TimeLimit (``spec.max_episode_steps``) ends it
@@ -191,14 +206,16 @@ class CharacterLocomotionEnv(BulletEnv, PickleByArguments):
         self.forward_weight = check_float("forward_weight", forward_weight, minimum=0.0)
         self.alive_weight = check_float("alive_weight", alive_weight, minimum=0.0)
         self.energy_weight = check_float("energy_weight", energy_weight, minimum=0.0)
+        self.stall_weight = check_float("stall_weight", stall_weight, minimum=0.0)
+        self.joint_limit_weight = check_float("joint_limit_weight", joint_limit_weight, minimum=0.0)
         self.power = self.character_spec.power if power is None else check_float("power", power, 0.0, strict=True)
         self.reset_noise_scale = check_float("reset_noise_scale", reset_noise_scale, minimum=0.0)
 
         self._mjcf = Path(pybullet_data.getDataPath()) / "mjcf" / self.character_spec.file
         self._motors = mjcf_motors(self._mjcf)
         n, f = len(self._motors), len(self.character_spec.feet)
-        self._gears = np.array([g for _, g in self._motors])
-        self._torque_scale = self.power * self._gears
+        self._motor_coef = np.array(motor_coefficients(self.character_spec, [name for name, _ in self._motors]))
+        self._torque_scale = self.power * self._motor_coef
         self.action_space = spaces.Box(-1.0, 1.0, shape=(n,), dtype=np.float32)
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(11 + 2 * n + f,), dtype=np.float64)
         self._body = self._plane = -1
@@ -211,7 +228,8 @@ class CharacterLocomotionEnv(BulletEnv, PickleByArguments):
     # ------------------------------------------------------------------ world
     def build_world(self, client) -> int:
         self._plane = client.loadURDF("plane.urdf")
-        client.changeDynamics(self._plane, -1, lateralFriction=0.8, restitution=0.0)
+        client.changeDynamics(self._plane, -1, lateralFriction=0.8, restitution=0.5)  # the port's stadium floor
+        client.setDefaultContactERP(0.9)
         bodies = client.loadMJCF(str(self._mjcf))
         self._body = body = bodies[0]
         joint_index, link_index = {}, {}
@@ -228,6 +246,14 @@ class CharacterLocomotionEnv(BulletEnv, PickleByArguments):
         self._lower, self._upper = limits[:, 0], limits[:, 1]
         self._feet = np.array([link_index[name] for name in self.character_spec.feet])
         self._torso = link_index["torso"] if self.character_spec.planar else -1
+        self._falling_links = {link_index[name] for name in self.character_spec.falling_contacts}
+        # the port's body position averages these links' centres and the floor's origin (see Rewards)
+        self._part_links = list(range(client.getNumJoints(body)))
+        self._part_base = "torso" not in link_index
+        self._part_count = len(self._part_links) + self._part_base + 1
+        span = self._upper - self._lower
+        self._limited = span > 0
+        self._span = np.where(self._limited, span, 1.0)
         # planar characters: slide x, slide z, hinge pitch come first in the file
         self._root_joints = list(range(3)) if self.character_spec.planar else []
         self._state_joints = self._root_joints + self._joints
@@ -255,12 +281,27 @@ class CharacterLocomotionEnv(BulletEnv, PickleByArguments):
         # in (the ant's ankles are 0 in the file but limited to 30-100 degrees): start inside the range.
         start = np.clip(0.0, self._lower, self._upper)
         qpos = np.clip(start + self.np_random.uniform(-scale, scale, size=n), self._lower, self._upper)
-        qvel = self.np_random.uniform(-scale, scale, size=n)
-        for j, q, v in zip(self._joints, qpos, qvel):
-            client.resetJointState(self._body, j, float(q), float(v))
+        for j, q in zip(self._joints, qpos):
+            client.resetJointState(self._body, j, float(q), 0.0)
         obs, torso_x, _ = self._observe()
         self._x = torso_x
+        self._distance = self._target_distance(forward_kinematics=True)
         return obs, {"x_position": torso_x, "x_velocity": 0.0}
+
+    #: the port's walk target: 1 km ahead on the x axis
+    _TARGET_X = 1000.0
+
+    def _target_distance(self, forward_kinematics: bool = False) -> float:
+        """Distance from the port's body position (mean of the parts' centres, floor included) to the target."""
+        links = self.client.getLinkStates(self._body, self._part_links,
+                                          computeForwardKinematics=int(forward_kinematics))
+        x = sum(link[0][0] for link in links)
+        y = sum(link[0][1] for link in links)
+        if self._part_base:
+            base = self._c_base_pose(self._body)[0]
+            x, y = x + base[0], y + base[1]
+        x, y = x / self._part_count, y / self._part_count  # the floor's origin adds (0, 0)
+        return float(np.hypot(self._TARGET_X - x, y))
 
     def _observe(self):
         states = self._c_joint_states(self._body, self._state_joints)
@@ -280,10 +321,10 @@ class CharacterLocomotionEnv(BulletEnv, PickleByArguments):
         qd = np.array([s[1] for s in states])
         obs = np.concatenate([[pos[2]], rot, lin, ang, q, qd, feet])
         spec = self.character_spec
-        fallen = (
-            (spec.min_height is not None and pos[2] < spec.min_height)
-            or (spec.max_pitch is not None and abs(pitch) > spec.max_pitch)
-            or (spec.torso_touch_falls and self._torso in touching)
+        fallen = (  # the port's alive_bonus: alive while z > min_height and |pitch| < max_pitch
+            (spec.min_height is not None and pos[2] <= spec.min_height)
+            or (spec.max_pitch is not None and abs(pitch) >= spec.max_pitch)
+            or not self._falling_links.isdisjoint(touching)
         )
         return obs, float(pos[0]), bool(fallen)
 
@@ -295,21 +336,32 @@ class CharacterLocomotionEnv(BulletEnv, PickleByArguments):
         self.do_simulation()
         obs, x, fallen = self._observe()
         n = len(self._joints)
-        joint_vel = obs[11 + n : 11 + 2 * n]
+        joint_pos, joint_vel = obs[11 : 11 + n], obs[11 + n : 11 + 2 * n]
         x_velocity = (x - self._x) / self.dt
         self._x = x
-        finite = bool(np.all(np.isfinite(obs)))
+        distance = self._target_distance()
+        progress = (self._distance - distance) / self.dt
+        self._distance = distance
+        finite = bool(np.all(np.isfinite(obs))) and np.isfinite(progress)
         if not finite:
             obs = np.nan_to_num(obs, nan=0.0, posinf=0.0, neginf=0.0)
-        terminated = fallen or not finite
+        spec = self.character_spec
+        terminated = (fallen and spec.fall_terminates) or not finite
+        # the port's joints_at_limit: rescaled position 2 (q - lower) / (upper - lower) - 1 beyond 0.99
+        scaled = 2 * (joint_pos - self._lower) / self._span - 1
+        at_limit = int(np.count_nonzero(self._limited & (np.abs(scaled) > 0.99)))
         info = {
-            "reward_forward": self.forward_weight * x_velocity if finite else 0.0,
-            "reward_alive": 0.0 if terminated else self.alive_weight,
-            "reward_energy": -self.energy_weight * float(np.mean(np.abs(action * joint_vel))) if finite else 0.0,
+            "reward_forward": self.forward_weight * progress if finite else 0.0,
+            "reward_alive": -self.alive_weight if fallen or not finite else self.alive_weight * spec.alive_bonus,
+            "reward_energy": (-self.energy_weight * spec.cost_scale * float(np.mean(np.abs(action * joint_vel)))
+                              if finite else 0.0),
+            "reward_stall": -self.stall_weight * spec.cost_scale * float(np.mean(np.square(action))),
+            "reward_joint_limits": -self.joint_limit_weight * at_limit if finite else 0.0,
             "x_position": x,
             "x_velocity": x_velocity,
         }
-        reward = info["reward_forward"] + info["reward_alive"] + info["reward_energy"]
+        reward = (info["reward_forward"] + info["reward_alive"] + info["reward_energy"] + info["reward_stall"]
+                  + info["reward_joint_limits"])
         self.end_step(terminated, False)
         return obs, float(reward), terminated, False, info
 
