@@ -32,7 +32,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from zg_agent.config import load_config, optimizer_kwargs  # noqa: E402
+from zg_agent.config import load_config  # noqa: E402
 from zg_agent.optim import make_optimizer  # noqa: E402
 from zg_agent.rollout.objective import EpisodeObjective  # noqa: E402
 
@@ -44,7 +44,7 @@ CURVE_POINTS = 60
 def shipped(method: str, grid: int) -> tuple[dict, dict]:
     """(optimizer options, policy options) of the shipped config for ShadowArt."""
     cfg = load_config(method, ENV_ID)
-    options = optimizer_kwargs(cfg.options)
+    options = cfg.options.kwargs()
     if method == "cma":
         options["separable"] = grid ** 3 > 1000
     return options, dict(cfg.policy_options or {})
