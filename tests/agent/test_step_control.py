@@ -134,7 +134,7 @@ def test_batched_objective_equals_one_episode_at_a_time(env_kwargs):
         thetas = obj.initial_params() + 0.6 * rng.standard_normal((12, obj.num_params))
         seeds = [4, 9]
         batched = obj.evaluate(thetas, seeds)
-        one_by_one = np.array([[run_episode(obj._env, obj._local_policy, t, s)[0] for s in seeds] for t in thetas])
+        one_by_one = np.array([[run_episode(obj._env, obj.policy, t, s)[0] for s in seeds] for t in thetas])
         np.testing.assert_array_equal(batched.returns, one_by_one)  # bit for bit
         assert batched.env_steps == 24 and np.all(batched.lengths == 1)
     finally:
