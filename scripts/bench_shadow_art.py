@@ -140,11 +140,12 @@ def report(rows: dict, out: Path, png: Path, command: str) -> None:
             lines.append(f"| {method} | {budget:,} | {len(rs)} | {finals.mean():.4f} +- {finals.std():.4f} | "
                          f"{excess:.4f} | {finals.mean() / ref['hull']:.2f} | {verdict} | {ratio:.2f} |")
             curves = np.array([[p[1] for p in r["curve"]] for r in rs if len(r["curve"]) == len(rs[0]["curve"])])
-            evals = [p[0] for p in rs[0]["curve"]]
-            ax.plot(evals, curves.mean(axis=0), label=f"{method} ({budget:,})")
+            evals = np.array([p[0] for p in rs[0]["curve"]])
+            shown = evals > 0  # a log axis: the start is the dotted line
+            ax.plot(evals[shown], curves.mean(axis=0)[shown], label=f"{method} ({budget:,}, mean of {len(rs)})")
         ax.axhline(ref["hull"], color="k", ls="--", lw=1, label="visual hull")
         ax.axhline(ref["start"], color="gray", ls=":", lw=1, label="empty start")
-        ax.set_xscale("symlog", linthresh=1000)
+        ax.set_xscale("log")
         ax.set_xlabel("evaluations")
         ax.set_ylabel("loss of the mean design")
         ax.set_title(f"ShadowArt K = {g} ({g ** 3:,} voxels)")
