@@ -1,4 +1,5 @@
-"""Plateau test problems: losses that are piecewise constant, so their gradients are zero almost everywhere.
+"""Plateau test problems: losses that are piecewise constant, so their gradients are zero almost everywhere
+(and one smooth sphere for reference).
 
 Each problem is a vectorised function ``f(X) -> (n,)`` over a batch ``X`` of shape ``(n, d)`` with a start
 point ``x0`` and a known optimal value, used by the optimizer tests, benchmarks and the demo.
@@ -69,3 +70,17 @@ def threshold_match(dim: int, seed: int = 1234) -> Problem:
         return np.mean((x > 0.0) != bits, axis=1)
 
     return Problem(f"threshold-match-{dim}", fun, np.full(dim, -0.2), 0.0)
+
+
+def sphere(dim: int, seed: int = 1234) -> Problem:
+    """The smooth reference: ``mean_i (x_i - c_i)^2`` with centres ``c ~ U(-1, 1)^d``; start 0, minimum 0.
+
+    Not a plateau problem: it shows whether an optimizer's step-size control converges where every gradient
+    method would.
+    """
+    centre = np.random.default_rng(seed).uniform(-1.0, 1.0, dim)
+
+    def fun(x):
+        return np.mean((x - centre) ** 2, axis=1)
+
+    return Problem(f"sphere-{dim}", fun, np.zeros(dim), 0.0)

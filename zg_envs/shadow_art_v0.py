@@ -8,7 +8,7 @@ from gymnasium import spaces
 
 from zg_envs._shadow_common import GLYPH_POOL, LOSSES, cached_glyph, mask_target, target_kind, target_rng
 from zg_envs.render.shadow import (SCREEN_DIRECTIONS, SCREEN_UPS, area_weights, axis_hull, axis_shadows,
-                                   grid_ray_cells, screen_rays)
+                                   axis_shadows_batch, grid_ray_cells, screen_rays)
 from zg_envs.utils import (check_action, check_bool, check_choice, check_float, check_int_arg, check_memory,
                            check_reset_options, deprecated_alias, episode_ended_error, warn_no_render_mode,
                            PickleByArguments)
@@ -340,6 +340,41 @@ class ShadowArtEnv(gym.Env, PickleByArguments):
         per_screen = l1 if self.loss == "l1" else 1.0 - iou
         return {"loss": float(per_screen.mean()), "loss_per_screen": per_screen, "l1": float(l1.mean()),
                 "iou": float(iou.mean()), "occupied_fraction": np.count_nonzero(occ) / occ.size}
+
+    def batch_rewards(self, actions) -> np.ndarray:
+        """The rewards ``step(a)`` would give for each row ``a`` of ``actions`` (``(n, K^3)``), in one vectorised
+        evaluation, without stepping: for optimizers that evaluate a whole population of designs.
+
+        Call it after ``reset`` (the rewards are those of the current episode's targets); the env's state is
+        left as it was. Row ``i`` equals ``env.step(actions[i])[1]`` after the same reset exactly, bit for bit.
+        Bad rows raise like ``step`` does, naming the row.
+        """
+        a = np.asarray(actions, dtype=np.float64)
+        n = self.action_space.shape[0]
+        if a.ndim != 2 or a.shape[1] != n:
+            raise ValueError(f"actions must have shape (n, {n}), got {a.shape}")
+        bad = np.flatnonzero(~np.all(np.isfinite(a), axis=1))
+        if bad.size:
+            raise ValueError(f"actions contain non-finite values (NaN or inf) in rows {bad[:10].tolist()}; every "
+                             f"entry must be a finite number in [-1.0, 1.0]")
+        k = self.grid
+        occ = (a > 0.0).reshape(-1, k, k, k)  # clipping to the Box keeps every sign, so it is skipped
+        if self._cells is not None:
+            shadows = np.stack([self._shadows(o) for o in occ])
+        else:
+            shadows = axis_shadows_batch(occ, self._screens)
+            if self._pixel_index is not None:
+                shadows = shadows[(slice(None), slice(None)) + self._pixel_index]
+        targets = self._targets[None]
+        wrong = np.count_nonzero(shadows != targets, axis=(2, 3))
+        per_screen = wrong / (self.resolution * self.resolution)
+        if self.loss == "iou":
+            inter = np.count_nonzero(shadows & targets, axis=(2, 3))
+            union = inter + wrong
+            per_screen = 1.0 - np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+        reward_loss = -per_screen.mean(axis=1)
+        reward_volume = -self.volume_weight * (np.count_nonzero(occ, axis=(1, 2, 3)) / k ** 3)
+        return reward_loss + reward_volume
 
     # ------------------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):

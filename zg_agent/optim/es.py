@@ -13,12 +13,24 @@ import numpy as np
 
 from .adam import Adam
 from .base import Optimizer, check_int, check_positive
+from .sampling import gaussian_rows, single_threaded_blas
 
 
 def centered_ranks(losses: np.ndarray) -> np.ndarray:
-    """Map losses to ranks scaled into [-0.5, 0.5] (ties broken by order), the shaping of Salimans et al."""
+    """Map losses to ranks scaled into [-0.5, 0.5], the shaping of Salimans et al.
+
+    Equal losses share their average rank: on a plateau, where a whole batch ties, every rank is 0 and the
+    batch says nothing, instead of a direction made up from the order of the samples.
+    """
+    losses = np.asarray(losses)
+    order = np.argsort(losses, kind="stable")
     ranks = np.empty(len(losses))
-    ranks[np.argsort(losses, kind="stable")] = np.arange(len(losses))
+    ranks[order] = np.arange(len(losses))
+    sorted_losses = losses[order]
+    starts = np.flatnonzero(np.r_[True, sorted_losses[1:] != sorted_losses[:-1]])
+    if len(starts) < len(losses):  # ties: each run of equal losses gets the mean of its ranks
+        ends = np.r_[starts[1:], len(losses)]
+        ranks[order] = np.repeat((starts + ends - 1) / 2.0, ends - starts)
     return ranks / max(len(losses) - 1, 1) - 0.5
 
 
@@ -53,17 +65,17 @@ class OpenES(Optimizer):
         return self._theta.copy()
 
     def _ask(self) -> np.ndarray:
-        half = self.rng.standard_normal((self.popsize // 2, self.dim))
-        noise = np.concatenate([half, -half])
-        return self._theta + self.sigma * noise
+        half = gaussian_rows(self.rng, self.popsize // 2, self.dim)  # one float32 draw per batch
+        return self._theta + self.sigma * np.concatenate([half, -half]).astype(np.float64)
 
     def _tell(self, candidates, losses) -> dict[str, float]:
-        noise = (candidates - self._theta) / self.sigma
-        shaped = centered_ranks(losses)
-        grad = noise.T @ shaped / (len(losses) * self.sigma)
-        grad += self.weight_decay * self._theta
-        self._theta = self._adam.step(self._theta, grad)
-        return {"grad_norm": float(np.linalg.norm(grad)), "sigma": self.sigma}
+        with single_threaded_blas():
+            noise = ((candidates - self._theta) / self.sigma).astype(np.float32)
+            shaped = centered_ranks(losses).astype(np.float32)
+            grad = (shaped @ noise).astype(np.float64) / (len(losses) * self.sigma)
+            grad += self.weight_decay * self._theta
+            self._theta = self._adam.step(self._theta, grad)
+            return {"grad_norm": float(np.linalg.norm(grad)), "sigma": self.sigma}
 
     def _state_dict(self) -> dict[str, Any]:
         return {"theta": self._theta.copy(), "adam": self._adam.state_dict()}

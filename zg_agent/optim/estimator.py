@@ -29,12 +29,15 @@ import torch
 
 from .base import check_choice, check_int, check_positive
 from .es import centered_ranks
+from .sampling import gaussian_rows, single_threaded_blas
 from .surrogate import SURROGATES, make_surrogate
 
 TARGET_TRANSFORMS = ("standardize", "rank", "none")
 FITS = ("auto", "adam", "exact")
 #: ``surrogate="auto"`` uses the quadratic model up to this dimension and the linear model above it.
 AUTO_QUADRATIC_MAX_DIM = 32
+# Exact fits over more stored coordinates than this (samples x dimensions) run their n x d work in float32.
+_FLOAT32_FIT_SIZE = 2**18
 
 
 class SurrogateEstimator:
@@ -106,7 +109,7 @@ class SurrogateEstimator:
         self.model_optim = torch.optim.Adam(self.model.parameters(), lr=self.lr_phi)
         # Ring buffer of the last `history` batches: un-jittered points (float32) and their losses.
         capacity = self.history * self.popsize
-        self._points = torch.zeros((capacity, self.dim), dtype=torch.float32)
+        self._points = np.zeros((capacity, self.dim), dtype=np.float32)
         self._losses = np.zeros(capacity)
         self._stored = 0  # rows filled
         self._cursor = 0  # next row to write
@@ -133,42 +136,51 @@ class SurrogateEstimator:
 
     # ------------------------------------------------------------------ one round
     def sample(self, theta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """The ``(popsize, d)`` points to evaluate around ``theta`` (jitter included)."""
-        if self.antithetic:
-            half = rng.standard_normal((self.popsize // 2, self.dim))
-            eps = np.concatenate([half, -half])
-        else:
-            eps = rng.standard_normal((self.popsize, self.dim))
-        points = theta + self.sigma * eps
+        """The ``(popsize, d)`` points to evaluate around ``theta`` (jitter included).
+
+        Every perturbation and jitter of the batch come from one float32 draw (:func:`gaussian_rows`).
+        """
+        half = self.popsize // 2 if self.antithetic else self.popsize
+        noise = gaussian_rows(rng, half + (self.popsize if self.inner_sigma > 0 else 0), self.dim)
+        eps = np.concatenate([noise[:half], -noise[:half]]) if self.antithetic else noise[:half]
+        points = theta + self.sigma * eps.astype(np.float64)
         if self.inner_sigma > 0:
-            self._jitter = self.inner_sigma * self.sigma * rng.standard_normal(points.shape)
-        else:
-            self._jitter = np.zeros_like(points)
-        return points + self._jitter
+            self._jitter = np.float32(self.inner_sigma * self.sigma) * noise[half:]
+            return points + self._jitter
+        self._jitter = np.zeros((self.popsize, self.dim), dtype=np.float32)
+        return points
 
     def update(self, candidates: np.ndarray, losses: np.ndarray, theta: np.ndarray) -> dict[str, float]:
         """Store the last sample's losses and refit the surrogate in the frame centred at ``theta``."""
+        with single_threaded_blas():
+            return self._update(candidates, losses, theta)
+
+    def _update(self, candidates: np.ndarray, losses: np.ndarray, theta: np.ndarray) -> dict[str, float]:
         if self._jitter is None:
             raise RuntimeError("SurrogateEstimator.update() called without a pending sample()")
-        points = candidates - self._jitter  # label each loss with its un-jittered point
+        points = (candidates - self._jitter).astype(np.float32)  # label each loss with its un-jittered point
         self._jitter = None
         theta_fit, sigma = np.array(theta, dtype=np.float64), self.sigma
 
-        with torch.no_grad():  # how well the surrogate, in the frame it was fitted in, predicts the batch
-            z_old = torch.from_numpy((points - self._frame_theta) / self._frame_sigma).float()
-            predicted = self.model(z_old).double().numpy() * self._target_scale + self._target_shift
+        # how well the surrogate, in the frame it was fitted in, predicts the batch
+        predicted = self._values(self._frame_z(points)) * self._target_scale + self._target_shift
         fresh = self._store(points, losses)
 
-        z = (self._points[: self._stored] - torch.from_numpy(theta_fit).float()) / sigma
+        z = self._points[: self._stored] - theta_fit.astype(np.float32)
+        z *= np.float32(1.0 / sigma)
         weights = self._locality_weights(z)
         f = self._losses[: self._stored]
-        targets = torch.from_numpy(self._transform(f, weights.double().numpy())).float()
+        targets = self._transform(f, weights)
         # Prediction error relative to the batch's spread, both in the units of the new targets.
         scaled_error = (predicted - losses) / self._target_scale
-        fresh_var = max(float(targets[fresh].var(unbiased=False)), 1e-12)
+        fresh_var = max(float(targets[fresh].var()), 1e-12)
         surrogate_error = float(np.mean(scaled_error**2) / fresh_var)
 
-        fit_loss = self._fit_exact(z, targets, weights) if self.fit == "exact" else self._fit_adam(z, targets, weights)
+        if self.fit == "exact":
+            fit_loss = self._fit_exact(z, targets, weights)
+        else:
+            fit_loss = self._fit_adam(torch.from_numpy(z), torch.from_numpy(targets).float(),
+                                      torch.from_numpy(weights).float())
         self._frame_theta, self._frame_sigma = theta_fit, sigma
         self._centre_gradient = None
         grad = self.gradient(theta_fit)
@@ -177,7 +189,7 @@ class SurrogateEstimator:
             "surrogate_loss": fit_loss,
             "surrogate_error": surrogate_error,
             "grad_norm": float(np.linalg.norm(grad)),
-            "grad_cosine": _cosine(grad, self._finite_difference_gradient(points, losses, theta_fit, sigma)),
+            "grad_cosine": _cosine(grad, self._finite_difference_gradient(z[fresh], losses, sigma)),
             "sigma": sigma,
             "num_samples": float(self._stored),
         }
@@ -187,9 +199,14 @@ class SurrogateEstimator:
         """Gradient of the fitted surrogate at ``x`` (d,), per parameter unit."""
         if self._centre_gradient is not None and np.array_equal(x, self._frame_theta):
             return self._centre_gradient.copy()
-        z = torch.from_numpy((np.asarray(x, dtype=np.float64) - self._frame_theta) / self._frame_sigma)
-        z = z.float().unsqueeze(0).requires_grad_(True)
-        (g,) = torch.autograd.grad(self.model(z).sum(), z)
+        z = self._frame_z(np.asarray(x, dtype=np.float64)[None, :])
+        if self._closed_form:  # linear / quadratic: the gradient is written down, no autograd
+            grad = self.model.grad.detach().numpy().astype(np.float64)
+            if self.model.curv is not None:
+                grad = grad + self.model.curv.detach().numpy() * z[0]
+            return grad / self._frame_sigma
+        zt = torch.from_numpy(z).requires_grad_(True)
+        (g,) = torch.autograd.grad(self.model(zt).sum(), zt)
         return g[0].double().numpy() / self._frame_sigma
 
     def predict(self, x) -> np.ndarray:
@@ -201,16 +218,32 @@ class SurrogateEstimator:
         x = np.atleast_2d(np.asarray(x, dtype=np.float64))
         if x.ndim != 2 or x.shape[1] != self.dim:
             raise ValueError(f"x must have shape (n, {self.dim}), got {x.shape}")
-        with torch.no_grad():
-            z = torch.from_numpy((x - self._frame_theta) / self._frame_sigma).float()
-            y = self.model(z).double().numpy()
-        return y * self._target_scale + self._target_shift
+        return self._values(self._frame_z(x)) * self._target_scale + self._target_shift
 
     # ------------------------------------------------------------------ internals
+    @property
+    def _closed_form(self) -> bool:
+        return self.surrogate_kind != "mlp"
+
+    def _frame_z(self, x: np.ndarray) -> np.ndarray:
+        """``x`` (n, d) in the frame the surrogate was last fitted in, float32."""
+        return ((x - self._frame_theta) * (1.0 / self._frame_sigma)).astype(np.float32)
+
+    def _values(self, z: np.ndarray) -> np.ndarray:
+        """The surrogate at frame coordinates ``z`` (n, d) float32, in target units, float64."""
+        if self._closed_form:
+            m = self.model
+            y = z @ m.grad.detach().numpy() + float(m.bias.detach())
+            if m.curv is not None:
+                y = y + 0.5 * ((z * z) @ m.curv.detach().numpy())
+            return y.astype(np.float64)
+        with torch.no_grad():
+            return self.model(torch.from_numpy(z)).double().numpy()
+
     def _store(self, points: np.ndarray, losses: np.ndarray) -> np.ndarray:
         """Write a batch into the ring buffer; returns the row indices it occupies."""
         rows = (self._cursor + np.arange(len(points))) % len(self._losses)
-        self._points[torch.from_numpy(rows)] = torch.from_numpy(points).float()
+        self._points[rows] = points
         self._losses[rows] = losses
         self._cursor = int((self._cursor + len(points)) % len(self._losses))
         self._stored = min(self._stored + len(points), len(self._losses))
@@ -225,37 +258,44 @@ class SurrogateEstimator:
             self.model_optim.step()
         return float(fit_loss.detach())
 
-    def _fit_exact(self, z: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> float:
+    def _fit_exact(self, z: np.ndarray, targets: np.ndarray, weights: np.ndarray) -> float:
         """Closed-form weighted ridge regression of the linear/quadratic surrogate, in dual form.
 
         With n stored samples and p features (d, or 2d with curvature) it solves an n x n system, so it
-        costs O(n^2 p): cheap for the few hundred samples a window holds, whatever d is.
+        costs O(n^2 p): cheap for the few hundred samples a window holds, whatever d is. Small problems are
+        solved in float64 (a near-singular ridge needs it); above ``_FLOAT32_FIT_SIZE`` entries the n x p work
+        is float32 (half the memory traffic) and only the n x n system is float64.
         """
-        zd = z.double()
-        features = torch.cat([zd, 0.5 * zd * zd], dim=1) if self.model.curv is not None else zd
-        w = weights.double() / weights.double().sum()
-        y = targets.double()
-        feature_mean, target_mean = w @ features, w @ y
-        root_w = w.sqrt()
-        a = (features - feature_mean) * root_w[:, None]
-        r = (y - target_mean) * root_w
-        gram = a @ a.T
-        penalty = self.ridge * float(gram.trace()) / len(gram) + 1e-12
-        coef = a.T @ torch.linalg.solve(gram + penalty * torch.eye(len(gram), dtype=gram.dtype), r)
+        if z.size <= _FLOAT32_FIT_SIZE:
+            z = z.astype(np.float64)
+        features = np.concatenate([z, 0.5 * z * z], axis=1) if self.model.curv is not None else z
+        ftype = features.dtype
+        w = weights / weights.sum()
+        feature_mean = (w.astype(ftype) @ features).astype(ftype)
+        target_mean = float(w @ targets)
+        root_w = np.sqrt(w)
+        a = features - feature_mean
+        a *= root_w.astype(ftype)[:, None]
+        r = (targets - target_mean) * root_w
+        gram = (a @ a.T).astype(np.float64)
+        penalty = self.ridge * float(np.trace(gram)) / len(gram) + 1e-12
+        alpha = np.linalg.solve(gram + penalty * np.eye(len(gram)), r)
+        coef = alpha.astype(ftype) @ a  # (p,) = a.T @ alpha
+        bias = target_mean - float(feature_mean.astype(np.float64) @ coef)
         with torch.no_grad():
-            self.model.grad.copy_(coef[: self.dim])
+            self.model.grad.copy_(torch.from_numpy(coef[: self.dim].astype(np.float32)))
             if self.model.curv is not None:
-                self.model.curv.copy_(coef[self.dim:])
-            self.model.bias.fill_(float(target_mean - feature_mean @ coef))
-        residual = features @ coef + (target_mean - feature_mean @ coef) - y
+                self.model.curv.copy_(torch.from_numpy(coef[self.dim:].astype(np.float32)))
+            self.model.bias.fill_(bias)
+        residual = (features @ coef).astype(np.float64) + bias - targets
         return float(w @ residual**2)
 
-    def _locality_weights(self, z: torch.Tensor) -> torch.Tensor:
+    def _locality_weights(self, z: np.ndarray) -> np.ndarray:
         if self.locality == 0:
-            return torch.ones(len(z))
-        msd = (z * z).mean(dim=1)  # mean squared distance per coordinate, in units of sigma^2
+            return np.ones(len(z))
+        msd = np.einsum("ij,ij->i", z, z).astype(np.float64) / z.shape[1]  # mean squared distance, sigma^2 units
         logw = -0.5 * msd / self.locality**2
-        return torch.exp(logw - logw.max())
+        return np.exp(logw - logw.max())
 
     def _transform(self, f: np.ndarray, w: np.ndarray) -> np.ndarray:
         w = w / w.sum()
@@ -269,13 +309,13 @@ class SurrogateEstimator:
             return (f - mean) / (std if std > 0 else 1.0)
         return centered_ranks(f) * np.sqrt(12.0)  # unit variance for uniform ranks
 
-    def _finite_difference_gradient(self, points, losses, theta, sigma) -> np.ndarray:
-        """The antithetic (or baseline-subtracted) Gaussian-smoothing gradient estimate of this batch."""
-        eps = (points - theta) / sigma
+    def _finite_difference_gradient(self, eps: np.ndarray, losses, sigma) -> np.ndarray:
+        """The antithetic (or baseline-subtracted) Gaussian-smoothing gradient estimate of this batch, from its
+        points in units of ``sigma`` around the centre (``eps``)."""
         if self.antithetic:
             h = len(losses) // 2
-            return eps[:h].T @ (losses[:h] - losses[h:]) / (2 * sigma * h)
-        return eps.T @ (losses - losses.mean()) / (sigma * len(losses))
+            return (losses[:h] - losses[h:]).astype(np.float32) @ eps[:h] / (2 * sigma * h)
+        return (losses - losses.mean()).astype(np.float32) @ eps / (sigma * len(losses))
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
@@ -283,7 +323,7 @@ class SurrogateEstimator:
             "sigma": self.sigma,
             "model": copy.deepcopy(self.model.state_dict()),
             "model_optim": copy.deepcopy(self.model_optim.state_dict()),
-            "points": self._points[: self._stored].numpy().copy(),
+            "points": self._points[: self._stored].copy(),
             "losses": self._losses[: self._stored].copy(),
             "cursor": self._cursor,
             "jitter": None if self._jitter is None else self._jitter.copy(),
@@ -296,8 +336,8 @@ class SurrogateEstimator:
         self.model.load_state_dict(state["model"])
         self.model_optim.load_state_dict(state["model_optim"])
         stored = len(state["losses"])
-        self._points.zero_()
-        self._points[:stored] = torch.as_tensor(state["points"], dtype=torch.float32)
+        self._points[:] = 0.0
+        self._points[:stored] = _numpy(state["points"]).astype(np.float32)
         self._losses[:] = 0.0
         self._losses[:stored] = _numpy(state["losses"])
         self._stored, self._cursor = stored, int(state["cursor"])

@@ -32,10 +32,12 @@ from typing import Any
 import numpy as np
 
 from .adam import Adam
-from .base import Optimizer, check_int, check_positive
+from .base import Optimizer, check_choice, check_int, check_positive
 from .estimator import AUTO_QUADRATIC_MAX_DIM, FITS, TARGET_TRANSFORMS, SurrogateEstimator
 
-__all__ = ["ZeroGrads", "AUTO_QUADRATIC_MAX_DIM", "FITS", "TARGET_TRANSFORMS"]
+__all__ = ["ZeroGrads", "AUTO_QUADRATIC_MAX_DIM", "FITS", "STEP_CONTROLS", "TARGET_TRANSFORMS"]
+
+STEP_CONTROLS = ("auto", "none")
 
 
 class ZeroGrads(Optimizer):
@@ -80,6 +82,18 @@ class ZeroGrads(Optimizer):
         sigma_min: lower bound of ``sigma`` under decay (at most ``sigma``).
         normalize_gradient: rescale the surrogate gradient to norm ``sqrt(d)`` before the Adam step of
             ``theta``.
+        step_control: ``"auto"`` watches the smoothed loss (the mean of each batch's losses) over windows of
+            ``control_window`` iterations. A window whose mean is worse than the best window's by more than
+            its noise (twice the standard error of a difference of window means) sends ``theta`` back to the
+            best window's average ``theta`` and multiplies ``lr_theta`` by ``shrink``: the steps were too
+            long for the gradient's noise, which in high dimension makes every coordinate random-walk. After
+            ``patience`` windows without a better mean, ``sigma`` and ``lr_theta`` are both multiplied by
+            ``shrink`` (a finer look near a minimum of the smoothed loss), unless every loss of those windows
+            was equal (a plateau), where ``sigma`` is divided by ``shrink`` instead, up to its starting value
+            times 4. ``"none"``: fixed ``lr_theta`` and ``sigma`` (but ``sigma_decay``).
+        control_window: iterations per window of ``step_control``.
+        patience: windows without improvement before ``step_control`` shrinks ``sigma`` and ``lr_theta``.
+        shrink: factor of ``step_control``'s reductions, in (0, 1).
         seed, nonfinite: see :class:`~zg_agent.optim.base.Optimizer`.
 
     Memory: stored samples take ``4 * d * history * popsize`` bytes (float32); asking and fitting make a
@@ -117,6 +131,10 @@ class ZeroGrads(Optimizer):
         sigma_decay: float = 1.0,
         sigma_min: float = 0.0,
         normalize_gradient: bool = False,
+        step_control: str = "auto",
+        control_window: int = 10,
+        patience: int = 3,
+        shrink: float = 0.5,
         seed: int | None = None,
         nonfinite: str = "raise",
     ):
@@ -140,9 +158,16 @@ class ZeroGrads(Optimizer):
         if self.sigma_min > self.sigma:
             raise ValueError(f"sigma_min must be at most sigma ({self.sigma}), got {sigma_min!r}")
         self.normalize_gradient = bool(normalize_gradient)
+        self.step_control = check_choice("step_control", step_control, STEP_CONTROLS)
+        self.control_window = check_int("control_window", control_window, 1)
+        self.patience = check_int("patience", patience, 1)
+        self.shrink = check_positive("shrink", shrink)
+        if self.shrink >= 1:
+            raise ValueError(f"shrink must be in (0, 1), got {shrink!r}")
         self._theta = self._best.x.copy()
         self._theta_adam = Adam(self.dim, self.lr_theta, beta1=self.beta1_theta)
         self.estimator.reset_frame(self._theta)
+        self._control = _WindowControl(self._theta, self.sigma) if self.step_control == "auto" else None
 
     # ------------------------------------------------------------------ ask / tell
     @property
@@ -172,6 +197,7 @@ class ZeroGrads(Optimizer):
         return self.estimator.sample(self._theta, self.rng)
 
     def _tell(self, candidates: np.ndarray, losses: np.ndarray) -> dict[str, float]:
+        drawn_around = self._theta
         metrics = self.estimator.update(candidates, losses, self._theta)
         for _ in range(self.k_theta):
             step = self.estimator.gradient(self._theta)
@@ -180,7 +206,39 @@ class ZeroGrads(Optimizer):
                 step = step * (np.sqrt(self.dim) / norm) if norm > 0 else step
             self._theta = self._theta_adam.step(self._theta, step)
         self.sigma = max(self.sigma_min, self.sigma * self.sigma_decay)
+        if self._control is not None:
+            self._apply_control(losses, drawn_around)
+            metrics.update(lr_theta=self._theta_adam.lr, num_reverts=float(self._control.reverts))
         return metrics
+
+    def _apply_control(self, losses: np.ndarray, drawn_around: np.ndarray) -> None:
+        """One iteration of ``step_control="auto"`` (see the class docstring)."""
+        c = self._control
+        c.add(float(losses.mean()), bool(losses.max() == losses.min()), drawn_around)
+        if c.open_count < self.control_window:
+            return
+        window_mean, theta_avg, flat = c.close_window()
+        if window_mean < c.best_mean:
+            c.best_mean, c.best_theta, c.since_best = window_mean, theta_avg, 0
+        else:
+            c.since_best += self.control_window
+        if c.rising(3 * self.control_window):
+            # the smoothed loss climbs beyond its noise: go back to the best window, with shorter steps
+            self._theta = c.best_theta.copy()
+            self._theta_adam.lr *= self.shrink
+            self._theta_adam.m[:] = 0.0
+            c.reverts += 1
+            c.restart()
+        elif c.since_best >= max(self.patience * self.control_window, -(-self.dim // self.popsize)):
+            # No better window for as long as it takes to see every coordinate once (d / popsize iterations)
+            # or `patience` windows: at this resolution the search is done.
+            if c.flat_since_best:  # one loss value seen all along: look wider
+                self.sigma = min(self.sigma / self.shrink, 4.0 * c.sigma0)
+            else:  # look closer, with shorter steps
+                self.sigma *= self.shrink
+                self._theta_adam.lr *= self.shrink
+            c.best_theta = self._theta.copy()
+            c.restart()
 
     def predict(self, x) -> np.ndarray:
         """Surrogate values at points ``x`` (n, d) in loss units; see :meth:`SurrogateEstimator.predict`."""
@@ -188,9 +246,77 @@ class ZeroGrads(Optimizer):
 
     # ------------------------------------------------------------------ state
     def _state_dict(self) -> dict[str, Any]:
-        return {"theta": self._theta.copy(), "theta_adam": self._theta_adam.state_dict(), **self.estimator.state_dict()}
+        state = {"theta": self._theta.copy(), "theta_adam": self._theta_adam.state_dict(), **self.estimator.state_dict()}
+        if self._control is not None:
+            state["control"] = self._control.state_dict()
+            state["lr_theta_now"] = self._theta_adam.lr
+        return state
 
     def _load_state_dict(self, state) -> None:
         self._theta = np.array(state["theta"], dtype=np.float64)
         self._theta_adam.load_state_dict(state["theta_adam"])
         self.estimator.load_state_dict(state)
+        if self._control is not None:
+            if "control" not in state:
+                raise ValueError("state was saved with step_control='none'; load it with step_control='none'")
+            self._control.load_state_dict(state["control"])
+            self._theta_adam.lr = float(state["lr_theta_now"])
+
+
+class _WindowControl:
+    """The bookkeeping of ``step_control="auto"``: the batch means since the last change of the step or of
+    ``sigma`` (smoothed losses at different ``sigma`` are not comparable), and the best window."""
+
+    def __init__(self, theta: np.ndarray, sigma: float):
+        self.sigma0 = float(sigma)
+        self.reverts = 0
+        self.best_theta = theta.copy()
+        self.theta_sum = np.zeros_like(theta)
+        self.restart()
+
+    def restart(self) -> None:
+        self.means: list[float] = []
+        self.open_count = 0
+        self.theta_sum[:] = 0.0
+        self.open_flat = self.flat_since_best = True
+        self.best_mean, self.since_best = float("inf"), 0
+
+    def add(self, batch_mean: float, flat: bool, theta: np.ndarray) -> None:
+        self.means.append(batch_mean)
+        self.open_count += 1
+        self.open_flat = self.open_flat and flat
+        self.theta_sum += theta
+
+    def close_window(self) -> tuple[float, np.ndarray, bool]:
+        """``(mean, average theta, flat)`` of the open window, which starts afresh."""
+        out = float(np.mean(self.means[-self.open_count:])), self.theta_sum / self.open_count, self.open_flat
+        self.flat_since_best = (self.flat_since_best and self.open_flat) if self.since_best else self.open_flat
+        self.open_count, self.open_flat = 0, True
+        self.theta_sum[:] = 0.0
+        return out
+
+    def rising(self, span: int) -> bool:
+        """Whether the last ``span`` batch means rise: least-squares slope above 2.5 standard errors."""
+        if len(self.means) < span:
+            return False
+        y = np.asarray(self.means[-span:])
+        t = np.arange(span) - (span - 1) / 2.0
+        slope = float(t @ y / (t @ t))
+        residual = y - y.mean() - slope * t
+        se = float(np.sqrt(residual @ residual / (span - 2) / (t @ t)))
+        return slope > 2.5 * se and slope > 0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"sigma0": self.sigma0, "reverts": self.reverts, "best_theta": self.best_theta.copy(),
+                "theta_sum": self.theta_sum.copy(), "means": list(self.means), "open_count": self.open_count,
+                "open_flat": self.open_flat, "flat_since_best": self.flat_since_best, "best_mean": self.best_mean,
+                "since_best": self.since_best}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.sigma0, self.reverts = float(state["sigma0"]), int(state["reverts"])
+        self.best_theta = np.array(state["best_theta"], dtype=np.float64)
+        self.theta_sum = np.array(state["theta_sum"], dtype=np.float64)
+        self.means = [float(v) for v in state["means"]]
+        self.open_count = int(state["open_count"])
+        self.open_flat, self.flat_since_best = bool(state["open_flat"]), bool(state["flat_since_best"])
+        self.best_mean, self.since_best = float(state["best_mean"]), int(state["since_best"])

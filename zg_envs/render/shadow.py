@@ -199,6 +199,22 @@ def axis_shadows(occupancy: np.ndarray, screens=(0, 1, 2)) -> list[np.ndarray]:
 
 
 
+def axis_shadows_batch(occupancy: np.ndarray, screens=(0, 1, 2)) -> np.ndarray:
+    """:func:`axis_shadows` of a batch of bool ``(n, K, K, K)`` grids at once: ``(n, S, K, K)`` bool, where
+    row ``i`` equals ``np.stack(axis_shadows(occupancy[i], screens))``."""
+    out = []
+    for s in screens:
+        if s == 0:
+            out.append(occupancy.any(axis=1).transpose(0, 2, 1)[:, ::-1, ::-1])
+        elif s == 1:
+            out.append(occupancy.any(axis=2).transpose(0, 2, 1)[:, ::-1, :])
+        elif s == 2:
+            out.append(occupancy.any(axis=3).transpose(0, 2, 1)[:, ::-1, :])
+        else:
+            raise ValueError(f"screen must be 0, 1 or 2, got {s!r}")
+    return np.stack(out, axis=1)
+
+
 def axis_hull(views, screens=(0, 1, 2)) -> np.ndarray:
     """The largest bool ``(K, K, K)`` grid whose :func:`axis_shadows` on ``screens`` lie inside ``views``.
 

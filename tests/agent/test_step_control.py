@@ -1,0 +1,173 @@
+"""ZeroGrads' step control (``step_control="auto"``), the batched sampler and the batched design evaluation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from zg_agent import problems
+from zg_agent.optim import make_optimizer
+from zg_agent.optim.sampling import gaussian_rows
+from zg_agent.rollout.objective import EpisodeObjective
+
+
+def shadow_art(grid: int) -> problems.Problem:
+    """ShadowArt's loss over a whole population at once, started from the empty design."""
+    import gymnasium as gym
+
+    import zg_envs  # noqa: F401
+
+    env = gym.make("zg/ShadowArt-v0", grid=grid)
+    env.reset(seed=0)
+    return problems.Problem(f"shadow-art-{grid}", lambda x: -env.unwrapped.batch_rewards(x),
+                            np.full(grid**3, -0.5), 0.0)
+
+
+def run(problem, budget, seed=0, **options):
+    opt = make_optimizer("zerograds", problem.x0, seed=seed, **options)
+    while opt.num_evaluations + opt.popsize <= budget:
+        x = opt.ask()
+        opt.tell(x, problem.fun(x))
+    return opt, float(problem.fun(opt.mean[None])[0])
+
+
+@pytest.mark.parametrize("dim", [1, 40])
+def test_step_control_converges_on_a_smooth_sphere_where_fixed_steps_stall(dim):
+    problem = problems.sphere(dim)
+    start = float(problem.fun(problem.x0[None])[0])
+    _, fixed = run(problem, 6000, step_control="none")
+    opt, adaptive = run(problem, 6000)
+    # fixed sigma and step keep an Adam-sized jitter; the control shrinks both near the minimum
+    assert adaptive < fixed / 3 and adaptive < 1e-3 * start, (adaptive, fixed)
+    assert opt.sigma < 0.1 and opt._theta_adam.lr < 0.02
+
+
+@pytest.mark.parametrize("make, budget", [(lambda: problems.step_sphere(100), 4000),
+                                          (lambda: problems.threshold_match(1000), 8000)])
+def test_step_control_still_descends_plateaus(make, budget):
+    problem = make()
+    start = float(problem.fun(problem.x0[None])[0])
+    _, final = run(problem, budget)
+    assert final < 0.6 * start, (final, start)
+
+
+def test_a_rising_smoothed_loss_sends_theta_back_with_shorter_steps():
+    # Shadow art with 4,096 voxels and far too long steps: every coordinate random-walks and the design fills
+    # with noise. The control must notice the climbing batch means, go back and shorten the step.
+    art = shadow_art(16)
+    start = float(art.fun(art.x0[None])[0])
+    _, fixed = run(art, 3000, sigma=0.3, lr_theta=0.1, step_control="none")
+    opt, final = run(art, 3000, sigma=0.3, lr_theta=0.1)
+    assert fixed > start + 0.1  # the failure being guarded against
+    assert opt._control.reverts >= 1 and opt._theta_adam.lr < 0.1
+    assert final < start
+
+
+def test_a_flat_start_widens_sigma():
+    # Every loss equal: nothing to learn at this sigma, so the control looks wider (up to 4x the start).
+    opt, _ = run(problems.threshold_match(50), 3000, sigma=1e-4)  # x0 = -0.2: no sample crosses 0
+    assert 1e-4 < opt.sigma <= 4e-4 + 1e-12
+
+
+def test_resume_inside_a_window_and_after_reverts_is_exact():
+    problem = shadow_art(8)
+    options = dict(sigma=0.3, lr_theta=0.3, control_window=4, seed=3)
+    ref = make_optimizer("zerograds", problem.x0, **options)
+    states = {}
+    for it in range(90):
+        if it == 47:
+            states["mid"] = ref.state_dict()
+        x = ref.ask()
+        ref.tell(x, problem.fun(x))
+    assert ref._control.reverts >= 1
+    resumed = make_optimizer("zerograds", problem.x0, **options)
+    resumed.load_state_dict(states["mid"])
+    for _ in range(90 - 47):
+        x = resumed.ask()
+        resumed.tell(x, problem.fun(x))
+    np.testing.assert_array_equal(resumed.mean, ref.mean)
+    assert resumed.sigma == ref.sigma and resumed._theta_adam.lr == ref._theta_adam.lr
+
+
+def test_state_with_another_step_control_is_refused():
+    problem = problems.threshold_match(10)
+    old = make_optimizer("zerograds", problem.x0, step_control="none", seed=0)
+    new = make_optimizer("zerograds", problem.x0, seed=0)
+    with pytest.raises(ValueError, match="step_control='none'"):
+        new.load_state_dict(old.state_dict())
+
+
+@pytest.mark.parametrize("option, value, match", [
+    ("step_control", "fast", r"step_control must be one of .*'auto'.*got 'fast'"),
+    ("control_window", 0, "control_window"),
+    ("patience", 0, "patience"),
+    ("shrink", 1.0, r"shrink must be in \(0, 1\), got 1.0"),
+    ("shrink", 0.0, "shrink"),
+])
+def test_bad_step_control_options_name_the_option(option, value, match):
+    with pytest.raises(ValueError, match=match):
+        make_optimizer("zerograds", np.zeros(3), **{option: value})
+
+
+def test_gaussian_rows_are_one_reproducible_float32_draw():
+    a = gaussian_rows(np.random.default_rng(5), 4, 1000)
+    b = gaussian_rows(np.random.default_rng(5), 4, 1000)
+    assert a.dtype == np.float32 and a.shape == (4, 1000)
+    np.testing.assert_array_equal(a, b)
+    assert abs(float(a.std()) - 1.0) < 0.05
+    rng = np.random.default_rng(5)
+    gaussian_rows(rng, 4, 1000)
+    assert not np.array_equal(gaussian_rows(rng, 4, 1000), a)  # the generator moved on by one draw
+
+
+# ---------------------------------------------------------------------------------------------- batched designs
+@pytest.mark.parametrize("env_kwargs", [{"grid": 8}, {"grid": 8, "loss": "iou", "volume_weight": 0.2},
+                                        {"grid": 6, "resolution": 14}, {"grid": 5, "light": "point"},
+                                        {"grid": 6, "targets": "random", "randomize_target": True}])
+def test_batched_objective_equals_one_episode_at_a_time(env_kwargs):
+    from zg_agent.envs import run_episode
+
+    obj = EpisodeObjective("zg/ShadowArt-v0", env_kwargs, "open_loop", {"initial_action": -0.5},
+                           max_episode_steps=1)
+    try:
+        rng = np.random.default_rng(0)
+        thetas = obj.initial_params() + 0.6 * rng.standard_normal((12, obj.num_params))
+        seeds = [4, 9]
+        batched = obj.evaluate(thetas, seeds)
+        one_by_one = np.array([[run_episode(obj._env, obj.policy, t, s)[0] for s in seeds] for t in thetas])
+        np.testing.assert_array_equal(batched.returns, one_by_one)  # bit for bit
+        assert batched.env_steps == 24 and np.all(batched.lengths == 1)
+    finally:
+        obj.close()
+
+
+def test_batch_rewards_refuses_bad_rows():
+    import gymnasium as gym
+
+    import zg_envs  # noqa: F401
+
+    env = gym.make("zg/ShadowArt-v0", grid=4)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"actions must have shape \(n, 64\)"):
+        env.unwrapped.batch_rewards(np.zeros((2, 63)))
+    bad = np.zeros((3, 64))
+    bad[2, 5] = np.nan
+    with pytest.raises(ValueError, match=r"rows \[2\]"):
+        env.unwrapped.batch_rewards(bad)
+
+
+def test_shadow_art_k32_with_shipped_settings_ends_no_worse_than_its_start():
+    # The failure of fixed steps at 32,768 voxels: the design filled with noise. Shipped settings, small budget.
+    obj = EpisodeObjective("zg/ShadowArt-v0", {"grid": 32}, "open_loop", {"initial_action": -0.5},
+                           max_episode_steps=1)
+    try:
+        x0 = obj.initial_params()
+        opt = make_optimizer("zerograds", x0, sigma=0.3, popsize=16, seed=0)
+        seeds = obj.episode_seeds(0)
+        start = obj(x0, seeds)
+        while opt.num_evaluations < 3200:
+            x = opt.ask()
+            opt.tell(x, obj.evaluate(x, seeds).losses)
+        assert obj(opt.mean, seeds) <= start
+    finally:
+        obj.close()
