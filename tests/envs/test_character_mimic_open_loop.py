@@ -9,6 +9,7 @@ import pytest
 
 import zg_envs  # noqa: F401  (registers the zg namespace)
 from zg_agent.config import BLACK_BOX_ALGOS, load_config
+from zg_agent.envs import episode_horizon
 from zg_agent.rollout.objective import EpisodeObjective
 from zg_envs.bullet.character_mimic_open_loop_v0 import CharacterMimicOpenLoopEnv
 from zg_envs.bullet.mimic_reward import TERMS
@@ -100,7 +101,8 @@ def test_shipped_configs_plan_open_loop_knots_over_the_env_horizon(algo):
     cfg = load_config(algo, ENV_ID)
     env = gym.make(ENV_ID, **cfg.env_kwargs)
     assert cfg.policy == "open_loop" and cfg.policy_options["knots"] >= 2
-    assert cfg.max_episode_steps == env.unwrapped.horizon  # the plan covers the whole segment
+    # the plan covers the whole segment: the horizon the objective uses is the env's own
+    assert episode_horizon(env, cfg.max_episode_steps) == env.unwrapped.horizon == 46
     env.close()
 
 
