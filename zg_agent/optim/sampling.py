@@ -18,6 +18,10 @@ def gaussian_rows(rng: np.random.Generator, rows: int, dim: int) -> np.ndarray:
     One number from ``rng`` seeds torch's sampler for the whole batch (about 3x faster than numpy's here, and
     float32 halves the memory traffic), so an optimizer's random state stays one numpy generator that
     ``state_dict`` saves and a resumed run continues exactly.
+
+    Exactly on the same torch build and CPU kernel: torch's normal sampler may give other low bits under
+    another vectorisation (``ATEN_CPU_CAPABILITY``) or torch version, so a run moved to another machine
+    continues with statistically equal, not identical, draws.
     """
     generator = torch.Generator().manual_seed(int(rng.integers(2**63 - 1)))
     return torch.randn((rows, dim), generator=generator).numpy()

@@ -82,15 +82,17 @@ class ZeroGrads(Optimizer):
         sigma_min: lower bound of ``sigma`` under decay (at most ``sigma``).
         normalize_gradient: rescale the surrogate gradient to norm ``sqrt(d)`` before the Adam step of
             ``theta``.
-        step_control: ``"auto"`` watches the smoothed loss (the mean of each batch's losses) over windows of
-            ``control_window`` iterations. A window whose mean is worse than the best window's by more than
-            its noise (twice the standard error of a difference of window means) sends ``theta`` back to the
-            best window's average ``theta`` and multiplies ``lr_theta`` by ``shrink``: the steps were too
-            long for the gradient's noise, which in high dimension makes every coordinate random-walk. After
-            ``patience`` windows without a better mean, ``sigma`` and ``lr_theta`` are both multiplied by
-            ``shrink`` (a finer look near a minimum of the smoothed loss), unless every loss of those windows
-            was equal (a plateau), where ``sigma`` is divided by ``shrink`` instead, up to its starting value
-            times 4. ``"none"``: fixed ``lr_theta`` and ``sigma`` (but ``sigma_decay``).
+        step_control: ``"auto"`` watches the smoothed loss (the mean of each batch's losses) in windows of
+            ``control_window`` iterations. When it climbs beyond its noise (a least-squares slope above 2.5
+            standard errors over the last 3 windows), ``theta`` goes back to the best window's average
+            ``theta`` and ``lr_theta`` is multiplied by ``shrink``: the steps were too long for the gradient's
+            noise, which in high dimension makes every coordinate random-walk. When no window has been better
+            for as long as it takes to see every coordinate once (``d / popsize`` iterations, at least
+            ``patience`` windows), ``sigma`` and ``lr_theta`` are multiplied by ``shrink`` (a finer look near a
+            minimum of the smoothed loss; ``sigma`` not below ``sigma_min`` nor 1e-4 of its start), unless every
+            batch since the best window was flat (all its losses equal: a plateau), where ``sigma`` is divided
+            by ``shrink`` instead, up to 4x its starting value. ``"none"``: fixed ``lr_theta`` and ``sigma``
+            (but ``sigma_decay``).
         control_window: iterations per window of ``step_control``.
         patience: windows without improvement before ``step_control`` shrinks ``sigma`` and ``lr_theta``.
         shrink: factor of ``step_control``'s reductions, in (0, 1).
@@ -167,7 +169,8 @@ class ZeroGrads(Optimizer):
         self._theta = self._best.x.copy()
         self._theta_adam = Adam(self.dim, self.lr_theta, beta1=self.beta1_theta)
         self.estimator.reset_frame(self._theta)
-        self._control = _WindowControl(self._theta, self.sigma) if self.step_control == "auto" else None
+        self._control = (_WindowControl(self._theta, self.sigma, keep=3 * self.control_window)
+                         if self.step_control == "auto" else None)
 
     # ------------------------------------------------------------------ ask / tell
     @property
@@ -234,8 +237,8 @@ class ZeroGrads(Optimizer):
             # or `patience` windows: at this resolution the search is done.
             if c.flat_since_best:  # one loss value seen all along: look wider
                 self.sigma = min(self.sigma / self.shrink, 4.0 * c.sigma0)
-            else:  # look closer, with shorter steps
-                self.sigma *= self.shrink
+            elif self.sigma > c.sigma_floor(self.sigma_min):  # look closer, with shorter steps
+                self.sigma = max(self.sigma * self.shrink, c.sigma_floor(self.sigma_min))
                 self._theta_adam.lr *= self.shrink
             c.best_theta = self._theta.copy()
             c.restart()
@@ -256,9 +259,13 @@ class ZeroGrads(Optimizer):
         self._theta = np.array(state["theta"], dtype=np.float64)
         self._theta_adam.load_state_dict(state["theta_adam"])
         self.estimator.load_state_dict(state)
+        if self._control is None and "control" in state:
+            raise ValueError("state was saved with step_control='auto'; load it with step_control='auto' "
+                             "(this optimizer has step_control='none')")
         if self._control is not None:
             if "control" not in state:
-                raise ValueError("state was saved with step_control='none'; load it with step_control='none'")
+                raise ValueError("state was saved with step_control='none' (as is every state saved before step "
+                                 "control existed); load it with step_control='none'")
             self._control.load_state_dict(state["control"])
             self._theta_adam.lr = float(state["lr_theta_now"])
 
@@ -267,8 +274,9 @@ class _WindowControl:
     """The bookkeeping of ``step_control="auto"``: the batch means since the last change of the step or of
     ``sigma`` (smoothed losses at different ``sigma`` are not comparable), and the best window."""
 
-    def __init__(self, theta: np.ndarray, sigma: float):
+    def __init__(self, theta: np.ndarray, sigma: float, keep: int):
         self.sigma0 = float(sigma)
+        self.keep = keep  # batch means kept: as many as the rise test reads
         self.reverts = 0
         self.best_theta = theta.copy()
         self.theta_sum = np.zeros_like(theta)
@@ -281,8 +289,15 @@ class _WindowControl:
         self.open_flat = self.flat_since_best = True
         self.best_mean, self.since_best = float("inf"), 0
 
+    def sigma_floor(self, sigma_min: float) -> float:
+        """The least ``sigma`` a shrink goes to: ``sigma_min``, and never below 1e-4 of the starting ``sigma``
+        (samples are stored in float32, whose spacing would otherwise swallow the perturbations)."""
+        return max(sigma_min, 1e-4 * self.sigma0)
+
     def add(self, batch_mean: float, flat: bool, theta: np.ndarray) -> None:
         self.means.append(batch_mean)
+        if len(self.means) > self.keep:
+            del self.means[0]
         self.open_count += 1
         self.open_flat = self.open_flat and flat
         self.theta_sum += theta

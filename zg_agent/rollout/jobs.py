@@ -30,7 +30,9 @@ def run_jobs(env, policy: Policy, policy_state: dict, jobs, on_start=None):
     ``on_start(j)`` is called before job ``j`` starts.
 
     Open-loop controls of a one-step env that offers ``batch_rewards`` (ShadowArt) are evaluated a reset
-    seed at a time in one vectorised call, with the same results as stepping them one by one."""
+    seed at a time in one vectorised call, with the same results as stepping them one by one. The env is then
+    left just after a reset rather than after a last step (nothing reads it), and ``on_start`` is called once
+    per reset seed, so an episode timeout covers the whole vectorised call."""
     policy.load_state_dict(policy_state)
     if _can_batch(env, policy):
         return _run_batched(env, policy, jobs, on_start)
@@ -62,7 +64,7 @@ def _run_batched(env, policy: Policy, jobs, on_start) -> list:
         actions = np.stack([policy.controller(jobs[j][0])(None, 0) for j in rows])
         rewards = env.unwrapped.batch_rewards(actions)
         for j, reward in zip(rows, rewards):
-            out[j] = (float(reward), 1, None)
+            out[j] = (0.0 + float(reward), 1, None)  # the sum play_episode forms: -0.0 becomes 0.0
     return out
 
 
