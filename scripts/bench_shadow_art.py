@@ -27,6 +27,7 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
@@ -35,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from zg_agent.config import load_config  # noqa: E402
 from zg_agent.optim import make_optimizer  # noqa: E402
 from zg_agent.rollout.objective import EpisodeObjective  # noqa: E402
+from zg_envs.references import reference_scores  # noqa: E402
 
 ENV_ID = "zg/ShadowArt-v0"
 METHODS = ("zerograds", "es", "cma", "random")
@@ -80,13 +82,14 @@ def run_row(grid: int, method: str, budget: int, seed: int) -> dict:
 
 
 def references(grid: int) -> dict:
-    options, policy_options = shipped("zerograds", grid)
-    with EpisodeObjective(ENV_ID, {"grid": grid}, "open_loop", policy_options, max_episode_steps=1) as obj:
-        env = obj._env.unwrapped
-        env.reset(seed=0)
-        hull = -float(env.batch_rewards(env.visual_hull()[None])[0])
-        start = obj(obj.initial_params(), obj.episode_seeds(0))
-    return {"start": start, "hull": hull}
+    """Losses of the empty start, of uniformly random designs and of the targets' visual hull
+    (:func:`zg_envs.references.reference_scores`, whose returns are minus these losses)."""
+    env = gym.make(ENV_ID, grid=grid)
+    try:
+        refs = reference_scores(env)
+    finally:
+        env.close()
+    return {"start": -refs.start, "random": -refs.random, "hull": -refs.upper}
 
 
 def key(row) -> str:
@@ -123,7 +126,8 @@ def report(rows: dict, out: Path, png: Path, command: str) -> None:
     for ax, g in zip(axes[0], grids):
         ref = refs[g]
         lines += [f"## K = {g} ({g ** 3:,} voxels)", "",
-                  f"References: empty start {ref['start']:.4f}, visual hull {ref['hull']:.4f}.", "",
+                  f"References: empty start {ref['start']:.4f}, uniformly random designs {ref['random']:.4f}, "
+                  f"visual hull {ref['hull']:.4f}.", "",
                   "| Method | Evaluations | Seeds | Final loss (mean +- std) | Excess over the hull | "
                   "x hull | vs start | Overhead / eval time |",
                   "|---|---:|---:|---:|---:|---:|---|---:|"]
