@@ -65,7 +65,8 @@ class EnvPlan:
     note: str = ""
     run: bool = True
     """False: listed with its settings, run only when ``--only`` names it"""
-    group: str = "design"
+    show_lengths: bool = False
+    """add a column of final episode lengths (for envs whose episodes end early on failure)"""
 
 
 PPO_NOTE = ("PPO is left out of this row: at the configured budget it ended far below every black-box method "
@@ -76,17 +77,18 @@ PLAN: tuple[EnvPlan, ...] = (
     EnvPlan("zg/TreeGrowth-v0", 5.0, note=PPO_NOTE),
     EnvPlan("zg/ShadowArt-v0", 1.0, note="K = 16 (4,096 voxels), the default grid and glyph targets. " + PPO_NOTE),
     EnvPlan("zg/CharacterMimic-v0", 1.0, algos=("zerograds", "es", "cma", "random", "ppo"), run=False,
-            group="character", note="The feedback-policy mimic needs far more samples than fit here (DeepMimic "
+            note="The feedback-policy mimic needs far more samples than fit here (DeepMimic "
                                     "reports about 60M per policy); the row is listed with the shipped config "
                                     "and not run."),
-    EnvPlan("zg/CharacterMimicOpenLoop-v0", 1.0, run=False, group="character",
-            note="Open-loop kick, 4 knots per joint (112 numbers), 30,000 env steps. Measured with zg-compare "
-                 "on 2 seeds (README): with the default rule that ends an episode 0.5 m away from the clip, no "
-                 "method gets through the kick (left behind at step 18-19 of 46; best normalised about 0.02); "
-                 "with falls only, CMA-ES and ZeroGrads stay upright to the end but drift 1.5-2 m behind the "
-                 "clip (normalised about 0.07). Not yet run at 5 seeds."),
+    EnvPlan("zg/CharacterMimicOpenLoop-v0", 1.0, show_lengths=True,
+            note="One walk cycle (38 control steps) from a fixed start, 8 knots per joint (224 numbers). The "
+                 "segment is completed when the final episode lasts all 38 steps (the table's length column). "
+                 "The upper reference is every step tracked perfectly (each of the five similarities 1), which "
+                 "PD tracking through physics does not reach, so a completed cycle scores well below 1. PPO is "
+                 "left out: it learns a feedback policy, and at this budget an open-loop plan is the whole "
+                 "solution."),
     EnvPlan("zg/CharacterLocomotion-v0", 20.0, algos=("zerograds", "es", "cma", "random", "ppo"), run=False,
-            group="character", note="Hopper with the PyBullet port's reward, 2M env steps. Measured on one seed "
+            note="Hopper with the PyBullet port's reward, 2M env steps. Measured on one seed "
                                     "(README): CMA-ES trained without the alive bonus, evaluated on the full "
                                     "reward, 2,322 mean return over 20 evaluation seeds; with the bonus every "
                                     "black-box run stands still at about 900. PPO with RL Baselines3 Zoo's "
@@ -105,6 +107,7 @@ class EnvResult:
     finals: dict[str, list[float]] = field(default_factory=dict)  # algo -> normalised final score per seed
     returns: dict[str, list[float]] = field(default_factory=dict)
     steps: dict[str, list[int]] = field(default_factory=dict)
+    lengths: dict[str, list[float]] = field(default_factory=dict)  # algo -> final mean episode length per seed
     runs: list = field(default_factory=list)
 
 
@@ -127,6 +130,7 @@ def collect(plan: EnvPlan, out_dir: Path, budget: int, seeds: int) -> EnvResult:
             res.returns[algo] = [r.final for r in rs]
             res.finals[algo] = [normalize(res.refs, r.final) for r in rs]
             res.steps[algo] = [int(r.steps[-1]) for r in rs]
+            res.lengths[algo] = [float(r.lengths[-1]) for r in rs]
     return res
 
 
@@ -181,17 +185,19 @@ def env_section(res: EnvResult, scale: float, seeds: int, eval_every: int, out_d
                if not ran else "not finished yet: re-run the command to resume it")
         return "\n".join(lines + [f"**No finished runs: {why}.**"])
     lines += [references_line(res.refs), ""]
+    length_head = " final episode length per seed |" if plan.show_lengths else ""
     lines += ["| method | seeds | final normalised score, IQM [95% CI] | final return, IQM [95% CI] | env steps used "
-              "| start | random | upper |", "|" + " --- |" * 8]
+              f"|{length_head} start | random | upper |", "|" + " --- |" * (9 if plan.show_lengths else 8)]
     r = res.refs or {}
     for algo in plan.algos:
         if algo not in res.finals:
-            lines.append(f"| {algo} | 0 | - | - | - | - | - | - |")
+            lines.append(f"| {algo} | 0 |" + " - |" * (7 if plan.show_lengths else 6))
             continue
         used = sorted(res.steps[algo])
         used_txt = f"{used[0]}" if used[0] == used[-1] else f"{used[0]}-{used[-1]}"
+        length_txt = f" {', '.join(_f(v, 4) for v in res.lengths[algo])} |" if plan.show_lengths else ""
         lines.append(f"| {algo} | {len(res.finals[algo])} | {_ci(res.finals[algo])[0]} | "
-                     f"{_ci(res.returns[algo])[0]} | {used_txt} | {_f(r.get('start'), 4)} | "
+                     f"{_ci(res.returns[algo])[0]} | {used_txt} |{length_txt} {_f(r.get('start'), 4)} | "
                      f"{_f(r.get('random'), 4)} | {_f(r.get('upper'), 4)} |")
     missing = [f"{a} ({len(res.finals.get(a, []))}/{seeds})" for a in plan.algos
                if len(res.finals.get(a, [])) < seeds]

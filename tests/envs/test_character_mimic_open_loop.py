@@ -37,27 +37,36 @@ def test_every_episode_starts_from_the_same_state_whatever_the_seed():
     np.testing.assert_array_equal(first, again)
     actions = np.random.default_rng(0).uniform(-0.3, 0.3, (env.horizon, 28))
     assert play(env, actions, seed=1) == play(env, actions, seed=2)
-    walk = CharacterMimicOpenLoopEnv(motion="walk", start_phase=0.5)
+    walk = CharacterMimicOpenLoopEnv(start_phase=0.5)
     assert walk.reset(seed=0)[1]["phase"] == pytest.approx(0.5)
     env.close(), walk.close()
 
 
 def test_the_horizon_is_the_segment_and_a_fall_ends_the_episode_early():
-    env = CharacterMimicOpenLoopEnv()  # the kick, which does not loop: one clip
-    assert env.horizon == round(env.clip.duration * 30) == 46
-    assert CharacterMimicOpenLoopEnv(motion="walk", cycles=2).horizon == 2 * 38
+    env = CharacterMimicOpenLoopEnv()  # one walk cycle
+    assert env.horizon == round(env.clip.duration * 30) == 38
+    assert CharacterMimicOpenLoopEnv(cycles=2).horizon == 2 * 38
     total, steps, terminated, truncated, info = play(env, np.zeros((1, 28)))
-    # pure tracking of the kick is left behind part-way: the episode ends there, with only the steps it lasted
-    assert terminated and not truncated and steps == 16 < env.horizon and info["tracking_lost"]
-    assert info["root_deviation"] > 0.5 and info["progress"] == pytest.approx(16 / 46)
-    assert total < 0.2 * env.max_return
+    # pure tracking of the walk is left behind part-way: the episode ends there, with only the steps it lasted
+    assert terminated and not truncated and steps == 31 < env.horizon and info["tracking_lost"]
+    assert info["root_deviation"] > 0.5 and info["progress"] == pytest.approx(31 / 38)
+    assert total == pytest.approx(19.977, abs=1e-3)
     with pytest.raises(RuntimeError, match="reset"):
         env.step(np.zeros(28))  # the episode is over
     # without the deviation limit it falls later, on a body part that is not a foot
     falls = CharacterMimicOpenLoopEnv(max_root_deviation=None)
     total, steps, terminated, truncated, info = play(falls, np.zeros((1, 28)))
-    assert terminated and steps == 28 and not info["tracking_lost"] and falls._fallen()
+    assert terminated and steps == 34 and not info["tracking_lost"] and falls._fallen()
     env.close(), falls.close()
+
+
+def test_the_kick_is_one_clip_and_pure_tracking_is_left_behind_early():
+    env = CharacterMimicOpenLoopEnv(motion="kick")  # does not loop: one clip
+    assert env.horizon == round(env.clip.duration * 30) == 46 and env.max_return == pytest.approx(46.0)
+    total, steps, terminated, truncated, info = play(env, np.zeros((1, 28)))
+    assert terminated and steps == 16 and info["tracking_lost"] and info["progress"] == pytest.approx(16 / 46)
+    assert total < 0.2 * env.max_return
+    env.close()
 
 
 def test_a_completed_segment_truncates_at_the_horizon_with_full_progress():
@@ -71,7 +80,7 @@ def test_a_completed_segment_truncates_at_the_horizon_with_full_progress():
 
 def test_max_return_is_every_step_tracked_perfectly():
     env = CharacterMimicOpenLoopEnv()
-    assert env.max_return == pytest.approx(46.0) and env.max_return == env.horizon * env.max_reward
+    assert env.max_return == pytest.approx(38.0) and env.max_return == env.horizon * env.max_reward
     # a step's reward is the weighted sum of the similarities, each 1 exactly on the reference
     weights = dict(pose_weight=2.0, velocity_weight=0.5, end_effector_weight=0.25, root_weight=1.0, com_weight=0.5)
     heavy = CharacterMimicOpenLoopEnv(motion="walk", **weights)
@@ -86,9 +95,9 @@ def test_max_return_is_every_step_tracked_perfectly():
 
 def test_bad_arguments_name_the_argument_and_what_is_allowed():
     with pytest.raises(ValueError, match=r"cycles must be 1 for the clip 'kick', which does not loop.*got 2"):
-        CharacterMimicOpenLoopEnv(cycles=2)
+        CharacterMimicOpenLoopEnv(motion="kick", cycles=2)
     with pytest.raises(ValueError, match=r"cycles must be an integer >= 1, got 0"):
-        CharacterMimicOpenLoopEnv(motion="walk", cycles=0)
+        CharacterMimicOpenLoopEnv(cycles=0)
     for bad in (1.0, -0.1, float("nan"), "0.5"):
         with pytest.raises(ValueError, match=r"start_phase must be a finite number in \[0, 1\), got"):
             CharacterMimicOpenLoopEnv(start_phase=bad)
@@ -102,7 +111,7 @@ def test_shipped_configs_plan_open_loop_knots_over_the_env_horizon(algo):
     env = gym.make(ENV_ID, **cfg.env_kwargs)
     assert cfg.policy == "open_loop" and cfg.policy_options["knots"] >= 2
     # the plan covers the whole segment: the horizon the objective uses is the env's own
-    assert episode_horizon(env, cfg.max_episode_steps) == env.unwrapped.horizon == 46
+    assert episode_horizon(env, cfg.max_episode_steps) == env.unwrapped.horizon == 38
     env.close()
 
 
@@ -111,9 +120,11 @@ def test_open_loop_knots_reach_the_env():
     objective = EpisodeObjective(ENV_ID, {}, "open_loop", cfg.policy_options, max_episode_steps=cfg.max_episode_steps)
     policy = objective.policy
     assert policy.num_params == cfg.policy_options["knots"] * 28
-    # knots sit at steps 0, 15, 30 and 45; pure tracking is left behind at step 16
+    knots = cfg.policy_options["knots"]
+    # knots sit evenly over steps 0-37; pure tracking is left behind after step 30, before the last knot acts
+    assert np.linspace(0, objective.horizon - 1, knots)[-2] > 30
     second, last = np.zeros(policy.num_params), np.zeros(policy.num_params)
-    second[1 * 28 + 6] = last[3 * 28 + 6] = 1.5  # one spherical joint's offset at one knot
+    second[1 * 28 + 6] = last[(knots - 1) * 28 + 6] = 1.5  # one spherical joint's offset at one knot
     env = CharacterMimicOpenLoopEnv()
     returns = []
     for params in (np.zeros(policy.num_params), second, last):

@@ -27,6 +27,8 @@ class RunSummary:
     returns: np.ndarray
     budget: int | None = None
     """the budget the run was (last) trained with"""
+    lengths: np.ndarray | None = None
+    """mean episode length of each evaluation"""
 
     @property
     def final(self) -> float:
@@ -59,7 +61,7 @@ def load_run(run_dir, algo: str | None = None, seed: int | None = None) -> RunSu
         seed = seed if seed is not None else int(cfg.get("seed", 0))
     col = lambda k: np.array([r[k] for r in rows], dtype=np.float64)  # noqa: E731
     return RunSummary(algo, int(seed), run_dir, status.get("state", "missing"), col("env_steps"),
-                      col("elapsed_s"), col("mean_reward"), run_budget(run_dir))
+                      col("elapsed_s"), col("mean_reward"), run_budget(run_dir), col("mean_length"))
 
 
 def find_runs(out_dir, env_id: str | None = None, states=None) -> list[RunSummary]:

@@ -26,7 +26,7 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
     r"""
     ## Description
     Optimal control in physics-driven animation: the DeepMimic humanoid of ``zg/CharacterMimic-v0`` must get
-    through a short, fixed segment of a motion clip (by default the whole kick clip, 1.5 s) by PD tracking of
+    through a short, fixed segment of a motion clip (by default one walk cycle, 1.27 s) by PD tracking of
     the clip plus offsets that a controller plans in advance. Every episode starts from the same state, the
     clip's pose at ``start_phase``, so an episode is a deterministic function of its actions alone and an
     open-loop plan (a few knots per joint, interpolated over the episode: ``policy: open_loop`` with
@@ -35,15 +35,18 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
 
     The character must stay with the clip: an episode also ends when its root (pelvis) is more than
     ``max_root_deviation`` (0.5 m) from the clip's, since staying upright while the clip moves on is not
-    tracking it. Pure tracking of the kick (all-zero offsets) is left behind after 16 of its 46 steps, with
-    a return of 7.4 (without the limit it falls at step 28); of one walk cycle, after 31 of 38 steps
-    (``motion="walk"``). The task is solved when the character completes the segment:
-    ``info["progress"] == 1`` without termination.
+    tracking it. Pure tracking of the walk cycle (all-zero offsets) is left behind after 31 of its 38 steps,
+    with a return of 19.98 (without the limit it falls at step 34). The task is solved when the character
+    completes the segment: ``info["progress"] == 1`` without termination. The kick (``motion="kick"``, 46
+    steps) is much harder: its clip moves the root 1 m forward and 0.66 m sideways, which PD offsets drive
+    only through the contacts; pure tracking is left behind after 16 steps (return 7.4; it falls at step 28
+    without the limit).
 
     ```python
     import gymnasium as gym, zg_envs
-    env = gym.make("zg/CharacterMimicOpenLoop-v0")                            # the kick
-    env = gym.make("zg/CharacterMimicOpenLoop-v0", motion="walk", cycles=2)  # two walk cycles
+    env = gym.make("zg/CharacterMimicOpenLoop-v0")                  # one walk cycle
+    env = gym.make("zg/CharacterMimicOpenLoop-v0", cycles=2)        # two walk cycles
+    env = gym.make("zg/CharacterMimicOpenLoop-v0", motion="kick")   # the kick, 46 steps
     ```
 
     ## Action Space, Observation Space, Rewards
@@ -53,7 +56,8 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
     measures how far the character gets through the segment and how closely it tracks the clip on the way.
 
     ``self.max_return`` is the best possible return: every step of the segment tracked perfectly (each
-    similarity 1), ``horizon * (sum of the five weights)``: 46 for the kick with the default weights.
+    similarity 1), ``horizon * (sum of the five weights)``: 38 for one walk cycle with the default weights
+    (46 for the kick).
     ``info`` holds everything ``zg/CharacterMimic-v0`` reports plus ``progress``, the fraction of the
     segment's steps done (0 at reset, 1 at the end of a completed segment), ``root_deviation``, the
     distance (m) of the root from the clip's, and ``tracking_lost``, whether this step ended the episode
@@ -73,7 +77,7 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
     ## Arguments
     | Parameter | Type | Default | Description |
     |-----------|------|---------|-------------|
-    | `motion` | str or Path | `"kick"` | a shipped clip name or a path, as in `zg/CharacterMimic-v0` |
+    | `motion` | str or Path | `"walk"` | a shipped clip name or a path, as in `zg/CharacterMimic-v0` |
     | `cycles` | int | `1` | clip durations in the segment (1 for a clip that does not loop) |
     | `start_phase` | float | `0.0` | where in the clip the segment starts, in [0, 1) |
     | `max_root_deviation` | float or None | `0.5` | root-to-clip distance (m) that ends an episode; `None`: no limit |
@@ -85,12 +89,13 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
     | `render_mode` | str or None | `None` | keyword-only; `"rgb_array"` |
 
     ## Version History
-    - v0: initial version.
+    - v0: initial version. The default motion was the kick before it became the walk cycle (the kick is
+      not completed by any shipped method at the configured budgets; ``motion="kick"`` gives it).
     """
 
     def __init__(
         self,
-        motion: str | Path = "kick",
+        motion: str | Path = "walk",
         cycles: int = 1,
         start_phase: float = 0.0,
         max_root_deviation: float | None = 0.5,
