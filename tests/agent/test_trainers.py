@@ -130,6 +130,25 @@ def test_eval_env_kwargs_score_the_run_while_training_uses_env_kwargs(algo, tmp_
     assert replay(plain.run_dir).mean_return == pytest.approx(plain.final_return, abs=1e-9)
 
 
+def test_shipped_hopper_entry_trains_without_the_alive_bonus_and_evaluates_with_it(tmp_path):
+    from zg_agent.objective import make_env, run_episode
+
+    cfg = load_config("cma", "zg/CharacterLocomotion-v0", seed=0, budget=480, overrides={
+        "max_episode_steps": 30, "eval_every": 240, "eval_episodes": 2, "options.popsize": 8,
+        "run_root": str(tmp_path), "render": "off", "log_formats": ["csv"]})
+    assert cfg.env_kwargs == {"alive_weight": 0.0} and cfg.evaluation_env_kwargs() == {"alive_weight": 1.0}
+    result = train(cfg)
+    policy, theta, _ = load_solution(result.run_dir)
+    env = make_env(cfg.env_id, cfg.env_kwargs, 30)
+    res = np.array([run_episode(env, policy, theta, seed)[:2] for seed in eval_seeds(2)])
+    env.close()
+    # the evaluation adds the alive bonus to the training reward: +1 per step standing, -1 on the step that falls
+    lengths = res[:, 1]
+    bonus = np.where(lengths < 30, lengths - 2, lengths)
+    assert result.final_return == pytest.approx(np.mean(res[:, 0] + bonus), abs=1e-6)
+    assert np.all(bonus > 0)
+
+
 def test_eval_env_kwargs_that_change_the_spaces_are_refused(tmp_path):
     cfg = tiny_config("random", tmp_path / "runs", env_id="zg/ShadowCaster-v0", max_episode_steps=None,
                       policy="open_loop", budget=64, **{"env_kwargs.n_casters": 2, "env_kwargs.resolution": 16,
