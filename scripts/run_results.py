@@ -90,7 +90,7 @@ PLAN: tuple[EnvPlan, ...] = (
     EnvPlan("zg/CharacterLocomotion-v0", 20.0, algos=("zerograds", "es", "cma", "random", "ppo"), run=False,
             note="Hopper with the PyBullet port's reward, 2M env steps. Measured on one seed "
                                     "(README): CMA-ES trained without the alive bonus, evaluated on the full "
-                                    "reward, 2,322 mean return over 20 evaluation seeds; with the bonus every "
+                                    "reward, 2,322 mean return over 20 reset seeds; with the bonus every "
                                     "black-box run stands still at about 900. PPO with RL Baselines3 Zoo's "
                                     "settings runs at 90-240 env steps/s here (3-6 hours for 2M). Not yet run at "
                                     "5 seeds."),

@@ -4,6 +4,7 @@ used by the episode objective, the PPO trainer's evaluation and ``zg-replay``.""
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
 import math
@@ -85,6 +86,58 @@ def make_env(env_id: str, env_kwargs: dict | None = None, max_episode_steps: int
         raise ValueError(f"env_kwargs {env_kwargs!r} were rejected by {env_id!r}: {exc}") from exc
     except ImportError as exc:
         raise ValueError(f"env_id {env_id!r} is registered but its module cannot be imported: {exc}") from exc
+
+
+def make_eval_env(cfg, render_mode: str | None = None) -> gym.Env:
+    """An env that scores a run of ``cfg`` (a :class:`~zg_agent.config.RunConfig`): ``env_kwargs`` with
+    ``eval_env_kwargs`` over them. Kwargs the env rejects raise ``ValueError`` naming ``eval_env_kwargs``."""
+    with eval_kwargs_errors(cfg):
+        return make_env(cfg.env_id, cfg.evaluation_env_kwargs(), cfg.max_episode_steps, render_mode)
+
+
+@contextlib.contextmanager
+def eval_kwargs_errors(cfg):
+    """Restate :func:`make_env`'s refusal of the evaluation kwargs of ``cfg`` as a mistake in its
+    ``eval_env_kwargs`` (``env_kwargs`` alone are checked by the training envs)."""
+    try:
+        yield
+    except ValueError as exc:
+        if not cfg.eval_env_kwargs or not isinstance(exc.__cause__, TypeError):
+            raise
+        names = constructor_kwargs(cfg.env_id)
+        allowed = f"allowed: {names}" if names is not None else "allowed: the keyword arguments of its constructor"
+        raise ValueError(f"eval_env_kwargs {cfg.eval_env_kwargs!r} were rejected by {cfg.env_id!r} (evaluation envs "
+                         f"take env_kwargs {cfg.env_kwargs!r} with these keys over them; {allowed}): "
+                         f"{exc.__cause__}") from exc
+
+
+def constructor_kwargs(env_id: str) -> list[str] | None:
+    """The keyword arguments that the registered constructor of ``env_id`` names (``render_mode`` left out);
+    None when they cannot be read (a constructor taking ``**kwargs``, a spec without an entry point)."""
+    import inspect
+
+    from gymnasium.envs.registration import load_env_creator
+
+    try:
+        check_env_id(env_id)  # imports the package that registers it
+        creator = load_env_creator(gym.spec(registered_id(env_id)).entry_point)
+        params = inspect.signature(creator).parameters.values()
+    except Exception:  # noqa: BLE001 - only a hint in an error message
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "render_mode"]
+
+
+def check_eval_spaces(cfg, train_env: gym.Env, eval_env: gym.Env) -> None:
+    """Raise ``ValueError`` when the evaluation kwargs of ``cfg`` give the env other spaces than training."""
+    for name in ("observation_space", "action_space"):
+        train_space, eval_space = getattr(train_env, name), getattr(eval_env, name)
+        if train_space != eval_space:
+            raise ValueError(f"eval_env_kwargs {cfg.eval_env_kwargs!r} change the {name.replace('_', ' ')} of "
+                             f"{cfg.env_id!r} ({train_space} in training, {eval_space} in evaluation), so the "
+                             f"trained policy cannot act in the evaluation env; allowed: keys that leave the "
+                             f"spaces as they are (reward weights, termination rules)")
 
 
 def episode_horizon(env: gym.Env, max_episode_steps: int | None = None) -> int | None:

@@ -3,7 +3,8 @@
 A black-box run (zerograds, es, cma, random) saves its final theta and policy statistics in ``solution.pkl``
 (:func:`zg_agent.training.load_solution`); a PPO run saves ``final_model.zip`` (and ``vecnormalize.pkl`` with
 ``options.normalize``). :func:`replay` reruns that solution the way the trainer evaluates it: the black-box
-controller, or PPO's deterministic policy on normalised observations, one episode per reset seed. By default
+controller, or PPO's deterministic policy on normalised observations, one episode per reset seed, in the run's
+evaluation env (``env_kwargs`` with ``eval_env_kwargs`` over them). By default
 the reset seeds and the number of episodes are the run's own evaluation protocol
 (:func:`zg_agent.training.eval_seeds` with ``eval_episodes``), so the mean return equals the run's final
 evaluation in ``evaluations.csv``.
@@ -229,7 +230,7 @@ def replay(run_dir, episodes: int | None = None, seed: int | None = None, video=
     Raises:
         ReplayError: not a run folder, no saved solution yet, bad arguments, an env that cannot render.
     """
-    from .envs import make_env
+    from .envs import make_eval_env
     from .training import eval_seeds, read_evaluations
 
     if episodes is not None and (isinstance(episodes, bool) or not isinstance(episodes, (int, np.integer))
@@ -253,7 +254,7 @@ def replay(run_dir, episodes: int | None = None, seed: int | None = None, video=
     env = None
     writer = None
     try:
-        env = make_env(cfg.env_id, cfg.env_kwargs, cfg.max_episode_steps, "rgb_array" if render else None)
+        env = make_eval_env(cfg, "rgb_array" if render else None)
         if render:
             modes = (env.metadata or {}).get("render_modes", [])
             if "rgb_array" not in modes:

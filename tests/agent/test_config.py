@@ -15,7 +15,8 @@ import yaml
 import zg_agent.config as config_module
 
 from zg_agent.config import (ALGOS, BLACK_BOX_ALGOS, DEFAULT_CONFIG_DIR, ConfigError, OptimizerOptions, PPOOptions,
-                             RunConfig, hparams, load_config, load_run_config, make_options, parse_override)
+                             RunConfig, config_from_dict, hparams, load_config, load_run_config, make_options,
+                             parse_override)
 from zg_agent.tables import markdown_table
 
 REPO = Path(__file__).resolve().parents[2]
@@ -77,6 +78,8 @@ def test_overrides_are_typed_by_the_field():
     ("log_formats=[wandb]", ["log_formats", "tensorboard"]),
     ("algo=ppo", ["algo", "--algo"]),
     ("seed.x=1", ["seed", "no sub-keys"]),
+    ("eval_env_kwargs=3", ["eval_env_kwargs", "dict", "3"]),
+    ("eval_env_kwargs=[g, 9]", ["eval_env_kwargs", "dict", "['g', 9]"]),
 ])
 def test_bad_overrides_name_the_key(override, words):
     with pytest.raises(ConfigError) as info:
@@ -124,6 +127,28 @@ def test_config_round_trips_through_the_run_folder(tmp_path):
     table = markdown_table(hparams(cfg))
     assert "| options.net_arch |" not in table or "16" in table
     assert "| budget |" in table and "| options.n_envs | 4 |" in table
+
+
+def test_eval_env_kwargs_override_env_kwargs_for_evaluation_only(tmp_path):
+    cfg = load_config("es", "Pendulum-v1", overrides=["env_kwargs.g=9.0", "eval_env_kwargs.g=10.0",
+                                                       "eval_env_kwargs.extra=1"])
+    assert cfg.env_kwargs == {"g": 9.0} and cfg.eval_env_kwargs == {"g": 10.0, "extra": 1}
+    assert cfg.evaluation_env_kwargs() == {"g": 10.0, "extra": 1}
+    whole = load_config("es", "Pendulum-v1", overrides={"env_kwargs": {"g": 9.0}, "eval_env_kwargs": {"x": 2}})
+    assert whole.evaluation_env_kwargs() == {"g": 9.0, "x": 2} and whole.env_kwargs == {"g": 9.0}
+    assert load_config("es", "Pendulum-v1").eval_env_kwargs == {}
+    (tmp_path / "config.yaml").write_text(cfg.to_yaml())
+    assert load_run_config(tmp_path) == cfg
+    # a run folder written before the field existed loads with no evaluation kwargs
+    old = {k: v for k, v in cfg.to_dict().items() if k != "eval_env_kwargs"}
+    assert config_from_dict(old).eval_env_kwargs == {}
+    bad = tmp_path / "es.yaml"
+    bad.write_text("Pendulum-v1:\n  eval_env_kwargs: 1.0\n")
+    with pytest.raises(ConfigError) as info:
+        load_config("es", "Pendulum-v1", config=bad)
+    assert all(w in str(info.value) for w in ("eval_env_kwargs", "es.yaml", "Pendulum-v1", "dict", "1.0"))
+    with pytest.raises(ConfigError, match=r"eval_env_kwargs must be a mapping of keyword names to values, got \[1\]"):
+        RunConfig(eval_env_kwargs=[1]).validate()
 
 
 def test_parse_override_reads_yaml_values():

@@ -61,3 +61,15 @@ def test_no_upper_reference_means_no_tag(tmp_path):
     acc.Reload()
     assert "eval/mean_reward" in acc.Tags()["scalars"]
     assert "eval/normalized_score" not in acc.Tags()["scalars"]
+
+
+def test_hopper_references_are_those_of_the_evaluation_reward():
+    # the shipped hopper entry trains without the alive bonus and evaluates with it: its references are on the
+    # port's full reward, where the published upper reference holds
+    cfg = load_config("cma", "zg/CharacterLocomotion-v0", overrides={"eval_episodes": 1})
+    refs = compute_references(cfg, EVAL_SEED_BASE)
+    assert refs["upper"] == pytest.approx(2575.054) and "HopperBulletEnv-v0" in refs["upper_source"]
+    cfg.eval_env_kwargs = {}
+    plain = compute_references(cfg, EVAL_SEED_BASE)
+    assert plain["upper"] is None and "alive_weight changed" in plain["upper_source"]
+    assert refs["start"] > plain["start"]  # the bonus of every step survived

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tiny_runs import ROOT, column, scalars, tiny_config
-from zg_agent.config import BLACK_BOX_ALGOS, load_config
+from zg_agent.config import BLACK_BOX_ALGOS, load_config, load_run_config
 from zg_agent.trainers import read_evaluations, read_status, resume, train
 
 
@@ -65,6 +65,27 @@ def test_resume_on_a_contact_rich_env_reproduces_the_curve(tmp_path):
     a, b = read_evaluations(full.run_dir), read_evaluations(done.run_dir)
     assert [(r["env_steps"], r["mean_reward"]) for r in a] == [(r["env_steps"], r["mean_reward"]) for r in b]
     assert len({r["mean_reward"] for r in a}) > 1  # the policy changed: the comparison is not trivial
+
+
+def test_resume_keeps_the_evaluation_kwargs_of_the_run(tmp_path):
+    fields = dict(env_id="TestToyPoint-v0", budget=400, eval_every=80, render="off",
+                  **{"eval_env_kwargs.bonus": 1.0})
+    full = train(tiny_config("cma", tmp_path / "a", **fields))
+
+    def interrupt(trainer):
+        if trainer.iteration == 2:
+            raise KeyboardInterrupt
+
+    cut = train(tiny_config("cma", tmp_path / "b", **fields), callback=interrupt)
+    assert cut.status == "interrupted" and 0 < cut.env_steps < full.env_steps
+    assert load_run_config(cut.run_dir).eval_env_kwargs == {"bonus": 1.0}
+    done = resume(cut.run_dir)
+    assert done.status == "finished" and done.env_steps == full.env_steps
+    a, b = read_evaluations(full.run_dir), read_evaluations(done.run_dir)
+    assert [(r["env_steps"], r["mean_reward"]) for r in a] == [(r["env_steps"], r["mean_reward"]) for r in b]
+    # the evaluations have the bonus (+1 in each of 5 steps: positive here), the training episodes have not
+    assert all(r["mean_reward"] > 0 for r in b)
+    assert all(v <= 0 for _, v in column(done.run_dir / "progress.csv", "rollout/ep_rew_mean"))
 
 
 def test_time_based_checkpoints_serialise_only_when_written(tmp_path):

@@ -1,5 +1,6 @@
 """Trainers end to end on tiny budgets: every algorithm, shared TensorBoard tags, pictures, budgets, bad input,
 the run-folder lock (stop and resume: test_resume.py)."""
+import json
 import os
 import subprocess
 import sys
@@ -7,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from tiny_runs import ROOT, SHARED_TAGS, scalars, tiny_config
+from tiny_runs import ROOT, SHARED_TAGS, column, scalars, tiny_config
 from zg_agent.config import ALGOS, load_config
 from zg_agent.trainers import eval_seeds, has_checkpoint, load_solution, read_evaluations, read_status, train
 
@@ -105,6 +106,59 @@ def test_black_box_budget_is_not_wasted_on_worst_cases(tmp_path):
     assert result.status == "finished" and result.env_steps > 4200 - 40
 
 
+@pytest.mark.parametrize("algo", ["es", "ppo"])
+def test_eval_env_kwargs_score_the_run_while_training_uses_env_kwargs(algo, tmp_path):
+    # TestToyPoint-v0's episodes last 5 steps and its bonus adds 1 to every reward: a run that evaluates with
+    # the bonus trains exactly as the run without it and reports every evaluation (and reference) 5 higher
+    from zg_agent.replay import replay
+    from zg_agent.training.references import REFERENCES_FILE
+
+    fields = dict(env_id="TestToyPoint-v0", render="off", **{"env_kwargs.bonus": 0.0})
+    plain = train(tiny_config(algo, tmp_path / "plain", **fields))
+    scored = train(tiny_config(algo, tmp_path / "scored", **fields, **{"eval_env_kwargs.bonus": 1.0}))
+    key = "rollout/ep_rew_mean"
+    train_plain, train_scored = (column(r.run_dir / "progress.csv", key) for r in (plain, scored))
+    assert train_plain == train_scored and all(v <= 0 for _, v in train_scored)  # no bonus in training
+    a, b = read_evaluations(plain.run_dir), read_evaluations(scored.run_dir)
+    assert [r["env_steps"] for r in a] == [r["env_steps"] for r in b] and len(b) >= 3
+    assert [r["mean_reward"] + 5 for r in a] == pytest.approx([r["mean_reward"] for r in b], abs=1e-9)
+    assert all(r["mean_reward"] > 0 for r in b) and scored.final_return == pytest.approx(plain.final_return + 5)
+    ra, rb = (json.loads((r.run_dir / REFERENCES_FILE).read_text()) for r in (plain, scored))
+    assert rb["start"] == pytest.approx(ra["start"] + 5) and rb["random"] == pytest.approx(ra["random"] + 5)
+    # zg-replay scores the saved solution the way the run was evaluated
+    assert replay(scored.run_dir).mean_return == pytest.approx(scored.final_return, abs=1e-9)
+    assert replay(plain.run_dir).mean_return == pytest.approx(plain.final_return, abs=1e-9)
+
+
+def test_shipped_hopper_entry_trains_without_the_alive_bonus_and_evaluates_with_it(tmp_path):
+    from zg_agent.objective import make_env, run_episode
+
+    cfg = load_config("cma", "zg/CharacterLocomotion-v0", seed=0, budget=480, overrides={
+        "max_episode_steps": 30, "eval_every": 240, "eval_episodes": 2, "options.popsize": 8,
+        "run_root": str(tmp_path), "render": "off", "log_formats": ["csv"]})
+    assert cfg.env_kwargs == {"alive_weight": 0.0} and cfg.evaluation_env_kwargs() == {"alive_weight": 1.0}
+    result = train(cfg)
+    policy, theta, _ = load_solution(result.run_dir)
+    env = make_env(cfg.env_id, cfg.env_kwargs, 30)
+    res = np.array([run_episode(env, policy, theta, seed)[:2] for seed in eval_seeds(2)])
+    env.close()
+    # the evaluation adds the alive bonus to the training reward: +1 per step standing, -1 on the step that falls
+    lengths = res[:, 1]
+    bonus = np.where(lengths < 30, lengths - 2, lengths)
+    assert result.final_return == pytest.approx(np.mean(res[:, 0] + bonus), abs=1e-6)
+    assert np.all(bonus > 0)
+
+
+def test_eval_env_kwargs_that_change_the_spaces_are_refused(tmp_path):
+    cfg = tiny_config("random", tmp_path / "runs", env_id="zg/ShadowCaster-v0", max_episode_steps=None,
+                      policy="open_loop", budget=64, **{"env_kwargs.n_casters": 2, "env_kwargs.resolution": 16,
+                                                        "eval_env_kwargs.n_casters": 3})
+    with pytest.raises(ValueError) as info:
+        train(cfg)
+    assert all(w in str(info.value) for w in ("eval_env_kwargs", "{'n_casters': 3}", "space", "training"))
+    assert not (tmp_path / "runs").exists()
+
+
 # ---------------------------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize("algo, fields, words", [
     ("random", {"budget": 100}, ["budget 100", "popsize 4", "160", "smaller than one iteration"]),
@@ -112,6 +166,8 @@ def test_black_box_budget_is_not_wasted_on_worst_cases(tmp_path):
     ("es", {"options.sigma": -1.0}, ["sigma"]),
     ("random", {"env_kwargs": {"no_such_argument": 1}}, ["env_kwargs", "no_such_argument"]),
     ("ppo", {"env_kwargs": {"no_such_argument": 1}}, ["env_kwargs", "no_such_argument"]),
+    ("random", {"eval_env_kwargs": {"no_such_argument": 1}}, ["eval_env_kwargs", "no_such_argument", "'g'"]),
+    ("ppo", {"eval_env_kwargs": {"no_such_argument": 1}}, ["eval_env_kwargs", "no_such_argument", "'g'"]),
 ])
 def test_setup_errors_are_raised_before_a_run_folder_exists(algo, fields, words, tmp_path):
     cfg = tiny_config(algo, tmp_path / "runs", **fields)

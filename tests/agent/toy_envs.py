@@ -39,12 +39,14 @@ class ToyEnv(gym.Env):
 
 class ToyPointEnv(gym.Env):
     """A point on a line steered to 0.5; renders a small picture; can return NaN rewards on request, end its
-    episodes after a random number of steps, or fail to render (like a missing display library)."""
+    episodes after a random number of steps, fail to render (like a missing display library), or add a
+    ``bonus`` to every reward (a reward term that does not change the dynamics)."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
 
     def __init__(self, horizon: int = 5, nan_from_step: int | None = None, random_length: bool = False,
-                 render_fails: bool = False, render_mode=None):
+                 render_fails: bool = False, bonus: float = 0.0, render_mode=None):
+        self.bonus = bonus
         self.action_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
         self.observation_space = spaces.Box(-10.0, 10.0, (2,), np.float32)
         self.horizon, self.nan_from_step, self.render_mode = horizon, nan_from_step, render_mode
@@ -59,7 +61,7 @@ class ToyPointEnv(gym.Env):
     def step(self, action):
         self.x += 0.3 * float(action[0])
         self.t += 1
-        reward = -abs(self.x - 0.5)
+        reward = -abs(self.x - 0.5) + self.bonus
         if self.nan_from_step is not None and self.t >= self.nan_from_step and action[0] > 0:
             reward = float("nan")
         return np.array([self.x, self.t], np.float32), reward, self.t >= self.length, False, {}

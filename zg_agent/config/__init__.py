@@ -21,6 +21,7 @@ default.
 Overrides from the command line use dotted keys and are parsed by the type of the field::
 
     --set budget=20000 --set options.sigma=0.2 --set env_kwargs.resolution=32 --set policy_options.hidden_sizes=[32,32]
+    --set eval_env_kwargs.alive_weight=1.0   # evaluation envs only: keys over env_kwargs
 
 Every mistake (unknown key, wrong type, missing file, unknown algorithm) is a :class:`ConfigError`
 (a ``ValueError``) that names the key, the file and what is allowed.

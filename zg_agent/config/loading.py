@@ -123,7 +123,7 @@ def apply_override(cfg: RunConfig, key: str, value, source: str = "--set") -> No
         if len(parts) != 2:
             raise ConfigError(f"override {key!r} in {source} must name one option, like options.sigma")
         cfg.options.update({parts[1]: value}, source)
-    elif head in ("env_kwargs", "policy_options") and len(parts) > 1:
+    elif head in ("env_kwargs", "eval_env_kwargs", "policy_options") and len(parts) > 1:
         target = getattr(cfg, head)
         for p in parts[1:-1]:
             target = target.setdefault(p, {})

@@ -35,6 +35,10 @@ class RunConfig:
     """Gymnasium environment id (any env with a Box action space; ours are ``zg/...``)"""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """keyword arguments for ``gymnasium.make``"""
+    eval_env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """keys that override ``env_kwargs`` in every env that scores the run (periodic and final evaluation, the
+    reference scores, ``zg-replay``), never in training: a training-only reward, e.g. ``env_kwargs:
+    {alive_weight: 0.0}`` with ``eval_env_kwargs: {alive_weight: 1.0}`` reports the env's full reward"""
     algo: str = "zerograds"
     """one of zerograds, es, cma, random (black-box, ask/tell) or ppo (stable-baselines3)"""
     seed: int = 0
@@ -90,6 +94,10 @@ class RunConfig:
         if self.options is None and self.algo in ALGOS:
             self.options = make_options(self.algo)
 
+    def evaluation_env_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of the evaluation envs: ``env_kwargs`` with ``eval_env_kwargs`` over them."""
+        return {**self.env_kwargs, **self.eval_env_kwargs}
+
     def to_dict(self) -> dict[str, Any]:
         """A plain dict (YAML-safe) of every field, options included."""
         d = {f.name: copy.deepcopy(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name != "options"}
@@ -116,6 +124,10 @@ class RunConfig:
             raise ConfigError(f"checkpoint_seconds must be a number >= 0, got {self.checkpoint_seconds!r}")
         for name in ("max_episode_steps", "num_workers", "checkpoint_every"):
             check_int(name, getattr(self, name), 1, allow_none=True, error=ConfigError)
+        for name in ("env_kwargs", "eval_env_kwargs", "policy_options"):
+            value = getattr(self, name)
+            if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+                raise ConfigError(f"{name} must be a mapping of keyword names to values, got {value!r}")
         if not self.env_id:
             raise ConfigError("env_id must be a non-empty Gymnasium id, got ''")
         expected = PPOOptions if self.algo == "ppo" else OptimizerOptions

@@ -5,7 +5,9 @@ Evaluation protocol (every algorithm): at step 0, then whenever the training env
 ``eval_every``, and at the end, the current solution (the optimizer's ``mean``; PPO's deterministic policy)
 runs ``eval_episodes`` episodes with the fixed reset seeds :func:`eval_seeds` (the same for every algorithm and
 run seed). Evaluation episodes (and the ZeroGrads slice plot's) are not counted in the training budget; they
-are logged as ``time/eval_env_steps``.
+are logged as ``time/eval_env_steps``. Evaluations, their pictures and the reference scores use the evaluation
+env: ``env_kwargs`` with ``eval_env_kwargs`` over them (a training-only reward is scored on the full one; a
+black-box run then evaluates in the trainer's process), while training and the slice plot use ``env_kwargs``.
 
 Shared tags: ``rollout/ep_rew_mean``, ``eval/mean_reward``, ``eval/normalized_score`` (the mean reward
 on the env's reference scale, 0 = start, 1 = upper reference; see :mod:`zg_agent.training.references`; absent

@@ -35,6 +35,7 @@ class BlackBoxTrainer(Trainer):
             max_episode_steps=cfg.max_episode_steps, backend=cfg.backend, num_workers=cfg.num_workers,
             ray_address=cfg.ray_address, seed=cfg.seed, episode_timeout_s=cfg.episode_timeout_s)
         self.policy = self.objective.policy
+        self.eval_objective = self._evaluation_objective()
         theta0 = self.objective.initial_params(cfg.seed)
         try:
             self.opt = make_optimizer(cfg.algo, theta0, seed=cfg.seed, **cfg.options.kwargs())
@@ -52,6 +53,33 @@ class BlackBoxTrainer(Trainer):
                 f"{self.iteration_desc} = {self.iteration_cost}; raise the budget to at least "
                 f"{self.iteration_cost} or lower options.popsize / episodes_per_candidate / max_episode_steps")
         self._horizon = horizon
+
+    def _evaluation_objective(self):
+        """The objective that scores the run: the training one, or, when ``eval_env_kwargs`` change the env's
+        kwargs, a serial one on those kwargs (in this process; it takes the training policy's statistics at
+        every evaluation)."""
+        from ..envs import check_eval_spaces, eval_kwargs_errors
+        from ..rollout import EpisodeObjective
+
+        cfg = self.cfg
+        kwargs = cfg.evaluation_env_kwargs()
+        if kwargs == cfg.env_kwargs:
+            return self.objective
+        with eval_kwargs_errors(cfg):
+            objective = EpisodeObjective(cfg.env_id, kwargs, cfg.policy, cfg.policy_options,
+                                         max_episode_steps=cfg.max_episode_steps, backend="serial", seed=cfg.seed)
+        try:
+            check_eval_spaces(cfg, self.objective._env, objective._env)
+            if objective.num_params != self.objective.num_params or (
+                    cfg.policy == "open_loop" and objective.horizon != self.objective.horizon):
+                raise ValueError(f"eval_env_kwargs {cfg.eval_env_kwargs!r} change the episode horizon of "
+                                 f"{cfg.env_id!r} ({self.objective.horizon} in training, {objective.horizon} in "
+                                 f"evaluation), which the {cfg.policy!r} policy's parameters depend on; allowed: "
+                                 f"keys that leave the horizon as it is")
+        except BaseException:
+            objective.close()
+            raise
+        return objective
 
     def _open(self) -> None:
         resume_step = self.env_steps if self.resume else None
@@ -162,16 +190,22 @@ class BlackBoxTrainer(Trainer):
 
     def _evaluate(self, final: bool) -> None:
         theta = self.opt.mean
-        res = self.objective.evaluate(theta[None, :], eval_seeds(self.cfg.eval_episodes))
+        res = self._synced_eval_objective().evaluate(theta[None, :], eval_seeds(self.cfg.eval_episodes))
         self._record_eval(res.returns[0], res.lengths[0])
         if self._render_due(final):
             self._render()
+
+    def _synced_eval_objective(self):
+        """:attr:`eval_objective` with the observation statistics the training policy has now."""
+        if self.eval_objective is not self.objective:
+            self.eval_objective.policy.load_state_dict(self.policy.state_dict())
+        return self.eval_objective
 
     def _render(self) -> None:
         best = self.opt.best
         theta = best.x if math.isfinite(best.f) else self.opt.mean
         try:
-            _, _, frames = self.objective.rollout(theta, eval_seeds(1)[0], render=True)
+            _, _, frames = self._synced_eval_objective().rollout(theta, eval_seeds(1)[0], render=True)
         except Exception as exc:  # noqa: BLE001 - no display library, no rgb_array mode: keep training
             self._render_failed(exc)
             return
@@ -179,7 +213,8 @@ class BlackBoxTrainer(Trainer):
 
     def _save_solution(self) -> None:
         best = self.opt.best
-        sol = {"env_id": self.cfg.env_id, "env_kwargs": self.cfg.env_kwargs, "algo": self.cfg.algo,
+        sol = {"env_id": self.cfg.env_id, "env_kwargs": self.cfg.env_kwargs,
+               "eval_env_kwargs": self.cfg.eval_env_kwargs, "algo": self.cfg.algo,
                "max_episode_steps": self.cfg.max_episode_steps, "policy_kind": self.cfg.policy,
                "policy_options": self.cfg.policy_options, "theta": self.opt.mean, "best_theta": best.x,
                "best_train_return": -best.f, "policy_state": self.policy.state_dict(),
@@ -188,7 +223,8 @@ class BlackBoxTrainer(Trainer):
 
     def _close(self) -> None:
         super()._close()
-        objective = getattr(self, "objective", None)
-        if objective is not None:
-            objective.close()
+        for name in ("eval_objective", "objective"):
+            objective = getattr(self, name, None)
+            if objective is not None:
+                objective.close()
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..envs import check_box_actions, make_env, play_episode
+from ..envs import check_box_actions, check_eval_spaces, make_env, make_eval_env, play_episode
 from .base import Trainer, eval_seeds
 from .progress import usable_budget
 from .run_dir import CHECKPOINT_VERSION, EvalLog, RunFolderError, atomic_write, checkpoint_path, read_checkpoint
@@ -43,6 +43,12 @@ class PPOTrainer(Trainer):
         probe = make_env(cfg.env_id, cfg.env_kwargs, cfg.max_episode_steps)
         try:
             check_box_actions(probe, cfg.env_id)
+            if cfg.evaluation_env_kwargs() != cfg.env_kwargs:
+                eval_probe = make_eval_env(cfg)
+                try:
+                    check_eval_spaces(cfg, probe, eval_probe)
+                finally:
+                    eval_probe.close()
         finally:
             probe.close()
         n_steps = opts.resolved("n_steps")
@@ -122,7 +128,7 @@ class PPOTrainer(Trainer):
         self._boundary: dict[str, Any] | None = None
         self.eval_log = EvalLog(self.run_dir / "evaluations.csv", resume_step=resume_step)
         self.logger = self._make_logger(resume_step)
-        self._eval_env = make_env(cfg.env_id, cfg.env_kwargs, cfg.max_episode_steps)
+        self._eval_env = make_eval_env(cfg)
         self._render_env = None
 
     def _run(self) -> None:
@@ -269,8 +275,7 @@ class PPOTrainer(Trainer):
                 modes = (self._eval_env.metadata or {}).get("render_modes", [])
                 if "rgb_array" not in modes:
                     raise ValueError(f"env {self.cfg.env_id!r} does not render rgb_array (modes {modes})")
-                self._render_env = make_env(self.cfg.env_id, self.cfg.env_kwargs, self.cfg.max_episode_steps,
-                                            "rgb_array")
+                self._render_env = make_eval_env(self.cfg, "rgb_array")
             _, _, frames = self._episode(self._render_env, eval_seeds(1)[0], True)
         except Exception as exc:  # noqa: BLE001
             self._render_failed(exc)

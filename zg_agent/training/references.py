@@ -1,6 +1,7 @@
 """The reference scores of a run's env configuration (:mod:`zg_envs.references`), computed once and cached.
 
-A run's references are those of its env as configured (``env_id``, ``env_kwargs``, ``max_episode_steps``),
+A run's references are those of its evaluation env (``env_id``, ``env_kwargs`` with ``eval_env_kwargs`` over
+them, ``max_episode_steps``: the env on which its evaluations are scored),
 with the start measured on the evaluation seeds (so it equals the step-0 evaluation of a run that starts from
 the same design) and the start design of the run's policy (an open-loop ``initial_action``; the Box centre
 otherwise). They are cached in memory per configuration and in the run folder as ``references.json``, so a
@@ -27,8 +28,8 @@ def start_action(cfg: RunConfig):
 
 
 def _key(cfg: RunConfig) -> str:
-    return json.dumps([cfg.env_id, cfg.env_kwargs, cfg.max_episode_steps, cfg.eval_episodes, start_action(cfg)],
-                      sort_keys=True, default=str)
+    return json.dumps([cfg.env_id, cfg.evaluation_env_kwargs(), cfg.max_episode_steps, cfg.eval_episodes,
+                       start_action(cfg)], sort_keys=True, default=str)
 
 
 def compute_references(cfg: RunConfig, eval_seed: int) -> dict:
@@ -38,9 +39,9 @@ def compute_references(cfg: RunConfig, eval_seed: int) -> dict:
     if key not in _CACHE:
         from zg_envs.references import reference_scores
 
-        from ..envs import make_env
+        from ..envs import make_eval_env
 
-        env = make_env(cfg.env_id, cfg.env_kwargs, cfg.max_episode_steps)
+        env = make_eval_env(cfg)
         try:
             refs = reference_scores(env, seed=int(eval_seed), episodes=cfg.eval_episodes,
                                     random_episodes=RANDOM_EPISODES, start_action=start_action(cfg))
