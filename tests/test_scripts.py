@@ -84,3 +84,31 @@ def test_bench_envs_reports_each_env_against_a_reference_of_the_same_run(tmp_pat
     for cells in (hopper, tree):
         rate, ref_rate, ratio = (float(c.rstrip("/s").replace(",", "")) for c in cells[1:2] + cells[5:7])
         assert rate > 0 and ref_rate > 0 and ratio == pytest.approx(rate / ref_rate, rel=0.02, abs=0.001)
+
+
+def test_reference_table_writes_the_references_of_each_row_between_the_markers(tmp_path, monkeypatch):
+    script = load("reference_table")
+    monkeypatch.setattr(script, "ROWS", (("zg/ShadowCaster-v0", "default", ()),
+                                         ("zg/ShadowArt-v0", "`grid=8`", ("env_kwargs.grid=8",))))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{script.BEGIN}\nold table\n{script.END}\noutro\n")
+    assert script.main(["--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert "old table" not in text and text.startswith("intro\n") and text.endswith("outro\n")
+    rows = [line.split(" | ") for line in text.splitlines() if line.startswith("| `zg/")]
+    assert [r[1] for r in rows] == ["default", "`grid=8`"]
+    art = script.compute_references(script.load_config("zerograds", "zg/ShadowArt-v0", overrides=["env_kwargs.grid=8"]),
+                                    script.EVAL_SEED_BASE)
+    assert rows[1][2:5] == [f"{art['start']:.4g}", f"{art['random']:.4g}", f"{art['upper']:.4g}"]
+    assert art["upper"] > art["start"]  # the visual hull of the 8^3 grid's targets beats the empty start
+    readme.write_text("no markers\n")
+    with pytest.raises(SystemExit, match="markers"):
+        script.main(["--readme", str(readme)])
+
+
+def test_the_readme_reference_table_lists_the_scripts_rows():
+    script = load("reference_table")
+    text = (SCRIPTS.parent / "README.md").read_text()
+    table = text[text.index(script.BEGIN):text.index(script.END)]
+    listed = [line.split(" | ")[:2] for line in table.splitlines() if line.startswith("| `")]
+    assert listed == [[f"| `{env_id}`", label] for env_id, label, _ in script.ROWS]
