@@ -221,14 +221,15 @@ def test_openes_with_step_control_does_not_end_worse_than_its_start_where_fixed_
     art = shadow_art(16)
     start = float(art.fun(art.x0[None])[0])
     _, fixed = run_es(art, 3000, seed, sigma=0.3, lr=0.05, popsize=16, step_control="none")
-    opt, final = run_es(art, 3000, seed, sigma=0.3, lr=0.05, popsize=16)
+    opt, final = run_es(art, 3000, seed, sigma=0.3, lr=0.05, popsize=16, step_control="auto")
     assert fixed > start + 0.1  # the failure being guarded against
     assert opt._control.reverts >= 1 and opt._adam.lr < 0.05
     assert final < start
 
 
-def test_openes_step_control_none_is_the_fixed_step_baseline():
-    opt, _ = run_es(shadow_art(16), 1600, sigma=0.3, lr=0.05, popsize=16, step_control="none")
+def test_openes_step_control_none_is_the_fixed_step_baseline_and_the_default():
+    assert make_optimizer("es", np.zeros(3)).step_control == "none"
+    opt, _ = run_es(shadow_art(16), 1600, sigma=0.3, lr=0.05, popsize=16)
     assert opt._control is None and opt._adam.lr == 0.05 and opt.sigma == 0.3
     assert "control" not in opt.state_dict()["algo"]
 
@@ -239,7 +240,7 @@ def test_openes_step_control_none_is_the_fixed_step_baseline():
 ])
 def test_openes_resume_inside_a_window_is_exact(make, options, changed):
     problem = make()
-    options = dict(options, control_window=4, seed=3)
+    options = dict(options, step_control="auto", control_window=4, seed=3)
     ref = make_optimizer("es", problem.x0, **options)
     states, marks = [], []
     for _ in range(200):
@@ -265,8 +266,8 @@ def test_openes_resume_inside_a_window_is_exact(make, options, changed):
 
 def test_openes_state_with_another_step_control_is_refused():
     problem = problems.threshold_match(10)
-    fixed = make_optimizer("es", problem.x0, step_control="none", seed=0)
-    controlled = make_optimizer("es", problem.x0, seed=0)
+    fixed = make_optimizer("es", problem.x0, seed=0)
+    controlled = make_optimizer("es", problem.x0, step_control="auto", seed=0)
     with pytest.raises(ValueError, match="saved with step_control='none'"):
         controlled.load_state_dict(fixed.state_dict())
     with pytest.raises(ValueError, match="saved with step_control='auto'"):
@@ -286,9 +287,11 @@ def test_bad_openes_step_control_options_name_the_option(option, value, match):
 
 
 def test_openes_step_control_options_come_from_its_signature():
+    from zg_agent.config import load_config
     from zg_agent.config.options import make_options
 
-    opts = make_options("es", {"step_control": "none", "control_window": 5, "shrink": 0.25}, "test")
-    assert opts.kwargs() == {"step_control": "none", "control_window": 5, "shrink": 0.25}
+    opts = make_options("es", {"step_control": "auto", "control_window": 5, "shrink": 0.25}, "test")
+    assert opts.kwargs() == {"step_control": "auto", "control_window": 5, "shrink": 0.25}
     opt = make_optimizer("es", np.zeros(3), **opts.kwargs())
-    assert (opt.step_control, opt.control_window, opt.shrink) == ("none", 5, 0.25)
+    assert (opt.step_control, opt.control_window, opt.shrink) == ("auto", 5, 0.25)
+    assert load_config("es", "zg/ShadowArt-v0").options.kwargs()["step_control"] == "auto"  # the shipped setting
