@@ -1,4 +1,4 @@
-"""ZeroGrads' step control (``step_control="auto"``), the batched sampler and the batched design evaluation."""
+"""Step control (``step_control="auto"``) of ZeroGrads and OpenES, the batched sampler and design evaluation."""
 
 from __future__ import annotations
 
@@ -203,3 +203,95 @@ def test_shadow_art_k32_with_shipped_settings_ends_no_worse_than_its_start():
         assert obj(opt.mean, seeds) <= start
     finally:
         obj.close()
+
+
+# ---------------------------------------------------------------------------------------------- OpenES
+def run_es(problem, budget, seed=0, **options):
+    opt = make_optimizer("es", problem.x0, seed=seed, **options)
+    while opt.num_evaluations + opt.popsize <= budget:
+        x = opt.ask()
+        opt.tell(x, problem.fun(x))
+    return opt, float(problem.fun(opt.mean[None])[0])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_openes_with_step_control_does_not_end_worse_than_its_start_where_fixed_steps_diverge(seed):
+    # ShadowArt with 4,096 voxels and a step of 0.05: with fixed steps every coordinate random-walks and the
+    # design fills with noise. The control sees the batch means climb, goes back and halves the step.
+    art = shadow_art(16)
+    start = float(art.fun(art.x0[None])[0])
+    _, fixed = run_es(art, 3000, seed, sigma=0.3, lr=0.05, popsize=16, step_control="none")
+    opt, final = run_es(art, 3000, seed, sigma=0.3, lr=0.05, popsize=16, step_control="auto")
+    assert fixed > start + 0.1  # the failure being guarded against
+    assert opt._control.reverts >= 1 and opt._adam.lr < 0.05
+    assert final < start
+
+
+def test_openes_step_control_none_is_the_fixed_step_baseline_and_the_default():
+    assert make_optimizer("es", np.zeros(3)).step_control == "none"
+    opt, _ = run_es(shadow_art(16), 1600, sigma=0.3, lr=0.05, popsize=16)
+    assert opt._control is None and opt._adam.lr == 0.05 and opt.sigma == 0.3
+    assert "control" not in opt.state_dict()["algo"]
+
+
+@pytest.mark.parametrize("make, options, changed", [
+    (lambda: shadow_art(16), dict(sigma=0.3, lr=0.05, popsize=16), "reverts"),  # resume before the first revert
+    (lambda: problems.sphere(40), dict(popsize=8), "sigma"),  # resume after sigma has shrunk once
+])
+def test_openes_resume_inside_a_window_is_exact(make, options, changed):
+    problem = make()
+    options = dict(options, step_control="auto", control_window=4, seed=3)
+    ref = make_optimizer("es", problem.x0, **options)
+    states, marks = [], []
+    for _ in range(200):
+        states.append(ref.state_dict())
+        x = ref.ask()
+        ref.tell(x, problem.fun(x))
+        marks.append(ref._control.reverts if changed == "reverts" else ref.sigma < options.get("sigma", 0.1))
+    first = marks.index(True) if changed == "sigma" else marks.index(1)
+    inside = [i for i, st in enumerate(states) if st["algo"]["control"]["open_count"] > 0]  # mid-window states
+    start = max(i for i in inside if i < first) if changed == "reverts" else min(i for i in inside if i > first + 1)
+    resumed = make_optimizer("es", problem.x0, **options)
+    resumed.load_state_dict(states[start])
+    for _ in range(200 - start):
+        x = resumed.ask()
+        resumed.tell(x, problem.fun(x))
+    np.testing.assert_array_equal(resumed.mean, ref.mean)
+    a, b = resumed.state_dict(), ref.state_dict()
+    assert a["rng"] == b["rng"] and a["algo"]["control"]["means"] == b["algo"]["control"]["means"]
+    np.testing.assert_array_equal(a["algo"]["control"]["best_theta"], b["algo"]["control"]["best_theta"])
+    assert a["algo"]["lr_now"] == b["algo"]["lr_now"] and a["algo"]["sigma"] == b["algo"]["sigma"]
+    np.testing.assert_array_equal(a["algo"]["adam"]["m"], b["algo"]["adam"]["m"])
+
+
+def test_openes_state_with_another_step_control_is_refused():
+    problem = problems.threshold_match(10)
+    fixed = make_optimizer("es", problem.x0, seed=0)
+    controlled = make_optimizer("es", problem.x0, step_control="auto", seed=0)
+    with pytest.raises(ValueError, match="saved with step_control='none'"):
+        controlled.load_state_dict(fixed.state_dict())
+    with pytest.raises(ValueError, match="saved with step_control='auto'"):
+        fixed.load_state_dict(controlled.state_dict())
+
+
+@pytest.mark.parametrize("option, value, match", [
+    ("step_control", "fast", r"step_control must be one of .*'auto'.*got 'fast'"),
+    ("control_window", 0, "control_window"),
+    ("patience", 0, "patience"),
+    ("shrink", 1.0, r"shrink must be in \(0, 1\), got 1.0"),
+    ("shrink", 0.0, "shrink"),
+])
+def test_bad_openes_step_control_options_name_the_option(option, value, match):
+    with pytest.raises(ValueError, match=match):
+        make_optimizer("es", np.zeros(3), **{option: value})
+
+
+def test_openes_step_control_options_come_from_its_signature():
+    from zg_agent.config import load_config
+    from zg_agent.config.options import make_options
+
+    opts = make_options("es", {"step_control": "auto", "control_window": 5, "shrink": 0.25}, "test")
+    assert opts.kwargs() == {"step_control": "auto", "control_window": 5, "shrink": 0.25}
+    opt = make_optimizer("es", np.zeros(3), **opts.kwargs())
+    assert (opt.step_control, opt.control_window, opt.shrink) == ("auto", 5, 0.25)
+    assert load_config("es", "zg/ShadowArt-v0").options.kwargs()["step_control"] == "auto"  # the shipped setting

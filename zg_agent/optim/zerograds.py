@@ -32,12 +32,11 @@ from typing import Any
 import numpy as np
 
 from .adam import Adam
-from .base import Optimizer, check_choice, check_int, check_positive
+from .base import Optimizer, check_int, check_positive
 from .estimator import AUTO_QUADRATIC_MAX_DIM, FITS, TARGET_TRANSFORMS, SurrogateEstimator
+from .step_control import STEP_CONTROLS, StepControl, check_saved_control, check_step_control
 
 __all__ = ["ZeroGrads", "AUTO_QUADRATIC_MAX_DIM", "FITS", "STEP_CONTROLS", "TARGET_TRANSFORMS"]
-
-STEP_CONTROLS = ("auto", "none")
 
 
 class ZeroGrads(Optimizer):
@@ -160,16 +159,14 @@ class ZeroGrads(Optimizer):
         if self.sigma_min > self.sigma:
             raise ValueError(f"sigma_min must be at most sigma ({self.sigma}), got {sigma_min!r}")
         self.normalize_gradient = bool(normalize_gradient)
-        self.step_control = check_choice("step_control", step_control, STEP_CONTROLS)
-        self.control_window = check_int("control_window", control_window, 1)
-        self.patience = check_int("patience", patience, 1)
-        self.shrink = check_positive("shrink", shrink)
-        if self.shrink >= 1:
-            raise ValueError(f"shrink must be in (0, 1), got {shrink!r}")
+        self.step_control, self.control_window, self.patience, self.shrink = check_step_control(
+            step_control, control_window, patience, shrink)
         self._theta = self._best.x.copy()
         self._theta_adam = Adam(self.dim, self.lr_theta, beta1=self.beta1_theta)
         self.estimator.reset_frame(self._theta)
-        self._control = (_WindowControl(self._theta, self.sigma, keep=3 * self.control_window)
+        self._control = (StepControl(self._theta, self.sigma, dim=self.dim, popsize=self.popsize,
+                                     control_window=self.control_window, patience=self.patience,
+                                     shrink=self.shrink, sigma_min=self.sigma_min)
                          if self.step_control == "auto" else None)
 
     # ------------------------------------------------------------------ ask / tell
@@ -215,33 +212,12 @@ class ZeroGrads(Optimizer):
         return metrics
 
     def _apply_control(self, losses: np.ndarray, drawn_around: np.ndarray) -> None:
-        """One iteration of ``step_control="auto"`` (see the class docstring)."""
-        c = self._control
-        c.add(float(losses.mean()), bool(losses.max() == losses.min()), drawn_around)
-        if c.open_count < self.control_window:
-            return
-        window_mean, theta_avg, flat = c.close_window()
-        if window_mean < c.best_mean:
-            c.best_mean, c.best_theta, c.since_best = window_mean, theta_avg, 0
-        else:
-            c.since_best += self.control_window
-        if c.rising(3 * self.control_window):
-            # the smoothed loss climbs beyond its noise: go back to the best window, with shorter steps
-            self._theta = c.best_theta.copy()
-            self._theta_adam.lr *= self.shrink
-            self._theta_adam.m[:] = 0.0
-            c.reverts += 1
-            c.restart()
-        elif c.since_best >= max(self.patience * self.control_window, -(-self.dim // self.popsize)):
-            # No better window for as long as it takes to see every coordinate once (d / popsize iterations)
-            # or `patience` windows: at this resolution the search is done.
-            if c.flat_since_best:  # one loss value seen all along: look wider
-                self.sigma = min(self.sigma / self.shrink, 4.0 * c.sigma0)
-            elif self.sigma > c.sigma_floor(self.sigma_min):  # look closer, with shorter steps
-                self.sigma = max(self.sigma * self.shrink, c.sigma_floor(self.sigma_min))
-                self._theta_adam.lr *= self.shrink
-            c.best_theta = self._theta.copy()
-            c.restart()
+        """One iteration of ``step_control="auto"`` (see :mod:`zg_agent.optim.step_control`)."""
+        change = self._control.update(losses, drawn_around, self._theta, self.sigma, self._theta_adam.lr)
+        if change is not None:
+            self._theta, self.sigma, self._theta_adam.lr = change.theta, change.sigma, change.lr
+            if change.reverted:
+                self._theta_adam.m[:] = 0.0
 
     def predict(self, x) -> np.ndarray:
         """Surrogate values at points ``x`` (n, d) in loss units; see :meth:`SurrogateEstimator.predict`."""
@@ -259,79 +235,8 @@ class ZeroGrads(Optimizer):
         self._theta = np.array(state["theta"], dtype=np.float64)
         self._theta_adam.load_state_dict(state["theta_adam"])
         self.estimator.load_state_dict(state)
-        if self._control is None and "control" in state:
-            raise ValueError("state was saved with step_control='auto'; load it with step_control='auto' "
-                             "(this optimizer has step_control='none')")
+        check_saved_control(self._control is not None, state)
         if self._control is not None:
-            if "control" not in state:
-                raise ValueError("state was saved with step_control='none' (as is every state saved before step "
-                                 "control existed); load it with step_control='none'")
             self._control.load_state_dict(state["control"])
             self._theta_adam.lr = float(state["lr_theta_now"])
 
-
-class _WindowControl:
-    """The bookkeeping of ``step_control="auto"``: the batch means since the last change of the step or of
-    ``sigma`` (smoothed losses at different ``sigma`` are not comparable), and the best window."""
-
-    def __init__(self, theta: np.ndarray, sigma: float, keep: int):
-        self.sigma0 = float(sigma)
-        self.keep = keep  # batch means kept: as many as the rise test reads
-        self.reverts = 0
-        self.best_theta = theta.copy()
-        self.theta_sum = np.zeros_like(theta)
-        self.restart()
-
-    def restart(self) -> None:
-        self.means: list[float] = []
-        self.open_count = 0
-        self.theta_sum[:] = 0.0
-        self.open_flat = self.flat_since_best = True
-        self.best_mean, self.since_best = float("inf"), 0
-
-    def sigma_floor(self, sigma_min: float) -> float:
-        """The least ``sigma`` a shrink goes to: ``sigma_min``, and never below 1e-4 of the starting ``sigma``
-        (samples are stored in float32, whose spacing would otherwise swallow the perturbations)."""
-        return max(sigma_min, 1e-4 * self.sigma0)
-
-    def add(self, batch_mean: float, flat: bool, theta: np.ndarray) -> None:
-        self.means.append(batch_mean)
-        if len(self.means) > self.keep:
-            del self.means[0]
-        self.open_count += 1
-        self.open_flat = self.open_flat and flat
-        self.theta_sum += theta
-
-    def close_window(self) -> tuple[float, np.ndarray, bool]:
-        """``(mean, average theta, flat)`` of the open window, which starts afresh."""
-        out = float(np.mean(self.means[-self.open_count:])), self.theta_sum / self.open_count, self.open_flat
-        self.flat_since_best = (self.flat_since_best and self.open_flat) if self.since_best else self.open_flat
-        self.open_count, self.open_flat = 0, True
-        self.theta_sum[:] = 0.0
-        return out
-
-    def rising(self, span: int) -> bool:
-        """Whether the last ``span`` batch means rise: least-squares slope above 2.5 standard errors."""
-        if len(self.means) < span:
-            return False
-        y = np.asarray(self.means[-span:])
-        t = np.arange(span) - (span - 1) / 2.0
-        slope = float(t @ y / (t @ t))
-        residual = y - y.mean() - slope * t
-        se = float(np.sqrt(residual @ residual / (span - 2) / (t @ t)))
-        return slope > 2.5 * se and slope > 0
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"sigma0": self.sigma0, "reverts": self.reverts, "best_theta": self.best_theta.copy(),
-                "theta_sum": self.theta_sum.copy(), "means": list(self.means), "open_count": self.open_count,
-                "open_flat": self.open_flat, "flat_since_best": self.flat_since_best, "best_mean": self.best_mean,
-                "since_best": self.since_best}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.sigma0, self.reverts = float(state["sigma0"]), int(state["reverts"])
-        self.best_theta = np.array(state["best_theta"], dtype=np.float64)
-        self.theta_sum = np.array(state["theta_sum"], dtype=np.float64)
-        self.means = [float(v) for v in state["means"]]
-        self.open_count = int(state["open_count"])
-        self.open_flat, self.flat_since_best = bool(state["open_flat"]), bool(state["flat_since_best"])
-        self.best_mean, self.since_best = float(state["best_mean"]), int(state["since_best"])
