@@ -78,6 +78,18 @@ class ZeroGrads(Optimizer):
         history: batches kept and refitted each iteration (1 = only the fresh batch).
         locality: width, in units of ``sigma`` per coordinate, of the Gaussian kernel that weights stored
             samples by their distance to the current ``theta`` (0 = equal weights).
+        guided: surrogate-guided sampling (Guided ES): the fraction ``g`` in [0, 1) of the perturbations'
+            variance drawn in the span of the last ``guided_subspace`` surrogate gradients, the rest isotropic,
+            ``eps ~ N(0, sigma^2 ((1 - g) I + g d / k U U^T))`` with ``U`` their orthonormal basis (the trace
+            stays ``sigma^2 d``); see :mod:`zg_agent.optim.guided`. 0 (the default) is plain isotropic sampling.
+            The fit still labels every loss with its point, but the surrogate then models the loss smoothed by
+            this anisotropic Gaussian (up to ``sqrt(g d / k)`` times wider along the subspace), not the
+            isotropic one; the locality weights, isotropic distances, see guided samples as far as isotropic
+            ones on average (equal trace) but weight them by their full length along the subspace; and the
+            ``grad_cosine`` diagnostic (the batch's antithetic differences) is biased towards the subspace.
+            Measured in benchmarks/optimizers.md.
+        guided_subspace: ``k``, the number of recent surrogate gradients spanning the guided subspace
+            (1 to d; used with ``guided > 0``).
         sigma_decay: ``sigma`` is multiplied by this after every iteration (1 = constant).
         sigma_min: lower bound of ``sigma`` under decay (at most ``sigma``).
         normalize_gradient: rescale the surrogate gradient to norm ``sqrt(d)`` before the Adam step of
@@ -130,6 +142,8 @@ class ZeroGrads(Optimizer):
         target_transform: str = "rank",
         history: int = 2,
         locality: float = 1.0,
+        guided: float = 0.0,
+        guided_subspace: int = 4,
         sigma_decay: float = 1.0,
         sigma_min: float = 0.0,
         normalize_gradient: bool = False,
@@ -146,7 +160,8 @@ class ZeroGrads(Optimizer):
             self.dim, sigma=sigma, popsize=popsize, antithetic=antithetic, inner_sigma=inner_sigma,
             surrogate=surrogate, layers=layers, width=width, encoding_bands=encoding_bands,
             leaky_slope=leaky_slope, linear_skip=linear_skip, fit=fit, ridge=ridge, lr_phi=lr_phi,
-            k_phi=k_phi, target_transform=target_transform, history=history, locality=locality, seed=seed,
+            k_phi=k_phi, target_transform=target_transform, history=history, locality=locality,
+            guided=guided, guided_subspace=guided_subspace, seed=seed,
         )
         self.lr_theta = check_positive("lr_theta", lr_theta)
         self.beta1_theta = check_positive("beta1_theta", beta1_theta, allow_zero=True)
