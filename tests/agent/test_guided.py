@@ -171,6 +171,12 @@ def test_bad_guided_options_name_the_option_the_value_and_the_range(options, mat
         make_optimizer("zerograds", SPHERE.x0, seed=0, **options)
 
 
+def test_the_default_subspace_size_does_not_bind_below_its_dimension_when_off():
+    make_optimizer("zerograds", np.zeros(1), seed=0)  # guided_subspace=4 > d = 1, unused
+    with pytest.raises(ValueError, match=r"guided_subspace must be an integer in \[1, d = 1\], got 4"):
+        make_optimizer("zerograds", np.zeros(1), seed=0, guided=0.5)
+
+
 def test_guided_reaches_the_default_loss_on_a_plateau_sphere():
     p = problems.step_sphere(50)
     finals = {}

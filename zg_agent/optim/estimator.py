@@ -108,7 +108,7 @@ class SurrogateEstimator:
             raise ValueError(f"guided must be in [0, 1) (the fraction of the perturbation variance in the gradient "
                              f"subspace), got {guided!r}")
         self.guided_subspace = check_int("guided_subspace", guided_subspace, 1)
-        if self.guided_subspace > self.dim:
+        if self.guided > 0 and self.guided_subspace > self.dim:
             raise ValueError(f"guided_subspace must be an integer in [1, d = {self.dim}], got {guided_subspace!r}")
         self._guide = (GuidedSubspace(self.dim, guided=self.guided, k=self.guided_subspace)
                        if self.guided > 0 else None)

@@ -89,7 +89,7 @@ class ZeroGrads(Optimizer):
             ``grad_cosine`` diagnostic (the batch's antithetic differences) is biased towards the subspace.
             Measured in benchmarks/optimizers.md.
         guided_subspace: ``k``, the number of recent surrogate gradients spanning the guided subspace
-            (1 to d; used with ``guided > 0``).
+            (1 to d; read only with ``guided > 0``, so the default 4 is fine in fewer dimensions when off).
         sigma_decay: ``sigma`` is multiplied by this after every iteration (1 = constant).
         sigma_min: lower bound of ``sigma`` under decay (at most ``sigma``).
         normalize_gradient: rescale the surrogate gradient to norm ``sqrt(d)`` before the Adam step of
