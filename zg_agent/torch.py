@@ -280,11 +280,13 @@ class ZeroGradsFunction(torch.nn.Module):
     def set_extra_state(self, state: dict[str, Any]) -> None:
         if state["dim"] != self.dim:
             raise ValueError(f"state is for dim {state['dim']}, this ZeroGradsFunction has dim {self.dim}")
-        changed = sorted(k for k in self.options if k != "sigma" and state["options"].get(k) != self.options[k])
+        # An option a state does not name (saved before the option existed) had its default.
+        saved = {k: state["options"].get(k, ESTIMATOR_OPTIONS.get(k)) for k in self.options}
+        changed = sorted(k for k in self.options if k != "sigma" and saved[k] != self.options[k])
         if changed:
             raise ValueError(
                 "state was saved with other settings: "
-                + ", ".join(f"{k}={state['options'].get(k)!r} (here {self.options[k]!r})" for k in changed)
+                + ", ".join(f"{k}={saved[k]!r} (here {self.options[k]!r})" for k in changed)
             )
         self.options["sigma"] = float(state["options"]["sigma"])  # a schedule may have moved it
         self.rng.bit_generator.state = copy.deepcopy(state["rng"])

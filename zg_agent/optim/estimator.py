@@ -9,7 +9,8 @@ Each round:
 1. ``sample(theta, rng)`` draws ``popsize`` Gaussian perturbations ``eps ~ N(0, sigma^2 I)`` around ``theta``
    (antithetic pairs ``(eps, -eps)`` by default) and jitters each evaluated point by a further
    ``inner_sigma * sigma`` Gaussian: a one-sample estimate of the loss convolved with a Gaussian, the
-   *smoothed* objective. It returns the points to evaluate.
+   *smoothed* objective. It returns the points to evaluate. With ``guided > 0`` a fraction of the perturbations'
+   variance lies in the span of the last ``guided_subspace`` surrogate gradients (:mod:`.guided`).
 2. ``update(candidates, losses, theta)`` labels every loss with its un-jittered point, keeps the last
    ``history`` batches, weights each stored sample by its distance to ``theta`` (locality), transforms the
    losses (centred ranks or z-scores, so the fit ignores the loss's scale) and fits the surrogate in the
@@ -29,6 +30,7 @@ import torch
 
 from .base import check_choice, check_int, check_positive
 from .es import centered_ranks
+from .guided import GuidedSubspace
 from .sampling import gaussian_rows, single_threaded_blas
 from .surrogate import SURROGATES, make_surrogate
 
@@ -69,6 +71,8 @@ class SurrogateEstimator:
         target_transform: str,
         history: int,
         locality: float,
+        guided: float,
+        guided_subspace: int,
         seed: int | None,
     ):
         self.dim = check_int("dim", dim, 1)
@@ -99,6 +103,15 @@ class SurrogateEstimator:
         self.target_transform = check_choice("target_transform", target_transform, TARGET_TRANSFORMS)
         self.history = check_int("history", history, 1)
         self.locality = check_positive("locality", locality, allow_zero=True)
+        self.guided = check_positive("guided", guided, allow_zero=True)
+        if self.guided >= 1:
+            raise ValueError(f"guided must be in [0, 1) (the fraction of the perturbation variance in the gradient "
+                             f"subspace), got {guided!r}")
+        self.guided_subspace = check_int("guided_subspace", guided_subspace, 1)
+        if self.guided > 0 and self.guided_subspace > self.dim:
+            raise ValueError(f"guided_subspace must be an integer in [1, d = {self.dim}], got {guided_subspace!r}")
+        self._guide = (GuidedSubspace(self.dim, guided=self.guided, k=self.guided_subspace)
+                       if self.guided > 0 else None)
 
         generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
         self.model = make_surrogate(
@@ -125,6 +138,11 @@ class SurrogateEstimator:
         return self._stored
 
     @property
+    def guide(self) -> GuidedSubspace | None:
+        """The gradient subspace of guided sampling (``None`` with ``guided=0``)."""
+        return self._guide
+
+    @property
     def loss_scale(self) -> float:
         """Loss units per unit of the regression targets of the last fit (the stored losses' spread)."""
         return self._target_scale
@@ -138,11 +156,13 @@ class SurrogateEstimator:
     def sample(self, theta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """The ``(popsize, d)`` points to evaluate around ``theta`` (jitter included).
 
-        Every perturbation and jitter of the batch come from one float32 draw (:func:`gaussian_rows`).
+        Every perturbation and jitter of the batch come from one float32 draw (:func:`gaussian_rows`); guided
+        sampling draws its subspace coefficients after it (:meth:`GuidedSubspace.perturbations`).
         """
         half = self.popsize // 2 if self.antithetic else self.popsize
         noise = gaussian_rows(rng, half + (self.popsize if self.inner_sigma > 0 else 0), self.dim)
-        eps = np.concatenate([noise[:half], -noise[:half]]) if self.antithetic else noise[:half]
+        base = noise[:half] if self._guide is None else self._guide.perturbations(noise[:half], rng)
+        eps = np.concatenate([base, -base]) if self.antithetic else base
         points = theta + self.sigma * eps.astype(np.float64)
         if self.inner_sigma > 0:
             self._jitter = np.float32(self.inner_sigma * self.sigma) * noise[half:]
@@ -185,6 +205,8 @@ class SurrogateEstimator:
         self._centre_gradient = None
         grad = self.gradient(theta_fit)
         self._centre_gradient = grad  # the usual next question; asked again, it costs no second backward pass
+        if self._guide is not None:
+            self._guide.add(grad)
         return {
             "surrogate_loss": fit_loss,
             "surrogate_error": surrogate_error,
@@ -329,6 +351,7 @@ class SurrogateEstimator:
             "jitter": None if self._jitter is None else self._jitter.copy(),
             "frame": (self._frame_theta.copy(), self._frame_sigma),
             "target": (self._target_shift, self._target_scale),
+            **({"guide": self._guide.state_dict()} if self._guide is not None else {}),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -346,6 +369,9 @@ class SurrogateEstimator:
         self._frame_theta = _numpy(frame_theta).astype(np.float64)
         self._target_shift, self._target_scale = float(state["target"][0]), float(state["target"][1])
         self._centre_gradient = None
+        if self._guide is not None:
+            # a state saved without guided sampling starts an empty subspace: isotropic until the next fit
+            self._guide.load_state_dict(state.get("guide", {"gradients": np.zeros((0, self.dim)), "cursor": 0}))
 
 
 def _numpy(x) -> np.ndarray:

@@ -54,7 +54,11 @@ class ZeroGrads(Optimizer):
             problems of benchmarks/optimizers.md, the quadratic model was at least as good as the MLP
             on every low-dimensional problem and the linear one on every problem above 1,000
             dimensions, where a few hundred samples cannot fit curvature (2d coefficients) or an MLP's
-            first layer (d x width weights); the MLP also costs 5x the overhead.
+            first layer (d x width weights); the MLP also costs 5x the overhead. At 100,000 evaluations
+            the paper's 8 x 128 MLP with positional encoding (with or without ``history=8``) stayed near its
+            start on the step sphere, threshold match (d = 1,000 and 10,000) and ShadowArt K = 16, and
+            with this library's faster MLP fit it descended far behind the linear model, at 30-160x the
+            time per iteration (benchmarks/optimizers.md).
         layers: MLP layers including the output layer (paper: 3 low-d, 8 high-d).
         width: MLP hidden width (paper: 64 low-d, 128 high-d).
         encoding_bands: NeRF-style positional-encoding frequency bands of the MLP input (0 = off).
@@ -77,6 +81,20 @@ class ZeroGrads(Optimizer):
         history: batches kept and refitted each iteration (1 = only the fresh batch).
         locality: width, in units of ``sigma`` per coordinate, of the Gaussian kernel that weights stored
             samples by their distance to the current ``theta`` (0 = equal weights).
+        guided: surrogate-guided sampling (Guided ES): the fraction ``g`` in [0, 1) of the perturbations'
+            variance drawn in the span of the last ``guided_subspace`` surrogate gradients, the rest isotropic,
+            ``eps ~ N(0, sigma^2 ((1 - g) I + g d / k U U^T))`` with ``U`` their orthonormal basis (the trace
+            stays ``sigma^2 d``); see :mod:`zg_agent.optim.guided`. 0 (the default) is plain isotropic sampling.
+            The fit still labels every loss with its point, but the surrogate then models the loss smoothed by
+            this anisotropic Gaussian (up to ``sqrt(g d / k)`` times wider along the subspace), not the
+            isotropic one; the locality weights, isotropic distances, see guided samples as far as isotropic
+            ones on average (equal trace) but weight them by their full length along the subspace; and the
+            ``grad_cosine`` diagnostic (the batch's antithetic differences) is biased towards the subspace.
+            Measured at 100,000 evaluations (benchmarks/optimizers.md): ``g = 0.5, k = 4`` and ``g = 0.2,
+            k = 1`` lost to isotropic sampling on the step sphere and threshold match at d = 1,000 and 10,000
+            and on ShadowArt K = 16, but for a tie on threshold match at 1,000, so it stays off.
+        guided_subspace: ``k``, the number of recent surrogate gradients spanning the guided subspace
+            (1 to d; read only with ``guided > 0``, so the default 4 is fine in fewer dimensions when off).
         sigma_decay: ``sigma`` is multiplied by this after every iteration (1 = constant).
         sigma_min: lower bound of ``sigma`` under decay (at most ``sigma``).
         normalize_gradient: rescale the surrogate gradient to norm ``sqrt(d)`` before the Adam step of
@@ -129,6 +147,8 @@ class ZeroGrads(Optimizer):
         target_transform: str = "rank",
         history: int = 2,
         locality: float = 1.0,
+        guided: float = 0.0,
+        guided_subspace: int = 4,
         sigma_decay: float = 1.0,
         sigma_min: float = 0.0,
         normalize_gradient: bool = False,
@@ -145,7 +165,8 @@ class ZeroGrads(Optimizer):
             self.dim, sigma=sigma, popsize=popsize, antithetic=antithetic, inner_sigma=inner_sigma,
             surrogate=surrogate, layers=layers, width=width, encoding_bands=encoding_bands,
             leaky_slope=leaky_slope, linear_skip=linear_skip, fit=fit, ridge=ridge, lr_phi=lr_phi,
-            k_phi=k_phi, target_transform=target_transform, history=history, locality=locality, seed=seed,
+            k_phi=k_phi, target_transform=target_transform, history=history, locality=locality,
+            guided=guided, guided_subspace=guided_subspace, seed=seed,
         )
         self.lr_theta = check_positive("lr_theta", lr_theta)
         self.beta1_theta = check_positive("beta1_theta", beta1_theta, allow_zero=True)
