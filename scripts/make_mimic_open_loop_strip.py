@@ -70,7 +70,7 @@ def main(argv=None) -> int:
     runs = find_runs(args.compare_dir, ENV_ID, states=("finished",))
     if not runs:
         parser.error(f"no finished {ENV_ID} run under {args.compare_dir!r}")
-    env_kwargs = {**load_agent(runs[0].run_dir)[0].env_kwargs, **json.loads(args.env_kwargs)}
+    env_kwargs = {**load_agent(runs[0].run_dir)[0].evaluation_env_kwargs(), **json.loads(args.env_kwargs)}
     rows = []
     total, length, ending, frames = play(env_kwargs, lambda obs, t: np.zeros(28, np.float32), args.every, size)
     rows.append((f"start (zero offsets): return {total:.1f}, {length} steps, {ending}", frames))

@@ -217,25 +217,27 @@ def summary(results: list[EnvResult], fig_dir: Path) -> tuple[str, str]:
     if not done:
         return "## Summary\n\nNo env has finished runs with a normalised score yet.", "_No results yet._"
     algos = [a for a in dict.fromkeys(a for r in done for a in r.plan.algos)]
-    head = "| method | " + " | ".join(f"{r.plan.env_id}" for r in done) + " | all of them (IQM, stratified) |"
+    # pooled over the envs where every method shown has all its seeds, so that each method's pool is the same
+    pooled = [r for r in done if all(len(r.finals.get(a, [])) >= r.seeds for a in algos)]
+    marks = {id(r): "" if r in pooled else " (not pooled)" for r in done}
+    head = ("| method | " + " | ".join(f"{r.plan.env_id}{marks[id(r)]}" for r in done)
+            + " | pooled (IQM, stratified) |")
     rows = [head, "|" + " --- |" * (len(done) + 2)]
     across = {}
-    for algo in algos:
-        # pooled only over complete rows: every seed of every env shown
-        if all(len(r.finals.get(algo, [])) >= r.seeds for r in done):
-            n = min(r.seeds for r in done)
-            across[algo] = [[r.finals[algo][i] for r in done] for i in range(n)]  # runs x envs
+    if pooled:
+        n = min(r.seeds for r in pooled)
+        across = {algo: [[r.finals[algo][i] for r in pooled] for i in range(n)] for algo in algos}  # runs x envs
     point, ci = iqm_across(across) if across else ({}, {})
     for algo in algos:
         cells = [_ci(r.finals[algo])[0] if algo in r.finals else "-" for r in done]
-        all_txt = (f"{_f(point[algo])} [{_f(ci[algo][0])}, {_f(ci[algo][1])}]" if algo in point
-                   else "- (incomplete)")
+        all_txt = f"{_f(point[algo])} [{_f(ci[algo][0])}, {_f(ci[algo][1])}]" if algo in point else "-"
         rows.append(f"| {algo} | " + " | ".join(cells) + f" | {all_txt} |")
     _plot_summary(done, algos, point, ci, fig_dir / "summary.png")
     text = "\n".join(["## Summary", "",
                       "Final normalised score (0 = start, 1 = upper reference), interquartile mean over seeds with "
-                      "95% stratified-bootstrap intervals (rliable); the last column pools the runs of every env "
-                      "shown, resampling runs within each env.", "", *rows, "",
+                      "95% stratified-bootstrap intervals (rliable). The last column pools the runs of the envs "
+                      "where every method shown has all its seeds (an env marked \"not pooled\" ran only some "
+                      "methods), resampling runs within each env.", "", *rows, "",
                       "![summary](results/summary.png)"])
     return text, "\n".join(rows)
 
@@ -246,7 +248,7 @@ def _plot_summary(done, algos, point, ci, path: Path) -> None:
 
     panels = [(r.plan.env_id, {a: iqm_ci(r.finals[a]) for a in algos if a in r.finals}) for r in done]
     if point:
-        panels.append(("all envs", {a: (point[a], *ci[a]) for a in algos if a in point}))
+        panels.append(("pooled", {a: (point[a], *ci[a]) for a in algos if a in point}))
     fig = Figure(figsize=(3.2 * len(panels), 3.0), dpi=110)
     FigureCanvasAgg(fig)
     for k, (title, stats) in enumerate(panels):
@@ -255,10 +257,11 @@ def _plot_summary(done, algos, point, ci, path: Path) -> None:
         mids = [stats[a][0] for a in names]
         errs = [[stats[a][0] - stats[a][1] for a in names], [stats[a][2] - stats[a][0] for a in names]]
         colours = [f"C{algos.index(a)}" for a in names]  # the colours of the curves
-        ax.barh(range(len(names)), mids, xerr=errs, color=colours, alpha=0.75, capsize=3)
-        ax.invert_yaxis()  # the plan's first method on top
+        # one row per method in every panel, so a panel without some methods keeps the rows of the labels
+        ax.barh([algos.index(a) for a in names], mids, xerr=errs, color=colours, alpha=0.75, capsize=3)
+        ax.set_ylim(len(algos) - 0.5, -0.5)  # the plan's first method on top
         ax.axvline(TARGET, color="0.3", linestyle="--", linewidth=1)
-        ax.set_yticks(range(len(names)), names if k == 0 else [""] * len(names))
+        ax.set_yticks(range(len(algos)), algos if k == 0 else [""] * len(algos))
         ax.set_xlim(min(0.0, *[s[1] for s in stats.values()]) - 0.05, 1.05)
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("normalised score (IQM)", fontsize=8)

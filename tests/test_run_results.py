@@ -75,3 +75,37 @@ def test_bad_arguments_are_named(capsys):
             rr.main(argv)
         assert exc.value.code == 2
         assert words in capsys.readouterr().err
+
+
+def _result(rr, env_id, finals, lengths=None, show_lengths=False):
+    """An EnvResult of made-up final scores (algo -> one normalised score per seed), with curves to plot."""
+    import numpy as np
+
+    from zg_agent.compare.runs import RunSummary
+
+    plan = rr.EnvPlan(env_id, 1.0, algos=tuple(finals), show_lengths=show_lengths)
+    refs = {"start": 0.0, "random": -1.0, "upper": 1.0, "upper_source": "made up", "start_source": "made up"}
+    res = rr.EnvResult(plan, 100, len(next(iter(finals.values()))), refs)
+    for algo, values in finals.items():
+        res.finals[algo], res.returns[algo], res.steps[algo] = list(values), list(values), [100] * len(values)
+        res.lengths[algo] = list((lengths or {}).get(algo, [1.0] * len(values)))
+        res.runs += [RunSummary(algo, s, Path("."), "finished", np.array([0.0, 100.0]), np.array([0.0, 1.0]),
+                                np.array([0.0, v]), 100, np.array([1.0, 1.0])) for s, v in enumerate(values)]
+    return res
+
+
+def test_the_summary_pools_only_envs_where_every_method_ran_and_the_length_column_shows(tmp_path):
+    rr = load()
+    full = _result(rr, "zg/A-v0", {"zerograds": [0.9] * 5, "es": [0.5] * 5})
+    part = _result(rr, "zg/B-v0", {"zerograds": [0.1] * 5}, lengths={"zerograds": [38, 38, 37, 38, 38]},
+                   show_lengths=True)
+    text, table = rr.summary([full, part], tmp_path)
+    rows = {line.split(" | ")[0].strip("| "): line for line in table.splitlines()[2:]}
+    assert "zg/B-v0 (not pooled)" in table.splitlines()[0] and "zg/A-v0 (not pooled)" not in table
+    assert rows["zerograds"].rstrip(" |").endswith("0.9 [0.9, 0.9]")  # B's 0.1 is not in the pool
+    assert rows["es"].rstrip(" |").endswith("0.5 [0.5, 0.5]") and "| - |" in rows["es"]
+    assert (tmp_path / "summary.png").stat().st_size > 5_000
+    section = rr.env_section(part, 1.0, 5, 10, tmp_path, tmp_path, ran=True)
+    assert "| env steps used | final episode length per seed | start |" in section
+    assert "| 38, 38, 37, 38, 38 |" in section
+    assert "final episode length" not in rr.env_section(full, 1.0, 5, 10, tmp_path, tmp_path, ran=True)

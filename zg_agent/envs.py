@@ -102,8 +102,10 @@ def eval_kwargs_errors(cfg):
     try:
         yield
     except ValueError as exc:
-        if not cfg.eval_env_kwargs or not isinstance(exc.__cause__, TypeError):
+        if not cfg.eval_env_kwargs:
             raise
+        if not isinstance(exc.__cause__, TypeError):  # a value the env refuses: the training env took env_kwargs
+            raise ValueError(f"eval_env_kwargs {cfg.eval_env_kwargs!r} were rejected by {cfg.env_id!r}: {exc}") from exc
         names = constructor_kwargs(cfg.env_id)
         allowed = f"allowed: {names}" if names is not None else "allowed: the keyword arguments of its constructor"
         raise ValueError(f"eval_env_kwargs {cfg.eval_env_kwargs!r} were rejected by {cfg.env_id!r} (evaluation envs "

@@ -113,6 +113,12 @@ def test_guided_resume_mid_run_gives_the_uninterrupted_trajectory():
     other = make_optimizer("zerograds", SPHERE.x0, seed=1, guided=0.4, guided_subspace=1)
     with pytest.raises(ValueError, match="guided_subspace=1"):
         other.load_state_dict(state)
+    longer = make_optimizer("zerograds", SPHERE.x0, seed=1, guided=0.4, guided_subspace=3)  # room for them, but
+    with pytest.raises(ValueError, match=r"saved .* guided_subspace=2.*this optimizer has guided_subspace=3"):
+        longer.load_state_dict(state)  # the ring's order would not carry over
+    plain = make_optimizer("zerograds", SPHERE.x0, seed=1)
+    with pytest.raises(ValueError, match=r"saved with guided sampling.*this optimizer has guided=0"):
+        plain.load_state_dict(state)  # the subspace would be dropped without a word
     # a state saved without guided sampling loads, with an empty subspace (isotropic until the next fit)
     plain_state = make_optimizer("zerograds", SPHERE.x0, seed=1).state_dict()
     late = make_optimizer("zerograds", SPHERE.x0, seed=1, **kw)

@@ -56,7 +56,8 @@ class OpenES(Optimizer):
             (0.015 -> 0.054: ``lr`` ratchets down while ``sigma`` shrinks and widens in turn), so it is the
             shipped ShadowArt setting (``configs/es.yaml``), not the default.
         control_window: iterations per window of ``step_control``.
-        patience: windows without improvement before ``step_control`` shrinks ``sigma`` and ``lr``.
+        patience: the least number of windows without improvement before ``step_control`` shrinks ``sigma`` and
+            ``lr``; the wait is ``max(patience * control_window, ceil(d / popsize))`` iterations.
         shrink: factor of ``step_control``'s reductions, in (0, 1).
         seed, nonfinite: see :class:`~zg_agent.optim.base.Optimizer`.
     """
@@ -105,7 +106,7 @@ class OpenES(Optimizer):
                 self._theta, self.sigma, self._adam.lr = change.theta, change.sigma, change.lr
                 if change.reverted:
                     self._adam.m[:] = 0.0
-            metrics.update(lr=self._adam.lr, num_reverts=float(self._control.reverts))
+            metrics.update(lr=self._adam.lr, sigma=self.sigma, num_reverts=float(self._control.reverts))
         return metrics
 
     def _state_dict(self) -> dict[str, Any]:

@@ -369,6 +369,9 @@ class SurrogateEstimator:
         self._frame_theta = _numpy(frame_theta).astype(np.float64)
         self._target_shift, self._target_scale = float(state["target"][0]), float(state["target"][1])
         self._centre_gradient = None
+        if self._guide is None and "guide" in state:
+            raise ValueError("state was saved with guided sampling (guided > 0); load it with the same guided and "
+                             f"guided_subspace (this optimizer has guided={self.guided!r})")
         if self._guide is not None:
             # a state saved without guided sampling starts an empty subspace: isotropic until the next fit
             self._guide.load_state_dict(state.get("guide", {"gradients": np.zeros((0, self.dim)), "cursor": 0}))

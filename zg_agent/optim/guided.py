@@ -96,11 +96,14 @@ class GuidedSubspace:
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
-        return {"gradients": self._gradients[: self._stored].copy(), "cursor": self._cursor}
+        return {"gradients": self._gradients[: self._stored].copy(), "cursor": self._cursor, "k": self.k}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         gradients = np.asarray(state["gradients"].numpy() if hasattr(state["gradients"], "numpy")
                                else state["gradients"], dtype=np.float64)
+        if "k" in state and int(state["k"]) != self.k:  # the ring's order holds only for the same length
+            raise ValueError(f"the saved guided subspace was kept with guided_subspace={int(state['k'])}; load it "
+                             f"with that value (this optimizer has guided_subspace={self.k})")
         if gradients.ndim != 2 or gradients.shape[1] != self.dim or len(gradients) > self.k:
             raise ValueError(f"the saved guided subspace holds gradients of shape {gradients.shape}; this optimizer "
                              f"keeps at most guided_subspace={self.k} gradients of dimension {self.dim}")

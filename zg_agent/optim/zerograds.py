@@ -54,11 +54,12 @@ class ZeroGrads(Optimizer):
             problems of benchmarks/optimizers.md, the quadratic model was at least as good as the MLP
             on every low-dimensional problem and the linear one on every problem above 1,000
             dimensions, where a few hundred samples cannot fit curvature (2d coefficients) or an MLP's
-            first layer (d x width weights); the MLP also costs 5x the overhead. At 100,000 evaluations
-            the paper's 8 x 128 MLP with positional encoding (with or without ``history=8``) stayed near its
-            start on the step sphere, threshold match (d = 1,000 and 10,000) and ShadowArt K = 16, and
-            with this library's faster MLP fit it descended far behind the linear model, at 30-160x the
-            time per iteration (benchmarks/optimizers.md).
+            first layer (d x width weights); the MLP also costs 5x the overhead. Run towards 100,000
+            evaluations (capped at two minutes each, so it got 2k-63k evaluations in, compared at equal
+            evaluations), the paper's 8 x 128 MLP with positional encoding (with or without ``history=8``)
+            stayed near its start on the step sphere, threshold match (d = 1,000 and 10,000) and ShadowArt
+            K = 16, and with this library's faster MLP fit it descended far behind the linear model, at
+            30-160x the time per iteration (benchmarks/optimizers.md).
         layers: MLP layers including the output layer (paper: 3 low-d, 8 high-d).
         width: MLP hidden width (paper: 64 low-d, 128 high-d).
         encoding_bands: NeRF-style positional-encoding frequency bands of the MLP input (0 = off).
