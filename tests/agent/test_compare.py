@@ -97,6 +97,12 @@ def test_tiny_comparison_end_to_end_accumulates_and_rerun_skips_finished_runs(tm
     (grown,) = [r for r in more.runs if r.algo == "random" and r.seed == 0]
     assert grown.steps[-1] == 800 and grown.budget == 900
     assert "do not share one budget" in (out / "comparison.md").read_text()
+    # runs scored on another reward do not join the table: finished or resumable, they are refused
+    for budget in (700, 1100):
+        with pytest.raises(ConfigError, match=r"Pendulum-v1__random__s0 is evaluated with env kwargs \{\}, this "
+                                              r"comparison with \{'g': 12\.0\}"):
+            run_comparison("Pendulum-v1", ["random"], seeds=[0], budget=budget, out_dir=out, progress=False,
+                           overrides=[*OVERRIDES, "eval_env_kwargs.g=12.0"])
 
 
 def test_comparison_input_errors(tmp_path, capsys):

@@ -96,6 +96,15 @@ def check_configs(configs) -> None:
         raise ConfigError("nothing was started, because these configs cannot run:\n  " + "\n  ".join(errors))
 
 
+
+def check_same_evaluation(old, cfg, run_dir) -> None:
+    """Refuse a run folder that scores on other evaluation kwargs than the comparison's config: its returns would
+    sit in one table beside returns of another reward (say a run made before ``eval_env_kwargs`` existed)."""
+    if old.evaluation_env_kwargs() != cfg.evaluation_env_kwargs():
+        raise ConfigError(f"the run {run_dir} is evaluated with env kwargs {old.evaluation_env_kwargs()!r}, this "
+                          f"comparison with {cfg.evaluation_env_kwargs()!r} (env_kwargs with eval_env_kwargs over "
+                          "them), so their returns would not compare; move it away or use another output folder")
+
 def run_comparison(env_id: str, algos, seeds=(0, 1, 2), budget: int | None = None, out_dir=None,
                    config_dir=None, overrides=(), backend: str | None = None, num_workers: int | None = None,
                    fraction: float = 0.9, progress: bool = True, command: str | None = None,
@@ -153,6 +162,8 @@ def run_comparison(env_id: str, algos, seeds=(0, 1, 2), budget: int | None = Non
         for (algo, seed), cfg in configs.items():
             run_dir = out_dir / run_dir_name(env_id, algo, seed)
             plan = plan_run(run_dir, cfg.budget)
+            if plan in ("resume", "skip"):
+                check_same_evaluation(load_run_config(run_dir), cfg, run_dir)
             if plan == "resume":  # a resumed run keeps its own config (the budget, backend and workers may change)
                 explicit = explicit_keys({"budget": cfg.budget, "backend": backend, "num_workers": num_workers},
                                          per_algo[algo])
