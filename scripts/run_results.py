@@ -65,8 +65,9 @@ class EnvPlan:
     note: str = ""
     run: bool = True
     """False: listed with its settings, run only when ``--only`` names it"""
-    show_lengths: bool = False
-    """add a column of final episode lengths (for envs whose episodes end early on failure)"""
+    segment: bool = False
+    """an env whose task is to last a fixed segment: add columns of final episode lengths and of the runs whose
+    final solution completes the segment (truncated at its horizon, not terminated; replayed once)"""
 
 
 PPO_NOTE = ("PPO is left out of this row: at the configured budget it ended far below every black-box method "
@@ -79,9 +80,10 @@ PLAN: tuple[EnvPlan, ...] = (
     EnvPlan("zg/CharacterMimic-v0", 1.0, algos=("zerograds", "es", "cma", "random", "ppo"), run=False,
             note="The feedback-policy mimic needs far more samples than fit here (DeepMimic reports about 60M "
                  "per policy); the row is listed with the shipped config and not run."),
-    EnvPlan("zg/CharacterMimicOpenLoop-v0", 1.0, show_lengths=True,
+    EnvPlan("zg/CharacterMimicOpenLoop-v0", 1.0, segment=True,
             note="One walk cycle (38 control steps) from a fixed start, 8 knots per joint (224 numbers). The "
-                 "segment is completed when the final episode lasts all 38 steps (the table's length column). "
+                 "segment is completed when the final plan's episode is truncated at step 38, not terminated (a "
+                 "fall or a lost clip can also end it on step 38). "
                  "The upper reference is every step tracked perfectly (each of the five similarities 1), which "
                  "PD tracking through physics does not reach, so a completed cycle scores well below 1. PPO is "
                  "left out: it learns a feedback policy, and at this budget an open-loop plan is the whole "
@@ -108,6 +110,7 @@ class EnvResult:
     returns: dict[str, list[float]] = field(default_factory=dict)
     steps: dict[str, list[int]] = field(default_factory=dict)
     lengths: dict[str, list[float]] = field(default_factory=dict)  # algo -> final mean episode length per seed
+    completed: dict[str, list[bool]] = field(default_factory=dict)  # algo -> final solution completes (segment)
     runs: list = field(default_factory=list)
 
 
@@ -131,7 +134,31 @@ def collect(plan: EnvPlan, out_dir: Path, budget: int, seeds: int) -> EnvResult:
             res.finals[algo] = [normalize(res.refs, r.final) for r in rs]
             res.steps[algo] = [int(r.steps[-1]) for r in rs]
             res.lengths[algo] = [float(r.lengths[-1]) for r in rs]
+            if plan.segment:
+                res.completed[algo] = [completes_segment(r.run_dir) for r in rs]
     return res
+
+
+def completes_segment(run_dir) -> bool:
+    """Whether a run's final solution lasts the whole episode: one evaluation episode (on the first evaluation
+    seed) that the env truncates at its horizon rather than terminates. An episode can end on its last step
+    either way (a fall or a lost clip on that step), so its length alone does not say."""
+    from zg_agent.envs import make_eval_env
+    from zg_agent.replay import load_agent
+    from zg_agent.training.base import EVAL_SEED_BASE
+
+    cfg, agent = load_agent(run_dir)
+    env = make_eval_env(cfg)
+    try:
+        act, (obs, _), t = agent.start(), env.reset(seed=EVAL_SEED_BASE), 0
+        while True:
+            obs, _, terminated, truncated, _ = env.step(act(obs, t))
+            t += 1
+            if terminated or truncated:
+                return bool(truncated and not terminated)
+    finally:
+        env.close()
+        agent.close()
 
 
 def _f(v: float, digits: int = 3) -> str:
@@ -185,17 +212,19 @@ def env_section(res: EnvResult, scale: float, seeds: int, eval_every: int, out_d
                if not ran else "not finished yet: re-run the command to resume it")
         return "\n".join(lines + [f"**No finished runs: {why}.**"])
     lines += [references_line(res.refs), ""]
-    length_head = " final episode length per seed |" if plan.show_lengths else ""
+    extra = 2 if plan.segment else 0
+    segment_head = " final episode length per seed | completed the segment |" if plan.segment else ""
     lines += ["| method | seeds | final normalised score, IQM [95% CI] | final return, IQM [95% CI] | env steps used "
-              f"|{length_head} start | random | upper |", "|" + " --- |" * (9 if plan.show_lengths else 8)]
+              f"|{segment_head} start | random | upper |", "|" + " --- |" * (8 + extra)]
     r = res.refs or {}
     for algo in plan.algos:
         if algo not in res.finals:
-            lines.append(f"| {algo} | 0 |" + " - |" * (7 if plan.show_lengths else 6))
+            lines.append(f"| {algo} | 0 |" + " - |" * (6 + extra))
             continue
         used = sorted(res.steps[algo])
         used_txt = f"{used[0]}" if used[0] == used[-1] else f"{used[0]}-{used[-1]}"
-        length_txt = f" {', '.join(_f(v, 4) for v in res.lengths[algo])} |" if plan.show_lengths else ""
+        length_txt = (f" {', '.join(_f(v, 4) for v in res.lengths[algo])} | "
+                      f"{sum(res.completed[algo])} of {len(res.completed[algo])} |" if plan.segment else "")
         lines.append(f"| {algo} | {len(res.finals[algo])} | {_ci(res.finals[algo])[0]} | "
                      f"{_ci(res.returns[algo])[0]} | {used_txt} |{length_txt} {_f(r.get('start'), 4)} | "
                      f"{_f(r.get('random'), 4)} | {_f(r.get('upper'), 4)} |")

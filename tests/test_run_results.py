@@ -77,18 +77,20 @@ def test_bad_arguments_are_named(capsys):
         assert words in capsys.readouterr().err
 
 
-def _result(rr, env_id, finals, lengths=None, show_lengths=False):
+def _result(rr, env_id, finals, lengths=None, completed=None):
     """An EnvResult of made-up final scores (algo -> one normalised score per seed), with curves to plot."""
     import numpy as np
 
     from zg_agent.compare.runs import RunSummary
 
-    plan = rr.EnvPlan(env_id, 1.0, algos=tuple(finals), show_lengths=show_lengths)
+    plan = rr.EnvPlan(env_id, 1.0, algos=tuple(finals), segment=completed is not None)
     refs = {"start": 0.0, "random": -1.0, "upper": 1.0, "upper_source": "made up", "start_source": "made up"}
     res = rr.EnvResult(plan, 100, len(next(iter(finals.values()))), refs)
     for algo, values in finals.items():
         res.finals[algo], res.returns[algo], res.steps[algo] = list(values), list(values), [100] * len(values)
         res.lengths[algo] = list((lengths or {}).get(algo, [1.0] * len(values)))
+        if completed is not None:
+            res.completed[algo] = list(completed[algo])
         res.runs += [RunSummary(algo, s, Path("."), "finished", np.array([0.0, 100.0]), np.array([0.0, 1.0]),
                                 np.array([0.0, v]), 100, np.array([1.0, 1.0])) for s, v in enumerate(values)]
     return res
@@ -98,7 +100,7 @@ def test_the_summary_pools_only_envs_where_every_method_ran_and_the_length_colum
     rr = load()
     full = _result(rr, "zg/A-v0", {"zerograds": [0.9] * 5, "es": [0.5] * 5})
     part = _result(rr, "zg/B-v0", {"zerograds": [0.1] * 5}, lengths={"zerograds": [38, 38, 37, 38, 38]},
-                   show_lengths=True)
+                   completed={"zerograds": [True, False, False, True, True]})
     text, table = rr.summary([full, part], tmp_path)
     rows = {line.split(" | ")[0].strip("| "): line for line in table.splitlines()[2:]}
     assert "zg/B-v0 (not pooled)" in table.splitlines()[0] and "zg/A-v0 (not pooled)" not in table
@@ -106,6 +108,17 @@ def test_the_summary_pools_only_envs_where_every_method_ran_and_the_length_colum
     assert rows["es"].rstrip(" |").endswith("0.5 [0.5, 0.5]") and "| - |" in rows["es"]
     assert (tmp_path / "summary.png").stat().st_size > 5_000
     section = rr.env_section(part, 1.0, 5, 10, tmp_path, tmp_path, ran=True)
-    assert "| env steps used | final episode length per seed | start |" in section
-    assert "| 38, 38, 37, 38, 38 |" in section
+    assert "| env steps used | final episode length per seed | completed the segment | start |" in section
+    assert "| 38, 38, 37, 38, 38 | 3 of 5 |" in section
     assert "final episode length" not in rr.env_section(full, 1.0, 5, 10, tmp_path, tmp_path, ran=True)
+
+
+def test_a_segment_is_completed_only_by_a_truncated_episode(tmp_path):
+    rr = load()
+    # Pendulum's episodes always last to their time limit; pure tracking of the walk cycle is left behind at 31
+    for env_id, budget, overrides, completes in (
+            ("Pendulum-v1", 160, ["max_episode_steps=40", "options.popsize=4"], True),
+            ("zg/CharacterMimicOpenLoop-v0", 76, ["options.popsize=2", "options.sigma=0.0001"], False)):
+        cfg = load_config("random", env_id, seed=0, budget=budget, overrides=["eval_every=1000000", *overrides])
+        run = train(cfg, run_dir=tmp_path / env_id.replace("/", "_")).run_dir
+        assert rr.completes_segment(run) is completes

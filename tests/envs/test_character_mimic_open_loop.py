@@ -62,7 +62,7 @@ def test_the_horizon_is_the_segment_and_a_fall_ends_the_episode_early():
 
 def test_the_kick_is_one_clip_and_pure_tracking_is_left_behind_early():
     env = CharacterMimicOpenLoopEnv(motion="kick")  # does not loop: one clip
-    assert env.horizon == round(env.clip.duration * 30) == 46 and env.max_return == pytest.approx(46.0)
+    assert env.horizon == round(env.clip.duration * 30) == 46 and env.max_return == pytest.approx(47.0)
     total, steps, terminated, truncated, info = play(env, np.zeros((1, 28)))
     assert terminated and steps == 16 and info["tracking_lost"] and info["progress"] == pytest.approx(16 / 46)
     assert total < 0.2 * env.max_return
@@ -75,16 +75,25 @@ def test_a_completed_segment_truncates_at_the_horizon_with_full_progress():
     total, steps, terminated, truncated, info = play(env, np.zeros((1, 28)))
     assert truncated and not terminated and steps == env.horizon == 53 and info["progress"] == 1.0
     assert 0.0 < total < env.max_return
-    env.close()
+    # the completing step earns the bonus, a term of its own; without it the return is the tracking alone
+    assert info["reward_completion"] == env.completion_bonus == 1.0
+    plain = CharacterMimicOpenLoopEnv(motion="jump", max_root_deviation=None, completion_bonus=0.0)
+    total_plain, *_, info_plain = play(plain, np.zeros((1, 28)))
+    assert total == pytest.approx(total_plain + 1.0) and info_plain["reward_completion"] == 0.0
+    # an episode that ends early earns none
+    lost = CharacterMimicOpenLoopEnv()
+    *_, terminated, _, info = play(lost, np.zeros((1, 28)))
+    assert terminated and info["reward_completion"] == 0.0
+    env.close(), plain.close(), lost.close()
 
 
 def test_max_return_is_every_step_tracked_perfectly():
     env = CharacterMimicOpenLoopEnv()
-    assert env.max_return == pytest.approx(38.0) and env.max_return == env.horizon * env.max_reward
+    assert env.max_return == pytest.approx(39.0) and env.max_return == env.horizon * env.max_reward + 1.0
     # a step's reward is the weighted sum of the similarities, each 1 exactly on the reference
     weights = dict(pose_weight=2.0, velocity_weight=0.5, end_effector_weight=0.25, root_weight=1.0, com_weight=0.5)
-    heavy = CharacterMimicOpenLoopEnv(motion="walk", **weights)
-    assert heavy.max_return == pytest.approx(38 * 4.25)
+    heavy = CharacterMimicOpenLoopEnv(motion="walk", completion_bonus=2.0, **weights)
+    assert heavy.max_return == pytest.approx(38 * 4.25 + 2.0)
     heavy.reset(seed=0)
     _, reward, _, _, info = heavy.step(np.zeros(28))
     perfect = sum(weights[f"{term}_weight"] * 1.0 for term in TERMS)
@@ -103,6 +112,8 @@ def test_bad_arguments_name_the_argument_and_what_is_allowed():
             CharacterMimicOpenLoopEnv(start_phase=bad)
     with pytest.raises(ValueError, match=r"max_root_deviation must be a finite number > 0.0, got 0"):
         CharacterMimicOpenLoopEnv(max_root_deviation=0)
+    with pytest.raises(ValueError, match=r"completion_bonus must be a finite number >= 0.0, got -1"):
+        CharacterMimicOpenLoopEnv(completion_bonus=-1)
 
 
 @pytest.mark.parametrize("algo", BLACK_BOX_ALGOS)

@@ -52,12 +52,15 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
     ## Action Space, Observation Space, Rewards
     As ``zg/CharacterMimic-v0`` (its docstring is the manual): 28 PD-target offsets in [-1, 1], the
     80-number observation, and the DeepMimic tracking reward, at most ``pose_weight + velocity_weight +
-    end_effector_weight + root_weight + com_weight`` (1 with the defaults) per step. The return therefore
-    measures how far the character gets through the segment and how closely it tracks the clip on the way.
+    end_effector_weight + root_weight + com_weight`` (1 with the defaults) per step, plus
+    ``completion_bonus`` (1) on the step that completes the segment (``info["reward_completion"]``, 0 on
+    every other step). The return therefore measures how far the character gets through the segment and
+    how closely it tracks the clip on the way; the bonus tells a plan that completes the segment from one
+    that falls or loses the clip on its last step, whose returns would otherwise be alike.
 
     ``self.max_return`` is the best possible return: every step of the segment tracked perfectly (each
-    similarity 1), ``horizon * (sum of the five weights)``: 38 for one walk cycle with the default weights
-    (46 for the kick).
+    similarity 1) and the segment completed, ``horizon * (sum of the five weights) + completion_bonus``: 39
+    for one walk cycle with the defaults (47 for the kick).
     ``info`` holds everything ``zg/CharacterMimic-v0`` reports plus ``progress``, the fraction of the
     segment's steps done (0 at reset, 1 at the end of a completed segment), ``root_deviation``, the
     distance (m) of the root from the clip's, and ``tracking_lost``, whether this step ended the episode
@@ -81,6 +84,7 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
     | `cycles` | int | `1` | clip durations in the segment (1 for a clip that does not loop) |
     | `start_phase` | float | `0.0` | where in the clip the segment starts, in [0, 1) |
     | `max_root_deviation` | float or None | `0.5` | root-to-clip distance (m) that ends an episode; `None`: no limit |
+    | `completion_bonus` | float | `1.0` | reward added on the step that completes the segment (>= 0) |
     | `control_frequency`, `sim_frequency` | int | `30`, `240` | as in `zg/CharacterMimic-v0` |
     | `pose_weight` ... `com_weight` | float | `0.5`, `0.05`, `0.15`, `0.2`, `0.1` | reward weights, as there |
     | `spherical_action_scale`, `revolute_action_scale` | float | `0.5`, `0.5` | radians per unit action |
@@ -99,6 +103,7 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
         cycles: int = 1,
         start_phase: float = 0.0,
         max_root_deviation: float | None = 0.5,
+        completion_bonus: float = 1.0,
         control_frequency: int = 30,
         sim_frequency: int = 240,
         pose_weight: float = 0.5,
@@ -127,7 +132,7 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
         )
         # after the parent's: pickling rebuilds this class from these arguments
         PickleByArguments.__init__(self, motion=motion, cycles=cycles, start_phase=start_phase,
-                                   max_root_deviation=max_root_deviation,
+                                   max_root_deviation=max_root_deviation, completion_bonus=completion_bonus,
                                    control_frequency=control_frequency, sim_frequency=sim_frequency,
                                    pose_weight=pose_weight, velocity_weight=velocity_weight,
                                    end_effector_weight=end_effector_weight, root_weight=root_weight,
@@ -149,8 +154,9 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
         self.episode_length = max(1, round(duration / self.dt))
         #: the most control steps an episode lasts: every episode that does not fall lasts this long
         self.horizon = self.episode_length
-        #: the best possible return: every step tracked perfectly (each similarity 1)
-        self.max_return = float(self.horizon * self.max_reward)
+        self.completion_bonus = check_float("completion_bonus", completion_bonus, 0.0)
+        #: the best possible return: every step tracked perfectly (each similarity 1), and the segment completed
+        self.max_return = float(self.horizon * self.max_reward + self.completion_bonus)
 
     @property
     def max_reward(self) -> float:
@@ -171,5 +177,8 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
         if lost:  # left the clip behind: the episode ends like a fall
             terminated, truncated = True, False
             self.end_step(terminated, truncated)
-        info.update(progress=self._steps / self.horizon, root_deviation=deviation, tracking_lost=lost)
-        return obs, reward, terminated, truncated, info
+        # Without it, a plan that loses the clip on the last step would score as one that completes the segment.
+        completion = self.completion_bonus if truncated and not terminated else 0.0
+        info.update(reward_completion=completion, progress=self._steps / self.horizon, root_deviation=deviation,
+                    tracking_lost=lost)
+        return obs, reward + completion, terminated, truncated, info
