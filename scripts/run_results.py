@@ -92,10 +92,12 @@ PLAN: tuple[EnvPlan, ...] = (
             note="Hopper with the PyBullet port's reward, linear policy with observation normalisation, 1M env "
                  "steps. Training without the alive bonus (env_kwargs alive_weight 0), evaluation on the full "
                  "reward (eval_env_kwargs alive_weight 1), so the returns compare with RL Baselines3 Zoo's PPO "
-                 "2,575 at 2M steps (the upper reference). PPO is left out: with the Zoo's settings it runs at "
-                 "90-240 env steps/s here, 3-6 hours for 2M steps per seed. OpenES and random search are left "
-                 "out for time (10M env steps per method here, about an hour on 2 cores): OpenES with the same "
-                 "settings reached 1,524 at 0.39M steps on one seed, below CMA-ES's 2,000 at 0.51M."),
+                 "2,575 at 2M steps (the upper reference). Each evaluation is 3 episodes, and one fall in them "
+                 "costs about a third of the return, so the final scores are noisy. PPO is left out: with the "
+                 "Zoo's settings it runs at 90-240 env steps/s here, 3-6 hours for 2M steps per seed. OpenES "
+                 "and random search are left out for time (5 seeds of 1M env steps took 30-55 minutes per "
+                 "method on 2 cores here): OpenES with the same settings reached 1,524 at 0.39M steps on one "
+                 "seed, below CMA-ES's 2,000 at 0.51M."),
 )
 QUICK_SCALE, QUICK_SEEDS = 0.02, 2
 
@@ -162,7 +164,9 @@ def completes_segment(run_dir) -> bool:
 
 
 def _f(v: float, digits: int = 3) -> str:
-    return "-" if v is None or not math.isfinite(v) else f"{v:.{digits}g}"
+    if v is None or not math.isfinite(v):
+        return "-"
+    return f"{v:.0f}" if abs(v) >= 10 ** digits else f"{v:.{digits}g}"  # 2183, not 2.18e+03
 
 
 def _ci(values) -> tuple[str, tuple]:

@@ -73,7 +73,9 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
 
     ## Episode End
     - Termination: a fall (a body part other than the feet touches the ground), a non-finite state, or
-      the root more than ``max_root_deviation`` from the clip's root (``info["tracking_lost"]``).
+      the root more than ``max_root_deviation`` from the clip's root (``info["tracking_lost"]``). Nothing
+      checks that the character is upright: a plan can keep its root with the clip by diving forward in the
+      last steps, and most plans that complete the walk cycle in benchmarks/results.md do.
     - Truncation: after ``horizon`` control steps: ``cycles`` clip durations of a looping clip, or the
       rest of the clip after ``start_phase`` for a ``"none"`` clip (``cycles`` must then be 1).
 
