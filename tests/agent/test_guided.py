@@ -11,17 +11,7 @@ from zg_agent.optim import make_optimizer
 from zg_agent.optim.guided import GuidedSubspace
 from zg_agent.optim.sampling import gaussian_rows
 from zg_agent.torch import ZeroGradsFunction
-
-SPHERE = problems.step_sphere(8)
-
-
-def run_iterations(opt, fun, n):
-    trajectory = []
-    for _ in range(n):
-        xs = opt.ask()
-        opt.tell(xs, fun(xs))
-        trajectory.append(opt.mean.copy())
-    return np.array(trajectory)
+from optim_runs import SPHERE, run_iterations
 
 
 def test_guided_perturbations_have_the_guided_es_covariance_with_trace_d():

@@ -8,17 +8,7 @@ import pytest
 import zg_agent
 from zg_agent import problems
 from zg_agent.optim import OPTIMIZERS, make_optimizer
-
-SPHERE = problems.step_sphere(8)
-
-
-def run_iterations(opt, fun, n):
-    trajectory = []
-    for _ in range(n):
-        xs = opt.ask()
-        opt.tell(xs, fun(xs))
-        trajectory.append(opt.mean.copy())
-    return np.array(trajectory)
+from optim_runs import SPHERE, run_iterations
 
 
 @pytest.mark.parametrize("method", OPTIMIZERS)
