@@ -37,7 +37,8 @@ def play(env_kwargs: dict, act, every: int, size: tuple[int, int]) -> tuple[floa
         frames.append(env.render())
         if terminated or truncated:
             break
-    ending = "left behind by the clip" if info["tracking_lost"] else "fell" if terminated else "completed"
+    ending = ("left behind by the clip" if info["tracking_lost"] else "went down (pelvis too low)"
+              if info.get("too_low") else "fell" if terminated else "completed")
     env.close()
     keep = list(range(0, len(frames), every))
     if keep[-1] != len(frames) - 1:

@@ -35,8 +35,11 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
 
     The character must stay with the clip: an episode also ends when its root (pelvis) is more than
     ``max_root_deviation`` (0.5 m) from the clip's, since staying upright while the clip moves on is not
-    tracking it. Pure tracking of the walk cycle (all-zero offsets) is left behind after 31 of its 38 steps,
-    with a return of 19.98 (without the limit it falls at step 34). The task is solved when the character
+    tracking it, and when its pelvis is lower than ``min_height_ratio`` (0.7) times the clip's: a plan that
+    keeps its root with the clip by diving forward is falling, though nothing but its feet touches the
+    ground yet. Pure tracking of the walk cycle (all-zero offsets) goes down after 28 of its 38 steps, with
+    a return of 18.60 (without the height rule it is left behind at step 31; without either, it falls at
+    step 34). The task is solved when the character
     completes the segment: ``info["progress"] == 1`` without termination. The kick (``motion="kick"``, 46
     steps) is much harder: its clip moves the root 1 m forward and 0.66 m sideways, which PD offsets drive
     only through the contacts; pure tracking is left behind after 16 steps (return 7.4; it falls at step 28
@@ -63,8 +66,9 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
     for one walk cycle with the defaults (47 for the kick).
     ``info`` holds everything ``zg/CharacterMimic-v0`` reports plus ``progress``, the fraction of the
     segment's steps done (0 at reset, 1 at the end of a completed segment), ``root_deviation``, the
-    distance (m) of the root from the clip's, and ``tracking_lost``, whether this step ended the episode
-    for a deviation above ``max_root_deviation``.
+    distance (m) of the root from the clip's, ``tracking_lost``, whether this step ended the episode
+    for a deviation above ``max_root_deviation``, and ``too_low``, whether it ended it for a pelvis below
+    ``min_height_ratio`` of the clip's.
 
     ## Starting State
     The clip's pose and velocities at ``start_phase`` (no random start); the seed changes nothing.
@@ -73,9 +77,8 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
 
     ## Episode End
     - Termination: a fall (a body part other than the feet touches the ground), a non-finite state, or
-      the root more than ``max_root_deviation`` from the clip's root (``info["tracking_lost"]``). Nothing
-      checks that the character is upright: a plan can keep its root with the clip by diving forward in the
-      last steps, and most plans that complete the walk cycle in benchmarks/results.md do.
+      the root more than ``max_root_deviation`` from the clip's root (``info["tracking_lost"]``), or the
+      pelvis below ``min_height_ratio`` times the clip's pelvis height (``info["too_low"]``).
     - Truncation: after ``horizon`` control steps: ``cycles`` clip durations of a looping clip, or the
       rest of the clip after ``start_phase`` for a ``"none"`` clip (``cycles`` must then be 1).
 
@@ -86,6 +89,7 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
     | `cycles` | int | `1` | clip durations in the segment (1 for a clip that does not loop) |
     | `start_phase` | float | `0.0` | where in the clip the segment starts, in [0, 1) |
     | `max_root_deviation` | float or None | `0.5` | root-to-clip distance (m) that ends an episode; `None`: no limit |
+    | `min_height_ratio` | float or None | `0.7` | pelvis height, relative to the clip's, below which an episode ends; `None`: no limit |
     | `completion_bonus` | float | `1.0` | reward added on the step that completes the segment (>= 0) |
     | `control_frequency`, `sim_frequency` | int | `30`, `240` | as in `zg/CharacterMimic-v0` |
     | `pose_weight` ... `com_weight` | float | `0.5`, `0.05`, `0.15`, `0.2`, `0.1` | reward weights, as there |
@@ -105,6 +109,7 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
         cycles: int = 1,
         start_phase: float = 0.0,
         max_root_deviation: float | None = 0.5,
+        min_height_ratio: float | None = 0.7,
         completion_bonus: float = 1.0,
         control_frequency: int = 30,
         sim_frequency: int = 240,
@@ -134,7 +139,8 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
         )
         # after the parent's: pickling rebuilds this class from these arguments
         PickleByArguments.__init__(self, motion=motion, cycles=cycles, start_phase=start_phase,
-                                   max_root_deviation=max_root_deviation, completion_bonus=completion_bonus,
+                                   max_root_deviation=max_root_deviation, min_height_ratio=min_height_ratio,
+                                   completion_bonus=completion_bonus,
                                    control_frequency=control_frequency, sim_frequency=sim_frequency,
                                    pose_weight=pose_weight, velocity_weight=velocity_weight,
                                    end_effector_weight=end_effector_weight, root_weight=root_weight,
@@ -156,6 +162,8 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
         self.episode_length = max(1, round(duration / self.dt))
         #: the most control steps an episode lasts: every episode that does not fall lasts this long
         self.horizon = self.episode_length
+        self.min_height_ratio = (None if min_height_ratio is None
+                                 else check_float("min_height_ratio", min_height_ratio, 0.0, strict=True))
         self.completion_bonus = check_float("completion_bonus", completion_bonus, 0.0)
         #: the best possible return: every step tracked perfectly (each similarity 1), and the segment completed
         self.max_return = float(self.horizon * self.max_reward + self.completion_bonus)
@@ -170,17 +178,20 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
         options = {"phase": self.start_phase, **options}
         obs, info = super().reset_model(options)
         return obs, {**info, "progress": 0.0, "root_deviation": float(np.sqrt(np.sum(obs[77:80] ** 2))),
-                     "tracking_lost": False}
+                     "tracking_lost": False, "too_low": False}
 
     def step(self, action):
         obs, reward, terminated, truncated, info = super().step(action)
         deviation = float(np.sqrt(np.sum(obs[77:80] ** 2)))  # root minus reference root
         lost = self.max_root_deviation is not None and not terminated and not deviation <= self.max_root_deviation
-        if lost:  # left the clip behind: the episode ends like a fall
+        height, clip_height = float(obs[2]), float(obs[2] - obs[78])  # pelvis heights (y up), the clip's from obs
+        low = (self.min_height_ratio is not None and not terminated and not lost
+               and not height >= self.min_height_ratio * clip_height)
+        if lost or low:  # left the clip behind, or going down (a dive the contact rule would see too late)
             terminated, truncated = True, False
             self.end_step(terminated, truncated)
         # Without it, a plan that loses the clip on the last step would score as one that completes the segment.
         completion = self.completion_bonus if truncated and not terminated else 0.0
         info.update(reward_completion=completion, progress=self._steps / self.horizon, root_deviation=deviation,
-                    tracking_lost=lost)
+                    tracking_lost=lost, too_low=low)
         return obs, reward + completion, terminated, truncated, info
