@@ -23,8 +23,9 @@ def shadow_art(grid: int) -> problems.Problem:
                             np.full(grid**3, -0.5), 0.0)
 
 
-def run(problem, budget, seed=0, **options):
-    opt = make_optimizer("zerograds", problem.x0, seed=seed, **options)
+def run(problem, budget, seed=0, method="zerograds", **options):
+    """``(optimizer, loss of its final mean)`` after whole iterations within ``budget`` evaluations."""
+    opt = make_optimizer(method, problem.x0, seed=seed, **options)
     while opt.num_evaluations + opt.popsize <= budget:
         x = opt.ask()
         opt.tell(x, problem.fun(x))
@@ -207,22 +208,14 @@ def test_shadow_art_k32_with_shipped_settings_ends_no_worse_than_its_start():
 
 
 # ---------------------------------------------------------------------------------------------- OpenES
-def run_es(problem, budget, seed=0, **options):
-    opt = make_optimizer("es", problem.x0, seed=seed, **options)
-    while opt.num_evaluations + opt.popsize <= budget:
-        x = opt.ask()
-        opt.tell(x, problem.fun(x))
-    return opt, float(problem.fun(opt.mean[None])[0])
-
-
 @pytest.mark.parametrize("seed", [0, 1])
 def test_openes_with_step_control_does_not_end_worse_than_its_start_where_fixed_steps_diverge(seed):
     # ShadowArt with 4,096 voxels and a step of 0.05: with fixed steps every coordinate random-walks and the
     # design fills with noise. The control sees the batch means climb, goes back and halves the step.
     art = shadow_art(16)
     start = float(art.fun(art.x0[None])[0])
-    _, fixed = run_es(art, 3000, seed, sigma=0.3, lr=0.05, popsize=16, step_control="none")
-    opt, final = run_es(art, 3000, seed, sigma=0.3, lr=0.05, popsize=16, step_control="auto")
+    _, fixed = run(art, 3000, seed, "es", sigma=0.3, lr=0.05, popsize=16, step_control="none")
+    opt, final = run(art, 3000, seed, "es", sigma=0.3, lr=0.05, popsize=16, step_control="auto")
     assert fixed > start + 0.1  # the failure being guarded against
     assert opt._control.reverts >= 1 and opt._adam.lr < 0.05
     assert final < start
@@ -230,7 +223,7 @@ def test_openes_with_step_control_does_not_end_worse_than_its_start_where_fixed_
 
 def test_openes_step_control_none_is_the_fixed_step_baseline_and_the_default():
     assert make_optimizer("es", np.zeros(3)).step_control == "none"
-    opt, _ = run_es(shadow_art(16), 1600, sigma=0.3, lr=0.05, popsize=16)
+    opt, _ = run(shadow_art(16), 1600, method="es", sigma=0.3, lr=0.05, popsize=16)
     assert opt._control is None and opt._adam.lr == 0.05 and opt.sigma == 0.3
     assert "control" not in opt.state_dict()["algo"]
 
