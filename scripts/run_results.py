@@ -24,6 +24,7 @@ section is written by a person and kept.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import platform
@@ -34,6 +35,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from zg_agent.compare import BUDGET_RULE, find_runs, iqm_across, iqm_ci, run_comparison  # noqa: E402
 from zg_agent.compare.report import comparison_references, plot_curves, references_line  # noqa: E402
+from zg_agent.compare.runs import RunSummary  # noqa: E402
 from zg_agent.config import load_config  # noqa: E402
 from zg_agent.training import env_tag  # noqa: E402
 from zg_agent.training.references import normalize  # noqa: E402
@@ -50,6 +54,7 @@ READING_PLACEHOLDER = ("_To be written after looking at the numbers: where ZeroG
                        "Re-running the script keeps this section._")
 TARGET = 0.8
 README_BEGIN, README_END = "<!-- results:begin -->", "<!-- results:end -->"
+CARRIED_MARK = "Carried over from the previous report (no run folders or stored record here):"
 
 
 @dataclass(frozen=True)
@@ -124,11 +129,18 @@ def budget_of(plan: EnvPlan, scale: float) -> tuple[int, int]:
             max(1, int(round(min(c.eval_every for c in cfgs) * scale))))
 
 
-def collect(plan: EnvPlan, out_dir: Path, budget: int, seeds: int) -> EnvResult:
-    """The finished runs of the plan's methods and seeds (with this budget) found in ``out_dir``."""
-    runs = [r for r in find_runs(out_dir, plan.env_id, states=("finished",))
-            if r.algo in plan.algos and r.seed < seeds and r.budget == budget and r.returns.size]
-    res = EnvResult(plan, budget, seeds, comparison_references(runs) if runs else None, runs=runs)
+def collect(plan: EnvPlan, out_dir: Path, budget: int, seeds: int, record: Path | None = None) -> EnvResult:
+    """The finished runs of the plan's methods and seeds (with this budget) found in ``out_dir``, and, for each
+    method and seed without such a folder, the run stored in ``record`` (written by :func:`write_record` from
+    an earlier invocation's folders), so the report can be rebuilt where the run folders are gone."""
+    found = [r for r in find_runs(out_dir, plan.env_id, states=("finished",))
+             if r.algo in plan.algos and r.seed < seeds and r.budget == budget and r.returns.size]
+    stored_refs, stored = read_record(record, plan.env_id, budget) if record is not None else (None, {})
+    present = {(r.algo, r.seed) for r in found}
+    kept = {key: v for key, v in stored.items() if key not in present and key[0] in plan.algos and key[1] < seeds}
+    runs = found + [run for run, _ in kept.values()]
+    refs = comparison_references(found) if found else stored_refs
+    res = EnvResult(plan, budget, seeds, refs if runs else None, runs=runs)
     for algo in plan.algos:
         rs = sorted((r for r in runs if r.algo == algo), key=lambda r: r.seed)
         if rs:
@@ -137,8 +149,43 @@ def collect(plan: EnvPlan, out_dir: Path, budget: int, seeds: int) -> EnvResult:
             res.steps[algo] = [int(r.steps[-1]) for r in rs]
             res.lengths[algo] = [float(r.lengths[-1]) for r in rs]
             if plan.segment:
-                res.completed[algo] = [completes_segment(r.run_dir) for r in rs]
+                res.completed[algo] = [kept[(algo, r.seed)][1] if (algo, r.seed) in kept
+                                       else completes_segment(r.run_dir) for r in rs]
     return res
+
+
+RECORD_FIELDS = ("steps", "elapsed", "returns", "lengths")
+
+
+def write_record(res: EnvResult, path: Path) -> None:
+    """Store what the report reads of every run of ``res`` (curves, references, whether it completed its
+    segment) in ``path``, a small JSON committed beside the figures: the run folders are too big to commit."""
+    if not res.runs:
+        return
+    completed = {(a, i): c for a, cs in res.completed.items() for i, c in enumerate(cs)}
+    rank = {a: sorted(r.seed for r in res.runs if r.algo == a) for a in res.plan.algos}
+    runs = [{"algo": r.algo, "seed": r.seed, **{k: np.asarray(getattr(r, k)).tolist() for k in RECORD_FIELDS},
+             "completed": completed.get((r.algo, rank[r.algo].index(r.seed)))}
+            for r in sorted(res.runs, key=lambda r: (res.plan.algos.index(r.algo), r.seed))]
+    record = {"env_id": res.plan.env_id, "budget": res.budget, "references": res.refs, "runs": runs}
+    path.write_text(json.dumps(record, indent=1) + "\n")
+
+
+def read_record(path: Path, env_id: str, budget: int) -> tuple[dict | None, dict]:
+    """``(references, {(algo, seed): (RunSummary, completed)})`` of the record at ``path`` when it holds runs of
+    ``env_id`` at ``budget``; ``(None, {})`` otherwise (no record, or one of another budget)."""
+    if not path.is_file():
+        return None, {}
+    record = json.loads(path.read_text())
+    if record.get("env_id") != env_id or record.get("budget") != budget:
+        return None, {}
+    runs = {}
+    for r in record["runs"]:
+        curves = {k: np.asarray(r[k], dtype=np.float64) for k in RECORD_FIELDS}
+        summary = RunSummary(r["algo"], int(r["seed"]), None, "finished", curves["steps"], curves["elapsed"],
+                             curves["returns"], budget, curves["lengths"])
+        runs[(r["algo"], int(r["seed"]))] = (summary, r.get("completed"))
+    return record.get("references"), runs
 
 
 def completes_segment(run_dir) -> bool:
@@ -244,42 +291,89 @@ def env_section(res: EnvResult, scale: float, seeds: int, eval_every: int, out_d
     return "\n".join(lines)
 
 
-def summary(results: list[EnvResult], fig_dir: Path) -> tuple[str, str]:
-    """The summary section and the README table: final normalised IQM per method and env, and across envs."""
+def summary(results: list[EnvResult], fig_dir: Path, carried: dict | None = None) -> tuple[str, str]:
+    """The summary section and the README table: final normalised IQM per method and env, and across envs.
+    ``carried`` (env id -> {method: cell}) adds the columns of envs kept from the previous report
+    (:func:`carried_summary`), not pooled."""
+    carried = carried or {}
     done = [r for r in results if r.runs and r.refs and r.refs.get("upper") is not None]
-    if not done:
+    columns = [r for r in results if r in done or r.plan.env_id in carried]
+    if not columns:
         return "## Summary\n\nNo env has finished runs with a normalised score yet.", "_No results yet._"
-    algos = [a for a in dict.fromkeys(a for r in done for a in r.plan.algos)]
+    algos = [a for a in dict.fromkeys(a for r in columns for a in r.plan.algos)]
     # pooled over the envs where every method shown has all its seeds, so that each method's pool is the same
     pooled = [r for r in done if all(len(r.finals.get(a, [])) >= r.seeds for a in algos)]
-    marks = {id(r): "" if r in pooled else " (not pooled)" for r in done}
-    head = ("| method | " + " | ".join(f"{r.plan.env_id}{marks[id(r)]}" for r in done)
+    marks = {id(r): "" if r in pooled else " (not pooled)" if r in done else " (not pooled, carried over)"
+             for r in columns}
+    head = ("| method | " + " | ".join(f"{r.plan.env_id}{marks[id(r)]}" for r in columns)
             + " | pooled (IQM, stratified) |")
-    rows = [head, "|" + " --- |" * (len(done) + 2)]
+    rows = [head, "|" + " --- |" * (len(columns) + 2)]
     across = {}
     if pooled:
         n = min(r.seeds for r in pooled)
         across = {algo: [[r.finals[algo][i] for r in pooled] for i in range(n)] for algo in algos}  # runs x envs
     point, ci = iqm_across(across) if across else ({}, {})
     for algo in algos:
-        cells = [_ci(r.finals[algo])[0] if algo in r.finals else "-" for r in done]
+        cells = [(_ci(r.finals[algo])[0] if algo in r.finals else "-") if r in done
+                 else carried[r.plan.env_id].get(algo, "-") for r in columns]
         all_txt = f"{_f(point[algo])} [{_f(ci[algo][0])}, {_f(ci[algo][1])}]" if algo in point else "-"
         rows.append(f"| {algo} | " + " | ".join(cells) + f" | {all_txt} |")
-    _plot_summary(done, algos, point, ci, fig_dir / "summary.png")
+    panels = [(r.plan.env_id, {a: iqm_ci(r.finals[a]) for a in algos if a in r.finals} if r in done else
+               {a: _parse_cell(c) for a, c in carried[r.plan.env_id].items() if _parse_cell(c)}) for r in columns]
+    _plot_summary(panels, algos, point, ci, fig_dir / "summary.png")
     text = "\n".join(["## Summary", "",
                       "Final normalised score (0 = start, 1 = upper reference), interquartile mean over seeds with "
                       "95% stratified-bootstrap intervals (rliable). The last column pools the runs of the envs "
                       "where every method shown has all its seeds (an env marked \"not pooled\" ran only some "
-                      "methods), resampling runs within each env.", "", *rows, "",
+                      "methods), resampling runs within each env." + CARRIED_NOTE * bool(carried), "", *rows, "",
                       "![summary](results/summary.png)"])
     return text, "\n".join(rows)
 
 
-def _plot_summary(done, algos, point, ci, path: Path) -> None:
+CARRIED_NOTE = (" An env marked \"carried over\" has neither run folders nor a stored record here (its runs predate "
+                "the records in `benchmarks/results/<env>.json`): its section and column are kept from the previous "
+                "report until `--only <env>` runs it again.")
+
+
+def _parse_cell(cell: str) -> tuple[float, float, float] | None:
+    """``(IQM, low, high)`` from a table cell ``"m [lo, hi]"`` (or ``"m"``); None for ``"-"``."""
+    m = re.fullmatch(r"\s*([-0-9.e+]+)(?:\s*\[([-0-9.e+]+), ([-0-9.e+]+)\])?\s*", cell)
+    if not m:
+        return None
+    mid = float(m.group(1))
+    return (mid, float(m.group(2)), float(m.group(3))) if m.group(2) else (mid, mid, mid)
+
+
+def previous_sections(md: Path) -> dict[str, str]:
+    """The ``## <env id>`` sections of an existing report (up to the next ``## `` heading), by env id."""
+    text = md.read_text() if md.is_file() else ""
+    parts = re.split(r"^## ", text, flags=re.M)[1:]
+    return {part.split("\n", 1)[0].strip(): "## " + part.rstrip() for part in parts}
+
+
+def carried_summary(md: Path, env_id: str) -> dict[str, str]:
+    """{method: cell} of ``env_id``'s column in an existing report's summary table (empty when absent)."""
+    table = [line for line in previous_sections(md).get("Summary", "").splitlines() if line.startswith("| ")]
+    if len(table) < 3:
+        return {}
+    head = [c.strip() for c in table[0].strip("|").split("|")]
+    col = next((i for i, c in enumerate(head) if c.split(" (")[0] == env_id), None)
+    if col is None:
+        return {}
+    cells = {}
+    for line in table[2:]:
+        row = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(row) == len(head):
+            cells[row[0]] = row[col]
+    return cells
+
+
+def _plot_summary(panels, algos, point, ci, path: Path) -> None:
+    """One bar panel per ``(title, {method: (IQM, low, high)})`` of ``panels``, and the pooled one."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    panels = [(r.plan.env_id, {a: iqm_ci(r.finals[a]) for a in algos if a in r.finals}) for r in done]
+    panels = list(panels)
     if point:
         panels.append(("pooled", {a: (point[a], *ci[a]) for a in algos if a in point}))
     fig = Figure(figsize=(3.2 * len(panels), 3.0), dpi=110)
@@ -358,7 +452,8 @@ def main(argv=None) -> int:
     fig_dir = md.parent / "results"
     fig_dir.mkdir(parents=True, exist_ok=True)
     t0, interrupted, failed = time.time(), False, []
-    sections, results = [], []
+    sections, results, carried = [], [], {}
+    previous = previous_sections(md)
     for plan in PLAN:
         scale = plan.scale if scale_all is None else scale_all
         seeds = plan.seeds if seeds_all is None else seeds_all
@@ -376,10 +471,18 @@ def main(argv=None) -> int:
                                      command=command)
                 failed += [f"{plan.env_id}: {f}" for f in res.failed]
                 interrupted = res.interrupted
-        result = collect(plan, out_dir, budget, seeds)
+        record = fig_dir / f"{env_tag(plan.env_id)}.json"
+        result = collect(plan, out_dir, budget, seeds, record)
+        write_record(result, record)
         results.append(result)
-        sections.append(env_section(result, scale, seeds, eval_every, out_dir, fig_dir, ran))
-    summary_text, table = summary(results, fig_dir)
+        section = env_section(result, scale, seeds, eval_every, out_dir, fig_dir, ran)
+        old = previous.get(plan.env_id, "")
+        if not result.runs and "| method |" in old and carried_summary(md, plan.env_id):
+            # runs of before the records, whose folders are gone: keep what the previous report said of them
+            carried[plan.env_id] = carried_summary(md, plan.env_id)
+            section = old if CARRIED_MARK in old else f"{old}\n\n{CARRIED_MARK} `--only {plan.env_id}` runs it again."
+        sections.append(section)
+    summary_text, table = summary(results, fig_dir, carried)
     header = ["# Results of record: normalised scores at equal budgets", "", "Latest command:", "", "```", command,
               "```", "",
               f"Machine: {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs; wall time "

@@ -3,6 +3,7 @@ the report (references, normalised IQM, curves, summary, the kept Reading, the R
 
 import importlib.util
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -65,6 +66,39 @@ def test_results_script_resumes_a_stopped_run_and_writes_the_report(tmp_path, mo
     mtime = (run_dir / "evaluations.csv").stat().st_mtime_ns
     assert rr.main(argv) == 0
     assert (run_dir / "evaluations.csv").stat().st_mtime_ns == mtime
+
+    # the record beside the figures rebuilds the same report without the run folders
+    record = json.loads((tmp_path / "results" / "zg_ShadowCaster-v0.json").read_text())
+    assert [(r["algo"], r["seed"]) for r in record["runs"]] == [("random", 0)] and record["budget"] == budget
+    rows = [line for line in md.read_text().splitlines() if line.startswith("| random |")]
+    shutil.rmtree(out)
+    assert rr.main(argv + ["--report-only"]) == 0
+    assert [line for line in md.read_text().splitlines() if line.startswith("| random |")] == rows
+    assert "No finished runs: not finished" not in md.read_text()
+
+
+def test_an_env_without_runs_or_record_keeps_the_previous_section_and_column(tmp_path):
+    rr = load()
+    hopper = "zg/CharacterLocomotion-v0"
+    md, readme = tmp_path / "results.md", tmp_path / "README.md"
+    md.write_text("# old\n\n## Summary\n\n"
+                  f"| method | {ENV} | {hopper} (not pooled) | pooled (IQM, stratified) |\n| --- | --- | --- | --- |\n"
+                  "| zerograds | 0.5 [0.4, 0.6] | 0.678 [0.578, 0.848] | 0.5 [0.4, 0.6] |\n"
+                  "| cma | - | 0.844 [0.75, 0.886] | - |\n\n"
+                  f"## {hopper}\n\nBudget and settings.\n\n| method | seeds |\n| --- | --- |\n| cma | 5 |\n\n"
+                  "## Reading\n\nKept.\n")
+    readme.write_text("<!-- results:begin -->\nold\n<!-- results:end -->\n")
+    argv = ["--report-only", "--out", str(tmp_path / "runs"), "--md", str(md), "--readme", str(readme)]
+    assert rr.main(argv) == 0
+    text = md.read_text()
+    section = text.split(f"\n## {hopper}\n")[1].split("\n## ")[0]
+    assert section.startswith("\nBudget and settings.") and "| cma | 5 |" in section
+    assert section.count(rr.CARRIED_MARK) == 1 and f"`--only {hopper}` runs it again" in section
+    assert f"{hopper} (not pooled, carried over)" in readme.read_text()
+    assert "| cma | 0.844 [0.75, 0.886] | - |" in readme.read_text()  # its column; the pool is empty
+    assert (tmp_path / "results" / "summary.png").is_file()
+    assert rr.main(argv) == 0  # a second rebuild does not mark it twice
+    assert md.read_text().count(rr.CARRIED_MARK) == 1
 
 
 def test_bad_arguments_are_named(capsys):
