@@ -5,7 +5,10 @@ times the plan's scale) through :func:`zg_agent.compare.run_comparison`, into ``
 run for hours and be stopped at any time (Ctrl-C, SIGTERM, ``timeout``): the run in progress saves a checkpoint,
 and the next invocation skips finished runs and resumes the interrupted one exactly where it stopped. Every
 invocation rebuilds ``benchmarks/results.md`` from all finished run folders of the plan (also the envs it did not
-run this time), with the command at the top and, per env: its settings, its references (start, random actions,
+run this time) and, where a folder is gone (a fresh clone: ``runs/`` is not committed), from the env's record
+``benchmarks/results/<env>.json``, which every invocation at the plan's own settings writes from what it read (the
+curves, references and completed segments of every run; delete it to discard stored runs, say after a change
+to the env). The report has the command at the top and, per env: its settings, its references (start, random actions,
 upper reference, :mod:`zg_envs.references`), the interquartile mean (IQM) over seeds of the final normalised
 score with 95% stratified-bootstrap intervals (rliable) per method, whether the best method reaches 0.8 and how
 ZeroGrads stands against the best other method, and the IQM curves against env steps
@@ -55,6 +58,11 @@ READING_PLACEHOLDER = ("_To be written after looking at the numbers: where ZeroG
 TARGET = 0.8
 README_BEGIN, README_END = "<!-- results:begin -->", "<!-- results:end -->"
 CARRIED_MARK = "Carried over from the previous report (no run folders or stored record here):"
+CARRIED_NOTE = (" An env marked \"carried over\" has neither run folders nor a stored record here (its runs predate "
+                "the records in `benchmarks/results/<env>.json`): its section and column are kept from the previous "
+                "report until `--only <env>` runs it again.")
+#: the curves of a RunSummary that a record stores
+RECORD_FIELDS = ("steps", "elapsed", "returns", "lengths")
 
 
 @dataclass(frozen=True)
@@ -129,13 +137,15 @@ def budget_of(plan: EnvPlan, scale: float) -> tuple[int, int]:
             max(1, int(round(min(c.eval_every for c in cfgs) * scale))))
 
 
-def collect(plan: EnvPlan, out_dir: Path, budget: int, seeds: int, record: Path | None = None) -> EnvResult:
+def collect(plan: EnvPlan, out_dir: Path, budget: int, seeds: int, record: Path | None = None,
+            settings: dict | None = None) -> EnvResult:
     """The finished runs of the plan's methods and seeds (with this budget) found in ``out_dir``, and, for each
-    method and seed without such a folder, the run stored in ``record`` (written by :func:`write_record` from
-    an earlier invocation's folders), so the report can be rebuilt where the run folders are gone."""
+    method and seed without such a folder, the run stored in ``record`` with these ``settings`` (written by
+    :func:`write_record` from an earlier invocation's folders), so the report can be rebuilt where the run
+    folders are gone."""
     found = [r for r in find_runs(out_dir, plan.env_id, states=("finished",))
              if r.algo in plan.algos and r.seed < seeds and r.budget == budget and r.returns.size]
-    stored_refs, stored = read_record(record, plan.env_id, budget) if record is not None else (None, {})
+    stored_refs, stored = read_record(record, plan.env_id, settings or {"budget": budget})
     present = {(r.algo, r.seed) for r in found}
     kept = {key: v for key, v in stored.items() if key not in present and key[0] in plan.algos and key[1] < seeds}
     runs = found + [run for run, _ in kept.values()]
@@ -154,38 +164,71 @@ def collect(plan: EnvPlan, out_dir: Path, budget: int, seeds: int, record: Path 
     return res
 
 
-RECORD_FIELDS = ("steps", "elapsed", "returns", "lengths")
+def records_writable(md: Path, scale: float | None, seeds: int | None) -> bool:
+    """Whether an invocation writes records: they lie beside the report, and beside the committed report only
+    at the plan's own budgets and seeds (a smoke run with ``--scale``, ``--seeds`` or ``--quick`` leaves them)."""
+    return (scale is None and seeds is None) or md.resolve() != ROOT / "benchmarks" / "results.md"
 
 
-def write_record(res: EnvResult, path: Path) -> None:
+def record_settings(plan: EnvPlan, budget: int, eval_every: int) -> dict:
+    """What a record's runs were made with, beyond the env id: a record of other settings is not read."""
+    return {"budget": budget, "eval_every": eval_every, "overrides": list(plan.overrides), "segment": plan.segment}
+
+
+def write_record(res: EnvResult, path: Path, settings: dict) -> None:
     """Store what the report reads of every run of ``res`` (curves, references, whether it completed its
-    segment) in ``path``, a small JSON committed beside the figures: the run folders are too big to commit."""
+    segment) in ``path``, a small JSON committed beside the figures: the run folders are too big to commit.
+    Stored runs of the same settings that ``res`` lacks (seeds beyond ``res.seeds``) are kept."""
     if not res.runs:
         return
-    completed = {(a, i): c for a, cs in res.completed.items() for i, c in enumerate(cs)}
-    rank = {a: sorted(r.seed for r in res.runs if r.algo == a) for a in res.plan.algos}
-    runs = [{"algo": r.algo, "seed": r.seed, **{k: np.asarray(getattr(r, k)).tolist() for k in RECORD_FIELDS},
-             "completed": completed.get((r.algo, rank[r.algo].index(r.seed)))}
-            for r in sorted(res.runs, key=lambda r: (res.plan.algos.index(r.algo), r.seed))]
-    record = {"env_id": res.plan.env_id, "budget": res.budget, "references": res.refs, "runs": runs}
-    path.write_text(json.dumps(record, indent=1) + "\n")
+    _, stored = read_record(path, res.plan.env_id, settings)
+    completed = {}
+    for algo, flags in res.completed.items():  # aligned with the method's runs sorted by seed
+        seeds = sorted(r.seed for r in res.runs if r.algo == algo)
+        completed.update({(algo, seed): flag for seed, flag in zip(seeds, flags)})
+    runs = {(r.algo, r.seed): (r, completed.get((r.algo, r.seed))) for r in res.runs}
+    runs = {**stored, **runs}
+    order = sorted(runs, key=lambda k: (res.plan.algos.index(k[0]) if k[0] in res.plan.algos else 99, k))
+    rows = [{"algo": a, "seed": seed, "completed": runs[(a, seed)][1],
+             **{k: _json_safe(getattr(runs[(a, seed)][0], k)) for k in RECORD_FIELDS}} for a, seed in order]
+    head = {"env_id": res.plan.env_id, **settings, "references": _json_safe(res.refs)}
+    # one line per run: a record stays readable and its diffs small
+    body = ",\n".join("  " + json.dumps(row, allow_nan=False) for row in rows)
+    path.write_text(json.dumps(head, allow_nan=False)[:-1] + ', "runs": [\n' + body + "\n]}\n")
 
 
-def read_record(path: Path, env_id: str, budget: int) -> tuple[dict | None, dict]:
+def _json_safe(value):
+    """``value`` with arrays as lists and non-finite floats as ``None`` (strict JSON has no NaN)."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def read_record(path: Path | None, env_id: str, settings: dict) -> tuple[dict | None, dict]:
     """``(references, {(algo, seed): (RunSummary, completed)})`` of the record at ``path`` when it holds runs of
-    ``env_id`` at ``budget``; ``(None, {})`` otherwise (no record, or one of another budget)."""
-    if not path.is_file():
+    ``env_id`` made with ``settings`` (:func:`record_settings`); ``(None, {})`` otherwise."""
+    if path is None or not path.is_file():
         return None, {}
     record = json.loads(path.read_text())
-    if record.get("env_id") != env_id or record.get("budget") != budget:
+    if record.get("env_id") != env_id or any(record.get(k) != v for k, v in settings.items()):
         return None, {}
     runs = {}
     for r in record["runs"]:
-        curves = {k: np.asarray(r[k], dtype=np.float64) for k in RECORD_FIELDS}
+        curves = {k: np.array([math.nan if v is None else v for v in r[k]], dtype=np.float64)
+                  for k in RECORD_FIELDS}
         summary = RunSummary(r["algo"], int(r["seed"]), None, "finished", curves["steps"], curves["elapsed"],
-                             curves["returns"], budget, curves["lengths"])
+                             curves["returns"], settings["budget"], curves["lengths"])
         runs[(r["algo"], int(r["seed"]))] = (summary, r.get("completed"))
-    return record.get("references"), runs
+    refs = record.get("references")
+    if refs is not None:  # back from strict JSON: a missing number is NaN again, as the references module gives it
+        refs = {k: (math.nan if v is None and k in ("start", "random") else v) for k, v in refs.items()}
+    return refs, runs
 
 
 def completes_segment(run_dir) -> bool:
@@ -330,14 +373,11 @@ def summary(results: list[EnvResult], fig_dir: Path, carried: dict | None = None
     return text, "\n".join(rows)
 
 
-CARRIED_NOTE = (" An env marked \"carried over\" has neither run folders nor a stored record here (its runs predate "
-                "the records in `benchmarks/results/<env>.json`): its section and column are kept from the previous "
-                "report until `--only <env>` runs it again.")
-
 
 def _parse_cell(cell: str) -> tuple[float, float, float] | None:
     """``(IQM, low, high)`` from a table cell ``"m [lo, hi]"`` (or ``"m"``); None for ``"-"``."""
-    m = re.fullmatch(r"\s*([-0-9.e+]+)(?:\s*\[([-0-9.e+]+), ([-0-9.e+]+)\])?\s*", cell)
+    number = r"-?\d[\d.e+-]*"
+    m = re.fullmatch(rf"\s*({number})(?:\s*\[({number}), ({number})\])?\s*", cell)
     if not m:
         return None
     mid = float(m.group(1))
@@ -351,9 +391,10 @@ def previous_sections(md: Path) -> dict[str, str]:
     return {part.split("\n", 1)[0].strip(): "## " + part.rstrip() for part in parts}
 
 
-def carried_summary(md: Path, env_id: str) -> dict[str, str]:
-    """{method: cell} of ``env_id``'s column in an existing report's summary table (empty when absent)."""
-    table = [line for line in previous_sections(md).get("Summary", "").splitlines() if line.startswith("| ")]
+def carried_summary(sections: dict[str, str], env_id: str) -> dict[str, str]:
+    """{method: cell} of ``env_id``'s column in the summary table of an existing report's ``sections``
+    (:func:`previous_sections`; empty when absent)."""
+    table = [line for line in sections.get("Summary", "").splitlines() if line.startswith("| ")]
     if len(table) < 3:
         return {}
     head = [c.strip() for c in table[0].strip("|").split("|")]
@@ -431,7 +472,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="runs/results", help="folder of the run folders (default runs/results)")
     p.add_argument("--md", default="benchmarks/results.md", help="the report (default benchmarks/results.md)")
     p.add_argument("--readme", default="README.md", help="README whose results table to rewrite ('' for none)")
-    p.add_argument("--report-only", action="store_true", help="rebuild the report from the run folders, train nothing")
+    p.add_argument("--report-only", action="store_true",
+                   help="rebuild the report from the run folders and records, train nothing")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     command = "python " + " ".join(shlex.quote(a) for a in [f"scripts/{Path(__file__).name}", *(
@@ -454,6 +496,7 @@ def main(argv=None) -> int:
     t0, interrupted, failed = time.time(), False, []
     sections, results, carried = [], [], {}
     previous = previous_sections(md)
+    write_records = records_writable(md, scale_all, seeds_all)
     for plan in PLAN:
         scale = plan.scale if scale_all is None else scale_all
         seeds = plan.seeds if seeds_all is None else seeds_all
@@ -472,14 +515,18 @@ def main(argv=None) -> int:
                 failed += [f"{plan.env_id}: {f}" for f in res.failed]
                 interrupted = res.interrupted
         record = fig_dir / f"{env_tag(plan.env_id)}.json"
-        result = collect(plan, out_dir, budget, seeds, record)
-        write_record(result, record)
+        settings = record_settings(plan, budget, eval_every)
+        result = collect(plan, out_dir, budget, seeds, record, settings)
+        if write_records:  # a smoke run (--quick, --scale, --seeds) leaves the committed records alone
+            write_record(result, record, settings)
         results.append(result)
         section = env_section(result, scale, seeds, eval_every, out_dir, fig_dir, ran)
         old = previous.get(plan.env_id, "")
-        if not result.runs and "| method |" in old and carried_summary(md, plan.env_id):
-            # runs of before the records, whose folders are gone: keep what the previous report said of them
-            carried[plan.env_id] = carried_summary(md, plan.env_id)
+        if not result.runs and "| method |" in old and not record.exists() and not find_runs(out_dir, plan.env_id):
+            # runs made before records existed, whose folders are gone: keep what the previous report said of them
+            cells = carried_summary(previous, plan.env_id)
+            if cells:
+                carried[plan.env_id] = cells
             section = old if CARRIED_MARK in old else f"{old}\n\n{CARRIED_MARK} `--only {plan.env_id}` runs it again."
         sections.append(section)
     summary_text, table = summary(results, fig_dir, carried)

@@ -84,6 +84,7 @@ def test_an_env_without_runs_or_record_keeps_the_previous_section_and_column(tmp
     md.write_text("# old\n\n## Summary\n\n"
                   f"| method | {ENV} | {hopper} (not pooled) | pooled (IQM, stratified) |\n| --- | --- | --- | --- |\n"
                   "| zerograds | 0.5 [0.4, 0.6] | 0.678 [0.578, 0.848] | 0.5 [0.4, 0.6] |\n"
+                  "| es | 0.4 [0.3, 0.5] | - | 0.4 [0.3, 0.5] |\n"
                   "| cma | - | 0.844 [0.75, 0.886] | - |\n\n"
                   f"## {hopper}\n\nBudget and settings.\n\n| method | seeds |\n| --- | --- |\n| cma | 5 |\n\n"
                   "## Reading\n\nKept.\n")
@@ -156,3 +157,36 @@ def test_a_segment_is_completed_only_by_a_truncated_episode(tmp_path):
         cfg = load_config("random", env_id, seed=0, budget=budget, overrides=["eval_every=1000000", *overrides])
         run = train(cfg, run_dir=tmp_path / env_id.replace("/", "_")).run_dir
         assert rr.completes_segment(run) is completes
+
+
+def test_a_record_round_trips_every_seed_and_flag_and_ignores_other_settings(tmp_path):
+    rr = load()
+    env = "zg/CharacterMimicOpenLoop-v0"
+    res = _result(rr, env, {"zerograds": [0.1, 0.2, 0.3, 0.4, 0.5], "cma": [0.5, 0.4, 0.3, 0.2, 0.1]},
+                  completed={"zerograds": [True, False, False, True, False], "cma": [False] * 4 + [True]})
+    res.refs["random"] = float("nan")  # strict JSON has no NaN: stored as null, read back as NaN
+    res.runs.reverse()  # the flags follow the seeds, not the order of the runs
+    record, settings = tmp_path / "r.json", rr.record_settings(res.plan, 100, 10)
+    rr.write_record(res, record, settings)
+    assert "NaN" not in record.read_text()
+    back = rr.collect(res.plan, tmp_path / "no-runs", 100, 5, record, settings)
+    assert back.finals == res.finals and back.completed == res.completed and back.lengths == res.lengths
+    assert back.refs["upper"] == 1.0 and back.refs["random"] != back.refs["random"]  # NaN again
+
+    # fewer seeds read fewer runs, but writing them back keeps the others
+    three = rr.collect(res.plan, tmp_path / "no-runs", 100, 3, record, settings)
+    assert three.finals["cma"] == [0.5, 0.4, 0.3]
+    rr.write_record(three, record, settings)
+    assert rr.collect(res.plan, tmp_path / "no-runs", 100, 5, record, settings).finals == res.finals
+    # a record of another budget or evaluation interval is not read
+    for other in (rr.record_settings(res.plan, 200, 10), rr.record_settings(res.plan, 100, 20)):
+        assert not rr.collect(res.plan, tmp_path / "no-runs", other["budget"], 5, record, other).runs
+
+
+def test_a_smoke_run_leaves_the_committed_records_alone(tmp_path):
+    rr = load()
+    committed = Path("benchmarks/results.md")  # relative, as the default --md is
+    assert rr.records_writable(rr.ROOT / committed, None, None)
+    assert not rr.records_writable(rr.ROOT / committed, 0.02, None)
+    assert not rr.records_writable(rr.ROOT / committed, None, 2)
+    assert rr.records_writable(tmp_path / "results.md", 0.02, 2)  # a smoke report elsewhere keeps its own
