@@ -92,11 +92,12 @@ def explicit_keys(fields: dict, overrides) -> set[str]:
 
 
 def resumed_config(old: RunConfig, new: RunConfig, explicit: set[str], whole: bool,
-                   where: str) -> RunConfig:
+                   where: str, advice: str | None = None) -> RunConfig:
     """The config to resume a run with: the run's own ``old`` config, with the :data:`RESUMABLE_CHANGES` that the
     command gives explicitly (``explicit`` holds the dotted keys it sets) taken from ``new``. Raises
     :class:`ConfigError` when the command asks for any other value than the run has: for the keys in ``explicit``,
-    or for every key when ``whole`` (the command names its own config file). ``where`` names the run."""
+    or for every key when ``whole`` (the command names its own config file). ``where`` names the run; ``advice``
+    replaces the closing advice of the error (how to start anew instead)."""
     a, b = old.to_dict(), new.to_dict()
     if whole:
         keys = {k for k in a if k not in RESUMABLE_CHANGES and k not in ("run_root", "options")}
@@ -108,8 +109,8 @@ def resumed_config(old: RunConfig, new: RunConfig, explicit: set[str], whole: bo
     if diffs:
         raise ConfigError(f"{where} was started with other settings than this command gives:\n  "
                           + "\n  ".join(diffs) + "\nA resumed run keeps its config.yaml (only "
-                          + ", ".join(RESUMABLE_CHANGES) + " can change); leave these out to resume it, or start "
-                          "a new run (without --resume)")
+                          + ", ".join(RESUMABLE_CHANGES) + " can change); "
+                          + (advice or "leave these out to resume it, or start a new run (without --resume)"))
     cfg = old
     for key in RESUMABLE_CHANGES:
         if key in explicit:
@@ -221,8 +222,10 @@ def run_one(cfg: RunConfig, run_dir, *, resume: bool, command: str, progress: bo
     bar.close()
     final = "-" if result.final_return is None else f"{result.final_return:.4g}"
     best = "-" if result.best_return is None else f"{result.best_return:.4g}"
+    # a stopped run's last evaluation can be far behind its training (the one at 0 env steps, say)
+    which = "final eval return" if result.status == "finished" else "last eval return (the latest evaluation)"
     print(f"{result.status}: {cfg.algo} on {cfg.env_id} seed {cfg.seed}: {result.env_steps} env steps, "
-          f"{result.elapsed_s:.1f} s, final eval return {final}, best {best}\nrun folder: {run_dir}")
+          f"{result.elapsed_s:.1f} s, {which} {final}, best eval {best}\nrun folder: {run_dir}")
     if result.status == "finished" and result.env_steps < cfg.budget and trainer.iteration_cost:
         up_to = "up to " if trainer.variable_cost else ""
         print(f"used {result.env_steps} of {cfg.budget} env steps: one iteration costs {up_to}"

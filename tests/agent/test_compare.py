@@ -103,6 +103,18 @@ def test_tiny_comparison_end_to_end_accumulates_and_rerun_skips_finished_runs(tm
                                               r"comparison with \{'g': 12\.0\}"):
             run_comparison("Pendulum-v1", ["random"], seeds=[0], budget=budget, out_dir=out, progress=False,
                            overrides=[*OVERRIDES, "eval_env_kwargs.g=12.0"])
+    # nor do runs made with other settings, whether the command sets them or its config file does
+    for budget in (700, 1100):
+        with pytest.raises(ConfigError, match=r"(?s)random__s0 was started with other settings than this command "
+                                              r"gives:.*options\.sigma: the run has .*, this command gives 0\.123.*"
+                                              r"move the run away or give another output folder"):
+            run_comparison("Pendulum-v1", ["random"], seeds=[0], budget=budget, out_dir=out, progress=False,
+                           overrides=[*OVERRIDES, "random:options.sigma=0.123"])
+    edited = tmp_path / "random.yaml"
+    edited.write_text("Pendulum-v1:\n  options:\n    sigma: 0.456\n")
+    with pytest.raises(ConfigError, match=r"options\.sigma: the run has .*, this command gives 0\.456"):
+        run_comparison("Pendulum-v1", ["random"], seeds=[0], budget=700, out_dir=out, progress=False,
+                       overrides=OVERRIDES, config_dir=tmp_path)
 
 
 def test_comparison_input_errors(tmp_path, capsys):

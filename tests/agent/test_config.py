@@ -51,6 +51,14 @@ def test_env_entry_overrides_default_and_options_merge():
     assert character.policy == "linear"
 
 
+def test_a_field_given_twice_with_two_values_is_an_error():
+    # zg-train --budget 768 --set budget=512: neither silently wins
+    with pytest.raises(ConfigError, match=r"budget is given twice, as 768 \(its own argument\) and as --set "
+                                          r"budget=512; give it once"):
+        load_config("es", "Pendulum-v1", budget=768, overrides=["budget=512"])
+    assert load_config("es", "Pendulum-v1", budget=512, overrides=["budget=512"]).budget == 512
+
+
 def test_overrides_are_typed_by_the_field():
     cfg = load_config("es", "Pendulum-v1", overrides=[
         "budget=2e4", "options.sigma=0.5", "options.popsize=8", "env_kwargs.g=9.0", "policy=mlp",

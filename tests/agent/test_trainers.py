@@ -75,6 +75,28 @@ def test_pictures_for_an_env_that_renders(tmp_path):
     assert (strip.width, strip.height) == (4 * 16, 2 * 8)
 
 
+def test_the_picture_shows_the_solution_that_is_scored(tmp_path, monkeypatch):
+    # eval/render must show theta, which eval/mean_reward scores and zg-replay replays, not the best sample
+    import numpy as np
+
+    from zg_agent.rollout.objective import EpisodeObjective
+    from zg_agent.training.run_dir import load_solution
+
+    rendered, rollout = [], EpisodeObjective.rollout
+
+    def spy(self, theta, seed, render=False):
+        if render:
+            rendered.append(np.array(theta, dtype=np.float64))
+        return rollout(self, theta, seed, render=render)
+
+    monkeypatch.setattr(EpisodeObjective, "rollout", spy)
+    cfg = tiny_config("es", tmp_path, env_id="TestToyPoint-v0", max_episode_steps=None, eval_every=40,
+                      budget=120, render_every=1)
+    _, _, solution = load_solution(train(cfg).run_dir)
+    assert rendered and not np.array_equal(solution["theta"], solution["best_theta"])
+    np.testing.assert_array_equal(rendered[-1], solution["theta"])
+
+
 def test_rendering_failure_is_said_once_on_the_console(tmp_path, capsys):
     cfg = tiny_config("random", tmp_path, env_id="TestToyPoint-v0", max_episode_steps=None, eval_every=40,
                       budget=120, render_every=1, env_kwargs={"render_fails": True})

@@ -163,13 +163,17 @@ def run_comparison(env_id: str, algos, seeds=(0, 1, 2), budget: int | None = Non
             run_dir = out_dir / run_dir_name(env_id, algo, seed)
             plan = plan_run(run_dir, cfg.budget)
             if plan in ("resume", "skip"):
-                check_same_evaluation(load_run_config(run_dir), cfg, run_dir)
-            if plan == "resume":  # a resumed run keeps its own config (the budget, backend and workers may change)
+                old = load_run_config(run_dir)
+                check_same_evaluation(old, cfg, run_dir)
+                # A run kept (finished) or continued must have been made with every setting this comparison has:
+                # its config's, not only what this command sets, or the table would put the returns of other
+                # settings (an edited config file, another --set) under this command.
                 explicit = explicit_keys({"budget": cfg.budget, "backend": backend, "num_workers": num_workers},
                                          per_algo[algo])
-                configs[algo, seed] = resumed_config(load_run_config(run_dir), cfg, explicit,
-                                                     whole=bool(files[algo] or config_dir),
-                                                     where=f"the run {run_dir}")
+                resumed = resumed_config(old, cfg, explicit, whole=True, where=f"the run {run_dir}",
+                                         advice="move the run away or give another output folder to run it anew")
+                if plan == "resume":  # it keeps its own config (the budget, backend and workers may change)
+                    configs[algo, seed] = resumed
             plans[algo, seed] = (plan, run_dir)
         check_configs([configs[k] for k, (plan, _) in plans.items() if plan != "skip"])
         try:

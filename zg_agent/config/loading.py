@@ -170,7 +170,11 @@ def load_config(
     for key, value in items:
         if key in ("algo", "env_id"):
             raise ConfigError(f"{key} cannot be overridden with --set; use --algo / --env")
+        given = fields.get(key)
         apply_override(cfg, key, value)
+        if given is not None and getattr(cfg, key) != given:  # say --budget 768 --set budget=512: which one?
+            raise ConfigError(f"{key} is given twice, as {given!r} (its own argument) and as --set {key}={value}; "
+                              f"give it once")
     return cfg.validate()
 
 

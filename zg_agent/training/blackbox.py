@@ -4,7 +4,6 @@ through an :class:`~zg_agent.rollout.EpisodeObjective`: ``ask`` -> episodes on a
 
 from __future__ import annotations
 
-import math
 import pickle
 
 from ..config import BLACK_BOX_ALGOS
@@ -202,8 +201,7 @@ class BlackBoxTrainer(Trainer):
         return self.eval_objective
 
     def _render(self) -> None:
-        best = self.opt.best
-        theta = best.x if math.isfinite(best.f) else self.opt.mean
+        theta = self.opt.mean  # the solution eval/mean_reward scores (and zg-replay replays), not the best sample
         try:
             _, _, frames = self._synced_eval_objective().rollout(theta, eval_seeds(1)[0], render=True)
         except Exception as exc:  # noqa: BLE001 - no display library, no rgb_array mode: keep training
