@@ -362,7 +362,7 @@ def summary(results: list[EnvResult], fig_dir: Path, carried: dict | None = None
         all_txt = f"{_f(point[algo])} [{_f(ci[algo][0])}, {_f(ci[algo][1])}]" if algo in point else "-"
         rows.append(f"| {algo} | " + " | ".join(cells) + f" | {all_txt} |")
     panels = [(r.plan.env_id, {a: iqm_ci(r.finals[a]) for a in algos if a in r.finals} if r in done else
-               {a: _parse_cell(c) for a, c in carried[r.plan.env_id].items() if _parse_cell(c)}) for r in columns]
+               {a: stat for a, c in carried[r.plan.env_id].items() if (stat := _parse_cell(c))}) for r in columns]
     _plot_summary(panels, algos, point, ci, fig_dir / "summary.png")
     text = "\n".join(["## Summary", "",
                       "Final normalised score (0 = start, 1 = upper reference), interquartile mean over seeds with "
@@ -371,7 +371,6 @@ def summary(results: list[EnvResult], fig_dir: Path, carried: dict | None = None
                       "methods), resampling runs within each env." + CARRIED_NOTE * bool(carried), "", *rows, "",
                       "![summary](results/summary.png)"])
     return text, "\n".join(rows)
-
 
 
 def _parse_cell(cell: str) -> tuple[float, float, float] | None:

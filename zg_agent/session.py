@@ -96,7 +96,8 @@ def resumed_config(old: RunConfig, new: RunConfig, explicit: set[str], whole: bo
     """The config to resume a run with: the run's own ``old`` config, with the :data:`RESUMABLE_CHANGES` that the
     command gives explicitly (``explicit`` holds the dotted keys it sets) taken from ``new``. Raises
     :class:`ConfigError` when the command asks for any other value than the run has: for the keys in ``explicit``,
-    or for every key when ``whole`` (the command names its own config file). ``where`` names the run; ``advice``
+    or for every key when ``whole`` (the command names its own config file, or a comparison keeps or continues
+    the run). ``where`` names the run; ``advice``
     replaces the closing advice of the error (how to start anew instead)."""
     a, b = old.to_dict(), new.to_dict()
     if whole:

@@ -114,7 +114,8 @@ def run_comparison(env_id: str, algos, seeds=(0, 1, 2), budget: int | None = Non
     for every algorithm, a list of ``[ALGO:]FILE`` items (as ``zg-compare --config``) or a dict ``{algo: file}``;
     ``overrides`` are ``--set`` items, optionally prefixed ``algo:`` to apply to one algorithm. A run to be
     resumed keeps its own config (see :func:`zg_agent.session.resumed_config`): the budget, ``backend`` and
-    ``num_workers`` given here are applied to it, any other setting given here must equal the run's. Every
+    ``num_workers`` given here are applied to it. A run resumed or skipped (finished) must have been made with
+    this comparison's whole config, but for those three: any other difference is a :class:`ConfigError`. Every
     config is checked (:func:`check_configs`) before any run starts. A failing run is reported and the others
     go on; Ctrl-C or SIGTERM stops the comparison after saving the current run. While it runs, the comparison
     holds ``run.lock`` in ``out_dir`` (:class:`~zg_agent.training.RunLock`): a second comparison in the same
