@@ -1,13 +1,16 @@
 """CLI smoke tests through subprocess: zg-train, zg-compare, Ctrl-C and resume, bad arguments."""
 
 import csv
+import json
 import os
+import platform
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from zg_agent.trainers import read_evaluations, read_status
@@ -152,6 +155,9 @@ def test_ctrl_c_saves_and_resume_finishes(tmp_path):
     evals = [r["env_steps"] for r in read_evaluations(run)]
     assert evals == sorted(set(evals)) and evals[-1] == budget
     assert len((run / "command.txt").read_text().splitlines()) == 2
+    starts = json.loads((run / "versions.json").read_text())  # one entry per start, beside command.txt
+    assert len(starts) == 2 and starts[0]["packages"]["numpy"] == np.__version__
+    assert starts[1]["python"] == platform.python_version() and "gymnasium" in starts[1]["packages"]
     # resuming a finished run with the same budget does nothing and says so
     proc = cli("train", "--resume", str(run), "--no-progress")
     assert proc.returncode == 0 and read_status(run)["env_steps"] == budget
