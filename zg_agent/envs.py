@@ -83,7 +83,9 @@ def make_env(env_id: str, env_kwargs: dict | None = None, max_episode_steps: int
     try:
         return gym.make(registered_id(env_id), max_episode_steps=max_episode_steps, **kwargs)
     except TypeError as exc:
-        raise ValueError(f"env_kwargs {env_kwargs!r} were rejected by {env_id!r}: {exc}") from exc
+        names = constructor_kwargs(env_id)
+        allowed = f" (allowed keys: {names})" if names is not None else ""
+        raise ValueError(f"env_kwargs {env_kwargs!r} were rejected by {env_id!r}{allowed}: {exc}") from exc
     except ImportError as exc:
         raise ValueError(f"env_id {env_id!r} is registered but its module cannot be imported: {exc}") from exc
 

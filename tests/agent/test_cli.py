@@ -1,13 +1,16 @@
 """CLI smoke tests through subprocess: zg-train, zg-compare, Ctrl-C and resume, bad arguments."""
 
 import csv
+import json
 import os
+import platform
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from zg_agent.trainers import read_evaluations, read_status
@@ -70,8 +73,12 @@ def test_train_smoke(tmp_path):
      ["budget 100", "smaller than one iteration", "no run folder was created"]),
     (["--env", "Pendulum-v1", "--algo", "ppo", "--budget", "1000", "--set", "options.n_steps=512", "--set",
       "options.n_envs=4"], 2, ["smaller than one PPO rollout", "512 x n_envs 4 = 2048"]),
-    (["--env", "Pendulum-v1", "--algo", "es", "--set", "options.sigma=-1"], 2, ["sigma", "-1"]),
-    (["--env", "Pendulum-v1", "--algo", "es", "--set", "env_kwargs.bogus=1"], 2, ["env_kwargs", "bogus"]),
+    (["--env", "Pendulum-v1", "--algo", "es", "--set", "options.sigma=-1"], 2, ["options.sigma", "> 0", "-1"]),
+    (["--env", "Pendulum-v1", "--algo", "ppo", "--set", "options.learning_rate=-1"], 2,
+     ["options.learning_rate", "> 0", "-1"]),
+    (["--env", "Pendulum-v1", "--algo", "ppo", "--set", "options.gamma=1.5"], 2, ["options.gamma", "(0, 1]", "1.5"]),
+    (["--env", "Pendulum-v1", "--algo", "es", "--set", "env_kwargs.bogus=1"], 2,
+     ["env_kwargs", "bogus", "allowed keys: ['g']"]),
     (["--env", "Pendulum-v1", "--algo", "es", "--set", "episode_timeout_s=0"], 2, ["episode_timeout_s", "> 0"]),
 ])
 def test_train_bad_arguments(args, code, words, tmp_path):
@@ -82,6 +89,20 @@ def test_train_bad_arguments(args, code, words, tmp_path):
     assert "keeps the last checkpoint" not in proc.stderr
     assert len(proc.stderr) < 800 and "Ant-v2" not in proc.stderr  # short, to the point
     assert not tmp_path.exists() or not any(tmp_path.iterdir())  # no run folder for a bad command
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--seeds", "-2"], ["--seeds must be at least 1, got -2"]),
+    (["--seeds", "0"], ["--seeds must be at least 1, got 0"]),
+    (["--seed-start", "-1"], ["--seed-start must be at least 0, got -1"]),
+])
+def test_compare_bad_seeds_are_named_with_their_value(args, words, tmp_path):
+    proc = cli("compare", "--env", "Pendulum-v1", "--algos", "random", *args, "--out", str(tmp_path / "c"),
+               "--no-progress")
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    for w in words:
+        assert w in proc.stderr, (w, proc.stderr)
+    assert not (tmp_path / "c").exists()
 
 
 FAILING_RUN = """
@@ -134,6 +155,9 @@ def test_ctrl_c_saves_and_resume_finishes(tmp_path):
     evals = [r["env_steps"] for r in read_evaluations(run)]
     assert evals == sorted(set(evals)) and evals[-1] == budget
     assert len((run / "command.txt").read_text().splitlines()) == 2
+    starts = json.loads((run / "versions.json").read_text())  # one entry per start, beside command.txt
+    assert len(starts) == 2 and starts[0]["packages"]["numpy"] == np.__version__
+    assert starts[1]["python"] == platform.python_version() and "gymnasium" in starts[1]["packages"]
     # resuming a finished run with the same budget does nothing and says so
     proc = cli("train", "--resume", str(run), "--no-progress")
     assert proc.returncode == 0 and read_status(run)["env_steps"] == budget

@@ -179,6 +179,24 @@ def test_ppo_kwargs_are_accepted_by_sb3():
     assert kwargs["policy_kwargs"] == {"net_arch": [8], "log_std_init": -0.5, "ortho_init": False}
 
 
+@pytest.mark.parametrize("key, value, allowed", [
+    ("learning_rate", 0.0, "> 0"), ("n_steps", 0, ">= 1"), ("n_epochs", 0, ">= 1"), ("gamma", 0.0, "(0, 1]"),
+    ("gae_lambda", 1.5, "[0, 1]"), ("clip_range", float("nan"), "> 0"), ("ent_coef", -0.1, ">= 0"),
+    ("sde_sample_freq", -2, ">= -1"), ("net_arch", [], "layer sizes >= 1"), ("net_arch", [64, 0], "layer sizes"),
+])
+def test_ppo_options_out_of_range_name_the_option_and_value(key, value, allowed):
+    with pytest.raises(ConfigError) as err:
+        make_options("ppo", {key: value}, "--set")
+    assert f"options.{key} in --set must be" in str(err.value) and allowed in str(err.value)
+    assert repr(value) in str(err.value)
+
+
+def test_ppo_options_at_their_bounds_are_accepted():
+    opts = make_options("ppo", {"gamma": 1.0, "gae_lambda": 0.0, "ent_coef": 0.0, "sde_sample_freq": -1,
+                                "n_steps": 1, "net_arch": [1]})
+    assert (opts.gamma, opts.gae_lambda, opts.sde_sample_freq, opts.net_arch) == (1.0, 0.0, -1, [1])
+
+
 def test_runconfig_validates_direct_construction():
     with pytest.raises(ConfigError, match="budget"):
         RunConfig(budget=0).validate()

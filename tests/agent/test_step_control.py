@@ -104,6 +104,38 @@ def test_state_with_another_step_control_is_refused():
         fixed.load_state_dict(controlled.state_dict())
 
 
+def test_a_plateau_right_after_a_shrink_undoes_it_instead_of_halving_the_step_each_round():
+    from zg_agent.optim.step_control import StepControl
+
+    theta = np.zeros(10)
+    control = StepControl(theta, 0.1, dim=10, popsize=10, control_window=2, patience=2, shrink=0.5)
+    sigma, lr = 0.1, 0.02
+    noisy, flat = np.array([0.0, 1.0]), np.array([0.5, 0.5])  # the same batch mean, spread or all equal
+
+    def feed(losses, iterations=6):  # one window to set the best, two without a better one: a stall
+        nonlocal sigma, lr
+        for _ in range(iterations):
+            change = control.update(losses, theta, theta, sigma, lr)
+            if change is not None:
+                assert not change.reverted
+                sigma, lr = change.sigma, change.lr
+
+    feed(noisy)  # a stall on a spread of losses: look closer, with shorter steps
+    assert (sigma, lr) == (0.05, 0.01)
+    feed(flat)  # the finer look is a plateau: the shrink is undone (a widening would keep the halved step)
+    assert (sigma, lr) == (0.1, 0.02)
+    for _ in range(3):  # and not tried again: no round of shrinking and widening that halves the step each time
+        feed(noisy)
+        assert (sigma, lr) == (0.1, 0.02)
+    restored = StepControl(theta, 0.1, dim=10, popsize=10, control_window=2, patience=2, shrink=0.5)
+    restored.load_state_dict(control.state_dict())
+    assert restored.flat_floor == control.flat_floor == 0.1 and restored.shrunk_from is None
+    old = control.state_dict()
+    del old["shrunk_from"], old["flat_floor"]  # a state saved before the undo existed loads as "no shrink"
+    restored.load_state_dict(old)
+    assert restored.flat_floor == 0.0 and restored.shrunk_from is None
+
+
 def test_sigma_never_shrinks_below_its_floor():
     # A 4-D sphere far from the origin stalls again and again; sigma stops at 1e-4 of its start (or sigma_min).
     problem = problems.Problem("far-sphere", lambda x: np.sum((x - 3.0) ** 2, axis=1), np.zeros(4), 0.0)

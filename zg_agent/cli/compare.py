@@ -46,7 +46,12 @@ def compare_main(argv: list[str] | None = None) -> int:
     from ..compare import run_comparison
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = _compare_parser().parse_args(argv)
+    parser = _compare_parser()
+    args = parser.parse_args(argv)
+    if args.seeds < 1:
+        parser.error(f"--seeds must be at least 1, got {args.seeds}")
+    if args.seed_start < 0:
+        parser.error(f"--seed-start must be at least 0, got {args.seed_start}")
     algos = [a.strip() for a in args.algos.split(",") if a.strip()]
     try:
         check_env(args.env)

@@ -125,7 +125,9 @@ class PPOOptions:
             if key not in names:
                 raise ConfigError(f"unknown config key {f'options.{key}'!r} in {source}; "
                                   f"allowed options of ppo: {names}")
-            setattr(self, key, coerce(value, hints[key], f"options.{key}", source))
+            value = coerce(value, hints[key], f"options.{key}", source)
+            _check_ppo_range(key, value, source)
+            setattr(self, key, value)
 
     def resolved(self, name: str):
         """The value PPO runs with: the one set here, else SB3's default (imports SB3)."""
@@ -150,6 +152,38 @@ class PPOOptions:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+#: PPO option -> (least, greatest, whether the least is allowed, what the bound says): SB3 checks few of these
+#: itself, and the ones it does check fail with torch's or its own text, which names no option.
+_PPO_RANGES = {
+    "n_envs": (1, None, True, "an integer >= 1"),
+    "learning_rate": (0.0, None, False, "a number > 0"),
+    "n_steps": (1, None, True, "an integer >= 1"),
+    "batch_size": (1, None, True, "an integer >= 1"),
+    "n_epochs": (1, None, True, "an integer >= 1"),
+    "gamma": (0.0, 1.0, False, "a number in (0, 1]"),
+    "gae_lambda": (0.0, 1.0, True, "a number in [0, 1]"),
+    "clip_range": (0.0, None, False, "a number > 0"),
+    "ent_coef": (0.0, None, True, "a number >= 0"),
+    "vf_coef": (0.0, None, True, "a number >= 0"),
+    "max_grad_norm": (0.0, None, False, "a number > 0"),
+    "sde_sample_freq": (-1, None, True, "an integer >= -1 (-1: sample the noise once per rollout)"),
+    "target_kl": (0.0, None, False, "a number > 0"),
+}
+
+
+def _check_ppo_range(key: str, value: Any, source: str) -> None:
+    """Refuse a PPO option outside the range SB3 can run with; ``None`` (SB3's default) passes."""
+    where = f" in {source}" if source else ""
+    if key == "net_arch" and value is not None and (not value or any(n < 1 for n in value)):
+        raise ConfigError(f"options.net_arch{where} must be a non-empty list of layer sizes >= 1, got {value!r}")
+    if value is None or key not in _PPO_RANGES:
+        return
+    least, greatest, least_allowed, allowed = _PPO_RANGES[key]
+    below = value < least if least_allowed else value <= least
+    if below or (greatest is not None and value > greatest) or value != value:  # value != value: NaN
+        raise ConfigError(f"options.{key}{where} must be {allowed}, got {value!r}")
 
 
 #: the type of :attr:`RunConfig.options <zg_agent.config.RunConfig.options>`

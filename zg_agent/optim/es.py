@@ -49,11 +49,13 @@ class OpenES(Optimizer):
             baseline as published). ``"auto"`` watches the smoothed loss (the mean of each batch's losses) in
             windows of ``control_window`` iterations: when it climbs beyond its noise, ``theta`` goes back to the
             best window's average and ``lr`` is multiplied by ``shrink``; after a stall, ``sigma`` and ``lr`` are
-            multiplied by ``shrink`` (or, on a flat plateau, ``sigma`` is divided by it, up to 4x its start). The
-            rules are ZeroGrads' (:mod:`zg_agent.optim.step_control`). Measured (2 seeds, 100k evaluations):
+            multiplied by ``shrink`` (or, on a flat plateau, ``sigma`` is divided by it, up to 4x its start;
+            right after a shrink, that shrink is undone). The rules are ZeroGrads'
+            (:mod:`zg_agent.optim.step_control`). Measured (2 seeds, 100k evaluations):
             ``"auto"`` fixes ShadowArt (K = 16: 0.141 -> 0.032; K = 32: 0.696, worse than the start, -> 0.291,
             the start kept) and the 1,000-D step sphere (0.019 -> 0) but loses on 1,000-D threshold match
-            (0.015 -> 0.054: ``lr`` ratchets down while ``sigma`` shrinks and widens in turn), so it is the
+            (0.015 -> 0.042; 0.054 before the plateau undo, when ``lr`` ratcheted down while ``sigma`` shrank and
+            widened in turn), so it is the
             shipped ShadowArt setting (``configs/es.yaml``), not the default.
         control_window: iterations per window of ``step_control``.
         patience: the least number of windows without improvement before ``step_control`` shrinks ``sigma`` and

@@ -8,7 +8,10 @@ random-walk. When no window has been better for as long as it takes to see every
 (``d / popsize`` iterations, at least ``patience`` windows), ``sigma`` and the step size are multiplied by
 ``shrink`` (a finer look near a minimum of the smoothed loss; ``sigma`` not below ``sigma_min`` nor 1e-4 of its
 start), unless every batch since the best window was flat (all its losses equal: a plateau), where ``sigma`` is
-divided by ``shrink`` instead, up to 4x its starting value.
+divided by ``shrink`` instead, up to 4x its starting value. A plateau reached right after a stall's shrink (no
+revert between) undoes that shrink instead: ``sigma`` and the step size both go back, and that ``sigma`` becomes
+the least a later shrink goes to. Without that, shrinking into a plateau and widening out of it again halved the
+step size on every round (seen on threshold match at d = 1,000, where it fell to 1e-10).
 
 An optimizer holds one :class:`StepControl` and, after its own update of each batch, calls
 :meth:`StepControl.update` with the batch's losses, the ``theta`` the batch was drawn around, and its current
@@ -84,6 +87,10 @@ class StepControl:
         self.control_window, self.patience, self.shrink = control_window, patience, shrink
         self.sigma_min = sigma_min
         self.sigma0 = float(sigma)
+        #: ``(sigma, step size)`` before the last stall's shrink, until a revert or another change
+        self.shrunk_from: tuple[float, float] | None = None
+        #: a ``sigma`` whose shrink led onto a plateau: shrinks stop there
+        self.flat_floor = 0.0
         self.keep = 3 * control_window  # batch means kept: as many as the rise test reads
         self.reverts = 0
         self.best_theta = theta.copy()
@@ -100,7 +107,7 @@ class StepControl:
     def sigma_floor(self, sigma_min: float) -> float:
         """The least ``sigma`` a shrink goes to: ``sigma_min``, and never below 1e-4 of the starting ``sigma``
         (samples are stored in float32, whose spacing would otherwise swallow the perturbations)."""
-        return max(sigma_min, 1e-4 * self.sigma0)
+        return max(sigma_min, 1e-4 * self.sigma0, self.flat_floor)
 
     def add(self, batch_mean: float, flat: bool, theta: np.ndarray) -> None:
         self.means.append(batch_mean)
@@ -145,14 +152,20 @@ class StepControl:
             # the smoothed loss climbs beyond its noise: go back to the best window, with shorter steps
             adjustment = Adjustment(self.best_theta.copy(), sigma, lr * self.shrink, True)
             self.reverts += 1
+            self.shrunk_from = None
             self.restart()
             return adjustment
         if self.since_best >= max(self.patience * self.control_window, -(-self.dim // self.popsize)):
             # No better window for as long as it takes to see every coordinate once (d / popsize iterations)
             # or `patience` windows: at this resolution the search is done.
-            if self.flat_since_best:  # one loss value seen all along: look wider
+            if self.flat_since_best and self.shrunk_from is not None:  # the shrink led onto a plateau: undo it
+                sigma, lr = self.shrunk_from
+                self.flat_floor, self.shrunk_from = sigma, None
+            elif self.flat_since_best:  # one loss value seen all along: look wider
                 sigma = min(sigma / self.shrink, 4.0 * self.sigma0)
+                self.shrunk_from = None
             elif sigma > self.sigma_floor(self.sigma_min):  # look closer, with shorter steps
+                self.shrunk_from = (sigma, lr)
                 sigma = max(sigma * self.shrink, self.sigma_floor(self.sigma_min))
                 lr *= self.shrink
             self.best_theta = theta.copy()
@@ -164,7 +177,7 @@ class StepControl:
         return {"sigma0": self.sigma0, "reverts": self.reverts, "best_theta": self.best_theta.copy(),
                 "theta_sum": self.theta_sum.copy(), "means": list(self.means), "open_count": self.open_count,
                 "open_flat": self.open_flat, "flat_since_best": self.flat_since_best, "best_mean": self.best_mean,
-                "since_best": self.since_best}
+                "since_best": self.since_best, "shrunk_from": self.shrunk_from, "flat_floor": self.flat_floor}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.sigma0, self.reverts = float(state["sigma0"]), int(state["reverts"])
@@ -174,3 +187,6 @@ class StepControl:
         self.open_count = int(state["open_count"])
         self.open_flat, self.flat_since_best = bool(state["open_flat"]), bool(state["flat_since_best"])
         self.best_mean, self.since_best = float(state["best_mean"]), int(state["since_best"])
+        shrunk_from = state.get("shrunk_from")  # absent from states saved before the plateau undo existed
+        self.shrunk_from = None if shrunk_from is None else (float(shrunk_from[0]), float(shrunk_from[1]))
+        self.flat_floor = float(state.get("flat_floor", 0.0))

@@ -109,7 +109,8 @@ class ZeroGrads(Optimizer):
             ``patience`` windows), ``sigma`` and ``lr_theta`` are multiplied by ``shrink`` (a finer look near a
             minimum of the smoothed loss; ``sigma`` not below ``sigma_min`` nor 1e-4 of its start), unless every
             batch since the best window was flat (all its losses equal: a plateau), where ``sigma`` is divided
-            by ``shrink`` instead, up to 4x its starting value. ``"none"``: fixed ``lr_theta`` and ``sigma``
+            by ``shrink`` instead, up to 4x its starting value (a plateau right after a shrink undoes that
+            shrink instead). ``"none"``: fixed ``lr_theta`` and ``sigma``
             (but ``sigma_decay``).
         control_window: iterations per window of ``step_control``.
         patience: windows without improvement before ``step_control`` shrinks ``sigma`` and ``lr_theta``.

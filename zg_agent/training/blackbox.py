@@ -40,6 +40,11 @@ class BlackBoxTrainer(Trainer):
             self.opt = make_optimizer(cfg.algo, theta0, seed=cfg.seed, **cfg.options.kwargs())
         except TypeError as exc:  # an option the optimizer does not take
             raise ValueError(f"options of {cfg.algo!r} were rejected: {exc}") from exc
+        except ValueError as exc:  # the optimizer names the option as its argument; the user set options.<name>
+            message = str(exc)
+            if message.split(" ", 1)[0] in cfg.options.allowed():
+                raise ValueError(f"options.{message}") from exc
+            raise
         horizon = self.objective.horizon
         # an episode can end before its time limit, so the cost of an iteration is only bounded from above
         self.variable_cost = True

@@ -4,7 +4,9 @@ the checkpoint file, ``evaluations.csv``, the lock, and the saved black-box solu
 A run folder ``<run_root>/<env>__<algo>__s<seed>__<time>/`` holds::
 
     config.yaml        the full RunConfig (``zg-train --resume`` reads it back)
-    command.txt        the command line that started the run
+    command.txt        the command line that started the run (one line per start: resumes append)
+    versions.json      Python, platform and the versions of the libraries that shape the numbers, one entry per
+                       start (a run that does not reproduce elsewhere can be traced to a library that moved)
     status.json        running / interrupted / failed / finished, budget, env steps, the checkpoint's env steps, error
     events.out.tfevents.*  TensorBoard (logger), progress.csv (logger)
     evaluations.csv    one row per evaluation: env steps, wall time, mean/std return (what compare reads)
@@ -163,6 +165,32 @@ def write_run_files(run_dir: Path, cfg: RunConfig, command: str | None = None) -
     cmd = command if command is not None else " ".join([Path(sys.argv[0]).name] + sys.argv[1:])
     with open(run_dir / "command.txt", "a") as f:
         f.write(cmd.rstrip() + "\n")
+    versions_path = run_dir / "versions.json"
+    try:
+        starts = json.loads(versions_path.read_text())
+    except (OSError, ValueError):
+        starts = []
+    starts = starts if isinstance(starts, list) else []
+    atomic_write(versions_path, json.dumps(starts + [library_versions()], indent=1).encode())
+
+
+#: the distributions whose versions can change a run's numbers (``None`` in versions.json: not installed)
+VERSIONED = ("zerograds-gym", "numpy", "torch", "gymnasium", "pybullet", "cma", "stable-baselines3", "ray")
+
+
+def library_versions() -> dict[str, Any]:
+    """Python, the platform and the installed versions of :data:`VERSIONED`, with the time they were read."""
+    import platform
+    from importlib import metadata
+
+    def version(name: str) -> str | None:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "python": platform.python_version(),
+            "platform": platform.platform(), "packages": {name: version(name) for name in VERSIONED}}
 
 
 def read_status(run_dir) -> dict[str, Any]:

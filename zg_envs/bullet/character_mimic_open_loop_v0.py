@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 
 import numpy as np
@@ -170,9 +172,10 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
 
     @property
     def max_reward(self) -> float:
-        """The largest reward of one step: the sum of the five weights (perfect tracking)."""
-        return (self.pose_weight + self.velocity_weight + self.end_effector_weight + self.root_weight
-                + self.com_weight)
+        """The largest reward of one step: the sum of the five weights (perfect tracking), correctly rounded
+        (``math.fsum``: the defaults sum to 1, not to 1.0000000000000002)."""
+        return math.fsum((self.pose_weight, self.velocity_weight, self.end_effector_weight, self.root_weight,
+                          self.com_weight))
 
     def reset_model(self, options: dict):
         options = {"phase": self.start_phase, **options}
