@@ -76,7 +76,7 @@ def test_train_smoke(tmp_path):
     (["--env", "Pendulum-v1", "--algo", "es", "--set", "options.sigma=-1"], 2, ["options.sigma", "> 0", "-1"]),
     (["--env", "Pendulum-v1", "--algo", "ppo", "--set", "options.learning_rate=-1"], 2,
      ["options.learning_rate", "> 0", "-1"]),
-    (["--env", "Pendulum-v1", "--algo", "ppo", "--set", "options.gamma=1.5"], 2, ["options.gamma", "(0, 1]", "1.5"]),
+    (["--env", "Pendulum-v1", "--algo", "ppo", "--set", "options.gamma=1.5"], 2, ["options.gamma", "[0, 1]", "1.5"]),
     (["--env", "Pendulum-v1", "--algo", "es", "--set", "env_kwargs.bogus=1"], 2,
      ["env_kwargs", "bogus", "allowed keys: ['g']"]),
     (["--env", "Pendulum-v1", "--algo", "es", "--set", "episode_timeout_s=0"], 2, ["episode_timeout_s", "> 0"]),
@@ -158,6 +158,7 @@ def test_ctrl_c_saves_and_resume_finishes(tmp_path):
     starts = json.loads((run / "versions.json").read_text())  # one entry per start, beside command.txt
     assert len(starts) == 2 and starts[0]["packages"]["numpy"] == np.__version__
     assert starts[1]["python"] == platform.python_version() and "gymnasium" in starts[1]["packages"]
+    assert [e["command"] for e in starts] == (run / "command.txt").read_text().splitlines()
     # resuming a finished run with the same budget does nothing and says so
     proc = cli("train", "--resume", str(run), "--no-progress")
     assert proc.returncode == 0 and read_status(run)["env_steps"] == budget

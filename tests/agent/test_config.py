@@ -180,9 +180,11 @@ def test_ppo_kwargs_are_accepted_by_sb3():
 
 
 @pytest.mark.parametrize("key, value, allowed", [
-    ("learning_rate", 0.0, "> 0"), ("n_steps", 0, ">= 1"), ("n_epochs", 0, ">= 1"), ("gamma", 0.0, "(0, 1]"),
-    ("gae_lambda", 1.5, "[0, 1]"), ("clip_range", float("nan"), "> 0"), ("ent_coef", -0.1, ">= 0"),
+    ("learning_rate", 0.0, "> 0"), ("n_steps", 0, ">= 1"), ("n_epochs", 0, ">= 1"),
+    ("gamma", 1.5, "[0, 1]"), ("gae_lambda", 1.5, "[0, 1]"), ("clip_range", float("nan"), "> 0"),
+    ("ent_coef", -0.1, ">= 0"),
     ("sde_sample_freq", -2, ">= -1"), ("net_arch", [], "layer sizes >= 1"), ("net_arch", [64, 0], "layer sizes"),
+    ("batch_size", 1, ">= 2"), ("learning_rate", float("inf"), "> 0"), ("log_std_init", float("nan"), "finite"),
 ])
 def test_ppo_options_out_of_range_name_the_option_and_value(key, value, allowed):
     with pytest.raises(ConfigError) as err:
@@ -193,8 +195,14 @@ def test_ppo_options_out_of_range_name_the_option_and_value(key, value, allowed)
 
 def test_ppo_options_at_their_bounds_are_accepted():
     opts = make_options("ppo", {"gamma": 1.0, "gae_lambda": 0.0, "ent_coef": 0.0, "sde_sample_freq": -1,
-                                "n_steps": 1, "net_arch": [1]})
+                                "batch_size": 2, "net_arch": [1], "log_std_init": -3.0})
     assert (opts.gamma, opts.gae_lambda, opts.sde_sample_freq, opts.net_arch) == (1.0, 0.0, -1, [1])
+    assert make_options("ppo", {"gamma": 0.0}).gamma == 0.0  # myopic, but SB3 runs it
+
+
+def test_ppo_options_built_directly_are_checked_too():
+    with pytest.raises(ConfigError, match=r"options.n_epochs must be an integer >= 1, got 0"):
+        PPOOptions(n_epochs=0)
 
 
 def test_runconfig_validates_direct_construction():

@@ -122,6 +122,9 @@ def test_a_plateau_right_after_a_shrink_undoes_it_instead_of_halving_the_step_ea
 
     feed(noisy)  # a stall on a spread of losses: look closer, with shorter steps
     assert (sigma, lr) == (0.05, 0.01)
+    saved = StepControl(theta, 0.1, dim=10, popsize=10, control_window=2, patience=2, shrink=0.5)
+    saved.load_state_dict(control.state_dict())
+    assert saved.shrunk_from == control.shrunk_from == (0.1, 0.02)  # a resume right after the shrink keeps it
     feed(flat)  # the finer look is a plateau: the shrink is undone (a widening would keep the halved step)
     assert (sigma, lr) == (0.1, 0.02)
     for _ in range(3):  # and not tried again: no round of shrinking and widening that halves the step each time
@@ -130,6 +133,11 @@ def test_a_plateau_right_after_a_shrink_undoes_it_instead_of_halving_the_step_ea
     restored = StepControl(theta, 0.1, dim=10, popsize=10, control_window=2, patience=2, shrink=0.5)
     restored.load_state_dict(control.state_dict())
     assert restored.flat_floor == control.flat_floor == 0.1 and restored.shrunk_from is None
+    for step in range(12):  # a climbing loss: a revert, after which the floor no longer holds
+        change = control.update(np.array([0.5, 0.6]) + 0.1 * step, theta, theta, sigma, lr)
+        if change is not None and change.reverted:
+            break
+    assert change is not None and change.reverted and control.flat_floor == 0.0
     old = control.state_dict()
     del old["shrunk_from"], old["flat_floor"]  # a state saved before the undo existed loads as "no shrink"
     restored.load_state_dict(old)

@@ -295,3 +295,20 @@ def test_a_run_folder_in_use_is_refused_and_a_dead_owner_leaves_no_lock(tmp_path
     lock = RunLock(run).acquire()
     assert lock.held
     lock.release()
+
+
+def test_versions_json_names_this_checkout_and_keeps_a_damaged_file_aside(tmp_path):
+    from zg_agent.config import RunConfig
+    from zg_agent.training.run_dir import write_run_files
+
+    write_run_files(tmp_path, RunConfig(), command="zg-train first")
+    (tmp_path / "versions.json").write_text("{not json")
+    write_run_files(tmp_path, RunConfig(), command="zg-train second")
+    assert (tmp_path / "versions.unreadable.json").read_text() == "{not json"
+    (entry,) = json.loads((tmp_path / "versions.json").read_text())
+    assert entry["command"] == "zg-train second" and entry["packages"]["numpy"] == np.__version__
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
+    if head.returncode == 0:  # the tests run from a checkout: its commit is recorded
+        assert entry["code"]["commit"] == head.stdout.strip()
+    else:
+        assert entry["code"] is None

@@ -203,8 +203,9 @@ def write_report(out_dir, env_id: str, runs: list[RunSummary], fraction: float =
         f"\"to {fraction:.0%}\": first evaluation "
         f"reaching R0 + {fraction:g} (R* - R0) with R0 = {_fmt(ref['initial_return'])} (initial solutions) and "
         f"R* = {_fmt(ref['best_return'])} (best of any run), threshold {_fmt(ref['threshold'])}; mean over the seeds "
-        f"that reached it (how many in brackets). Wall times are the run's training clock at its last evaluation "
-        f"(env and worker start-up excluded), so they are below the total time the run prints when it ends.", "", references_line(refs), "", BUDGET_RULE, ""]
+        f"that reached it (how many in brackets). Wall time is the run's training clock at its last "
+        f"evaluation, wall time to {fraction:.0%} at the first evaluation reaching it; neither counts env and "
+        f"worker start-up, so both are below the process's own run time.", "", references_line(refs), "", BUDGET_RULE, ""]
     budgets = sorted({r.budget for r in runs if r.budget is not None})
     if len(budgets) > 1:
         parts += [f"**Note: these runs do not share one budget** ({', '.join(map(str, budgets))} env steps; see "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import inspect
 import typing
 from dataclasses import dataclass
@@ -115,6 +116,10 @@ class PPOOptions:
 
     algo = "ppo"
     _OURS = ("policy", "n_envs", "normalize")
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):  # built directly (not through update): the same ranges
+            _check_ppo_range(f.name, getattr(self, f.name), "")
     _POLICY_KWARGS = ("net_arch", "log_std_init", "ortho_init")
 
     def update(self, values: dict[str, Any], source: str) -> None:
@@ -154,15 +159,15 @@ class PPOOptions:
         return dataclasses.asdict(self)
 
 
-#: PPO option -> (least, greatest, whether the least is allowed, what the bound says): SB3 checks few of these
-#: itself, and the ones it does check fail with torch's or its own text, which names no option.
+#: PPO option -> (least, greatest, whether the least is allowed, what the bound says; every value finite): SB3
+#: checks few of these itself, and the ones it does check fail with torch's or its own text, naming no option.
 _PPO_RANGES = {
     "n_envs": (1, None, True, "an integer >= 1"),
     "learning_rate": (0.0, None, False, "a number > 0"),
     "n_steps": (1, None, True, "an integer >= 1"),
-    "batch_size": (1, None, True, "an integer >= 1"),
+    "batch_size": (2, None, True, "an integer >= 2 (advantages are normalised over each minibatch)"),
     "n_epochs": (1, None, True, "an integer >= 1"),
-    "gamma": (0.0, 1.0, False, "a number in (0, 1]"),
+    "gamma": (0.0, 1.0, True, "a number in [0, 1]"),
     "gae_lambda": (0.0, 1.0, True, "a number in [0, 1]"),
     "clip_range": (0.0, None, False, "a number > 0"),
     "ent_coef": (0.0, None, True, "a number >= 0"),
@@ -170,6 +175,7 @@ _PPO_RANGES = {
     "max_grad_norm": (0.0, None, False, "a number > 0"),
     "sde_sample_freq": (-1, None, True, "an integer >= -1 (-1: sample the noise once per rollout)"),
     "target_kl": (0.0, None, False, "a number > 0"),
+    "log_std_init": (-math.inf, None, False, "a finite number"),
 }
 
 
@@ -182,7 +188,7 @@ def _check_ppo_range(key: str, value: Any, source: str) -> None:
         return
     least, greatest, least_allowed, allowed = _PPO_RANGES[key]
     below = value < least if least_allowed else value <= least
-    if below or (greatest is not None and value > greatest) or value != value:  # value != value: NaN
+    if below or (greatest is not None and value > greatest) or not math.isfinite(value):
         raise ConfigError(f"options.{key}{where} must be {allowed}, got {value!r}")
 
 

@@ -10,7 +10,7 @@ random-walk. When no window has been better for as long as it takes to see every
 start), unless every batch since the best window was flat (all its losses equal: a plateau), where ``sigma`` is
 divided by ``shrink`` instead, up to 4x its starting value. A plateau reached right after a stall's shrink (no
 revert between) undoes that shrink instead: ``sigma`` and the step size both go back, and that ``sigma`` becomes
-the least a later shrink goes to. Without that, shrinking into a plateau and widening out of it again halved the
+the least a later shrink goes to (until a revert). Without that, shrinking into a plateau and widening out of it again halved the
 step size on every round (seen on threshold match at d = 1,000, where it fell to 1e-10).
 
 An optimizer holds one :class:`StepControl` and, after its own update of each batch, calls
@@ -152,7 +152,7 @@ class StepControl:
             # the smoothed loss climbs beyond its noise: go back to the best window, with shorter steps
             adjustment = Adjustment(self.best_theta.copy(), sigma, lr * self.shrink, True)
             self.reverts += 1
-            self.shrunk_from = None
+            self.shrunk_from, self.flat_floor = None, 0.0  # the search moved back: the plateau may be gone
             self.restart()
             return adjustment
         if self.since_best >= max(self.patience * self.control_window, -(-self.dim // self.popsize)):
@@ -168,6 +168,8 @@ class StepControl:
                 self.shrunk_from = (sigma, lr)
                 sigma = max(sigma * self.shrink, self.sigma_floor(self.sigma_min))
                 lr *= self.shrink
+            else:  # at the floor: nothing to change, and the last shrink is no longer "right before"
+                self.shrunk_from = None
             self.best_theta = theta.copy()
             self.restart()
             return Adjustment(theta, sigma, lr, False)

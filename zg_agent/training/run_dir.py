@@ -158,7 +158,8 @@ class RunLock:
 
 
 def write_run_files(run_dir: Path, cfg: RunConfig, command: str | None = None) -> None:
-    """``config.yaml`` and ``command.txt`` (appended on resume) in the run folder."""
+    """``config.yaml``, and ``command.txt`` and ``versions.json`` (both appended on every start: resumes too)
+    in the run folder."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(cfg.to_yaml())
@@ -168,10 +169,14 @@ def write_run_files(run_dir: Path, cfg: RunConfig, command: str | None = None) -
     versions_path = run_dir / "versions.json"
     try:
         starts = json.loads(versions_path.read_text())
-    except (OSError, ValueError):
+    except FileNotFoundError:
         starts = []
-    starts = starts if isinstance(starts, list) else []
-    atomic_write(versions_path, json.dumps(starts + [library_versions()], indent=1).encode())
+    except ValueError:  # damaged: kept aside, not overwritten
+        versions_path.replace(versions_path.with_name("versions.unreadable.json"))
+        starts = []
+    starts = starts if isinstance(starts, list) else [starts]
+    atomic_write(versions_path, json.dumps(starts + [{"command": cmd.rstrip(), **library_versions()}],
+                                           indent=1).encode())
 
 
 #: the distributions whose versions can change a run's numbers (``None`` in versions.json: not installed)
@@ -179,8 +184,10 @@ VERSIONED = ("zerograds-gym", "numpy", "torch", "gymnasium", "pybullet", "cma", 
 
 
 def library_versions() -> dict[str, Any]:
-    """Python, the platform and the installed versions of :data:`VERSIONED`, with the time they were read."""
+    """Python, the platform, the installed versions of :data:`VERSIONED` and, when this code runs from a git
+    checkout, its commit and whether it had uncommitted changes (the package version alone does not move)."""
     import platform
+    import subprocess
     from importlib import metadata
 
     def version(name: str) -> str | None:
@@ -189,8 +196,19 @@ def library_versions() -> dict[str, Any]:
         except metadata.PackageNotFoundError:
             return None
 
+    here = Path(__file__).resolve().parents[1]  # the zg_agent package
+    try:
+        def git(*args: str) -> str:
+            return subprocess.run(["git", "-C", str(here), *args], capture_output=True, text=True, timeout=10,
+                                  check=True).stdout.strip()
+        # this project's checkout only: an install inside some other repository is not its code
+        ours = Path(git("rev-parse", "--show-toplevel")).resolve() == here.parent
+        code = ({"commit": git("rev-parse", "HEAD"), "uncommitted_changes": bool(git("status", "--porcelain"))}
+                if ours else None)
+    except (OSError, subprocess.SubprocessError):  # no git, or not a checkout (an installed wheel)
+        code = None
     return {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "python": platform.python_version(),
-            "platform": platform.platform(), "packages": {name: version(name) for name in VERSIONED}}
+            "platform": platform.platform(), "code": code, "packages": {name: version(name) for name in VERSIONED}}
 
 
 def read_status(run_dir) -> dict[str, Any]:

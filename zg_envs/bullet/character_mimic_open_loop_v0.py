@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from pathlib import Path
 
 import numpy as np
@@ -172,10 +170,10 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
 
     @property
     def max_reward(self) -> float:
-        """The largest reward of one step: the sum of the five weights (perfect tracking), correctly rounded
-        (``math.fsum``: the defaults sum to 1, not to 1.0000000000000002)."""
-        return math.fsum((self.pose_weight, self.velocity_weight, self.end_effector_weight, self.root_weight,
-                          self.com_weight))
+        """The largest reward of one step: the sum of the five weights (perfect tracking), added as the step
+        reward adds them (the defaults give 1.0000000000000002, so no return can exceed ``max_return``)."""
+        return (self.pose_weight + self.velocity_weight + self.end_effector_weight + self.root_weight
+                + self.com_weight)
 
     def reset_model(self, options: dict):
         options = {"phase": self.start_phase, **options}
