@@ -205,7 +205,8 @@ def write_report(out_dir, env_id: str, runs: list[RunSummary], fraction: float =
         f"R* = {_fmt(ref['best_return'])} (best of any run), threshold {_fmt(ref['threshold'])}; mean over the seeds "
         f"that reached it (how many in brackets). Wall time is the run's training clock at its last "
         f"evaluation, wall time to {fraction:.0%} at the first evaluation reaching it; neither counts env and "
-        f"worker start-up, so both are below the process's own run time.", "", references_line(refs), "", BUDGET_RULE, ""]
+        f"worker start-up, so both are below the process's own run time.", "", references_line(refs), "",
+        BUDGET_RULE, ""]
     budgets = sorted({r.budget for r in runs if r.budget is not None})
     if len(budgets) > 1:
         parts += [f"**Note: these runs do not share one budget** ({', '.join(map(str, budgets))} env steps; see "

@@ -10,8 +10,8 @@ random-walk. When no window has been better for as long as it takes to see every
 start), unless every batch since the best window was flat (all its losses equal: a plateau), where ``sigma`` is
 divided by ``shrink`` instead, up to 4x its starting value. A plateau reached right after a stall's shrink (no
 revert between) undoes that shrink instead: ``sigma`` and the step size both go back, and that ``sigma`` becomes
-the least a later shrink goes to (until a revert). Without that, shrinking into a plateau and widening out of it again halved the
-step size on every round (seen on threshold match at d = 1,000, where it fell to 1e-10).
+the least a later shrink goes to (until a revert). Without that, shrinking into a plateau and widening out of it
+again halved the step size on every round (seen on threshold match at d = 1,000, where it fell to 1e-10).
 
 An optimizer holds one :class:`StepControl` and, after its own update of each batch, calls
 :meth:`StepControl.update` with the batch's losses, the ``theta`` the batch was drawn around, and its current
