@@ -226,10 +226,11 @@ train(cfg, run_dir=sys.argv[1])
 
 
 def test_ppo_checkpoints_inside_a_rollout_and_resumes_from_there_after_a_hard_kill(tmp_path):
-    # rollouts of 160 x 2 = 320 env steps; a checkpoint every 0.05 s, also in the middle of a rollout
+    # rollouts of 160 x 2 = 320 env steps; a checkpoint whenever 1 ms has passed, so also in the middle of a
+    # rollout however fast this machine steps Pendulum (at 0.05 s a fast machine finished the rollout in between)
     over = {"run_root": str(tmp_path), "max_episode_steps": 40, "eval_every": 320, "eval_episodes": 1,
             "budget": 960, "options.n_steps": 160, "options.batch_size": 80, "options.n_epochs": 1,
-            "options.n_envs": 2, "options.use_sde": False, "checkpoint_seconds": 0.05}
+            "options.n_envs": 2, "options.use_sde": False, "checkpoint_seconds": 0.001}
     run = tmp_path / "killed"
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     proc = subprocess.run([sys.executable, "-c", PPO_KILL_SCRIPT.format(overrides=over), str(run)], env=env,
