@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import inspect
+import math
 import typing
 from dataclasses import dataclass
 from typing import Any, Union
@@ -116,11 +116,11 @@ class PPOOptions:
 
     algo = "ppo"
     _OURS = ("policy", "n_envs", "normalize")
+    _POLICY_KWARGS = ("net_arch", "log_std_init", "ortho_init")
 
     def __post_init__(self):
         for f in dataclasses.fields(self):  # built directly (not through update): the same ranges
             _check_ppo_range(f.name, getattr(self, f.name), "")
-    _POLICY_KWARGS = ("net_arch", "log_std_init", "ortho_init")
 
     def update(self, values: dict[str, Any], source: str) -> None:
         """Set options from a mapping, typed by the annotations above."""

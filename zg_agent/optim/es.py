@@ -55,8 +55,7 @@ class OpenES(Optimizer):
             ``"auto"`` fixes ShadowArt (K = 16: 0.141 -> 0.032; K = 32: 0.696, worse than the start, -> 0.291,
             the start kept) and the 1,000-D step sphere (0.019 -> 0) but loses on 1,000-D threshold match
             (0.015 -> 0.041; 0.054 before the plateau undo, when ``lr`` ratcheted down while ``sigma`` shrank and
-            widened in turn), so it is the
-            shipped ShadowArt setting (``configs/es.yaml``), not the default.
+            widened in turn), so it is the shipped ShadowArt setting (``configs/es.yaml``), not the default.
         control_window: iterations per window of ``step_control``.
         patience: the least number of windows without improvement before ``step_control`` shrinks ``sigma`` and
             ``lr``; the wait is ``max(patience * control_window, ceil(d / popsize))`` iterations.
