@@ -141,6 +141,24 @@ def test_comparison_input_errors(tmp_path, capsys):
     assert "--set es:options.sigma=0.1 is for es, which is not in --algos (random)" in capsys.readouterr().err
 
 
+def test_curves_end_at_the_final_evaluations_of_finished_runs():
+    from matplotlib.figure import Figure
+
+    # one budget, ends an iteration apart: the curve runs to the longest run and ends at the finals' mean (IQM of 2)
+    runs = [_run("es", 0, [0, 50, 100], [0.0, 4.0, 1.0]), _run("es", 1, [0, 50, 95], [0.0, 4.0, 3.0])]
+    ax = Figure().add_subplot(1, 1, 1)
+    plot_curves(runs, None, ax=ax, grid_points=21)
+    x, y = ax.get_lines()[0].get_data()
+    assert x[-1] == 100.0 and y[-1] == pytest.approx(2.0)
+    # a run still going is not extended past its last evaluation: the curve stops where every seed has data
+    runs[1].status = "running"
+    runs[1].steps, runs[1].returns = np.array([0.0, 50.0]), np.array([0.0, 4.0])
+    ax = Figure().add_subplot(1, 1, 1)
+    plot_curves(runs, None, ax=ax, grid_points=21)
+    x, y = ax.get_lines()[0].get_data()
+    assert x[-1] == 50.0 and y[-1] == pytest.approx(4.0)
+
+
 def test_no_data_writes_no_report(tmp_path):
     import warnings
 

@@ -102,12 +102,16 @@ def summarize(runs: list[RunSummary], fraction: float = 0.9, algos: list[str] | 
 
 
 def _curves(rs: list[RunSummary], grid: np.ndarray, refs: dict | None) -> np.ndarray:
-    """Each run's evaluations interpolated onto ``grid`` (NaN past its end), normalised when ``refs``."""
+    """Each run's evaluations interpolated onto ``grid``, normalised when ``refs``. Past its last evaluation a
+    finished run keeps its final value (its final solution is what it ends with: runs of one budget end a part
+    of an iteration apart, and without it the curves would stop at the shortest run and never show the final
+    evaluations the tables report); an unfinished run is NaN there (no extrapolation of a run still going)."""
     curves = []
     for r in rs:
         values = np.array([normalize(refs, v) for v in r.returns]) if refs else r.returns
         c = np.interp(grid, r.steps, values)
-        c[grid > r.steps[-1]] = np.nan  # no extrapolation past the end of a run
+        if r.status != "finished":
+            c[grid > r.steps[-1]] = np.nan
         curves.append(c)
     return np.array(curves)
 
