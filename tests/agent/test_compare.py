@@ -150,6 +150,13 @@ def test_curves_end_at_the_final_evaluations_of_finished_runs():
     plot_curves(runs, None, ax=ax, grid_points=21)
     x, y = ax.get_lines()[0].get_data()
     assert x[-1] == 100.0 and y[-1] == pytest.approx(2.0)
+    # a finished run of a smaller budget is not drawn on as if it had trained longer
+    short = _run("es", 2, [0, 50], [0.0, 4.0])
+    short.budget, runs[0].budget, runs[1].budget = 50, 100, 100
+    ax = Figure().add_subplot(1, 1, 1)
+    plot_curves(runs + [short], None, ax=ax, grid_points=21)
+    x, y = ax.get_lines()[0].get_data()
+    assert x[-1] == 50.0 and y[-1] == pytest.approx(4.0)
     # a run still going is not extended past its last evaluation: the curve stops where every seed has data
     runs[1].status = "running"
     runs[1].steps, runs[1].returns = np.array([0.0, 50.0]), np.array([0.0, 4.0])

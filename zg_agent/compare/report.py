@@ -102,16 +102,20 @@ def summarize(runs: list[RunSummary], fraction: float = 0.9, algos: list[str] | 
 
 
 def _curves(rs: list[RunSummary], grid: np.ndarray, refs: dict | None) -> np.ndarray:
-    """Each run's evaluations interpolated onto ``grid``, normalised when ``refs``. Past its last evaluation a
-    finished run keeps its final value (its final solution is what it ends with: runs of one budget end a part
-    of an iteration apart, and without it the curves would stop at the shortest run and never show the final
-    evaluations the tables report); an unfinished run is NaN there (no extrapolation of a run still going)."""
+    """Each run's evaluations interpolated onto ``grid``, normalised when ``refs``, NaN past its end. A finished
+    run's end is that of the longest finished run of its budget: runs of one budget end a part of an iteration
+    apart, and holding the final solution over that gap lets the curves reach the final evaluations the tables
+    report instead of stopping at the shortest run. A run of a smaller budget, or one still going, is not
+    extended: that would draw training it never had."""
+    ends: dict = {}
+    for r in rs:
+        if r.status == "finished":
+            ends[r.budget] = max(ends.get(r.budget, -np.inf), r.steps[-1])
     curves = []
     for r in rs:
         values = np.array([normalize(refs, v) for v in r.returns]) if refs else r.returns
         c = np.interp(grid, r.steps, values)
-        if r.status != "finished":
-            c[grid > r.steps[-1]] = np.nan
+        c[grid > (ends[r.budget] if r.status == "finished" else r.steps[-1])] = np.nan
         curves.append(c)
     return np.array(curves)
 
