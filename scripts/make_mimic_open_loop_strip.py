@@ -1,8 +1,8 @@
 """Film strip of zg/CharacterMimicOpenLoop-v0: the start (zero offsets) and each method's best run of a comparison.
 
 One row per plan, frames every few control steps, from the env's own ``render()`` (the character in orange, the
-clip in blue); a row whose episode ends early (a fall, or the clip left behind) stops there. Each row is
-labelled with its return, the steps it lasted and how it ended.
+clip in blue); a row whose episode ends early (a fall, the clip left behind, the pelvis too low or tilted) stops
+there. Each row is labelled with its return, the steps it lasted and how it ended.
 
     python scripts/make_mimic_open_loop_strip.py runs/compare_mimic_open_loop_tracked \\
         --out docs/character_mimic_open_loop.png
@@ -38,7 +38,8 @@ def play(env_kwargs: dict, act, every: int, size: tuple[int, int]) -> tuple[floa
         if terminated or truncated:
             break
     ending = ("left behind by the clip" if info["tracking_lost"] else "went down (pelvis too low)"
-              if info.get("too_low") else "fell" if terminated else "completed")
+              if info.get("too_low") else "pitched over (pelvis tilted)" if info.get("tilted")
+              else "fell" if terminated else "completed")
     env.close()
     keep = list(range(0, len(frames), every))
     if keep[-1] != len(frames) - 1:

@@ -96,7 +96,8 @@ PLAN: tuple[EnvPlan, ...] = (
     EnvPlan("zg/CharacterMimicOpenLoop-v0", 1.0, segment=True,
             note="One walk cycle (38 control steps) from a fixed start, 8 knots per joint (224 numbers). The "
                  "segment is completed when the final plan's episode is truncated at step 38, not terminated (a "
-                 "fall, a lost clip or a pelvis below 0.7 of the clip's can also end it on step 38). "
+                 "fall, a lost clip, a pelvis below 0.7 of the clip's height or tilted more than 30 degrees from "
+                 "the clip's can also end it on step 38). "
                  "The upper reference is every step tracked perfectly (each of the five similarities 1), which "
                  "PD tracking through physics does not reach, so a completed cycle scores well below 1. PPO is "
                  "left out: it learns a feedback policy, and at this budget an open-loop plan is the whole "

@@ -150,7 +150,7 @@ def test_the_summary_pools_only_envs_where_every_method_ran_and_the_length_colum
 
 def test_a_segment_is_completed_only_by_a_truncated_episode(tmp_path):
     rr = load()
-    # Pendulum's episodes always last to their time limit; pure tracking of the walk cycle is left behind at 31
+    # Pendulum's episodes always last to their time limit; pure tracking of the walk cycle pitches over at 23
     for env_id, budget, overrides, completes in (
             ("Pendulum-v1", 160, ["max_episode_steps=40", "options.popsize=4"], True),
             ("zg/CharacterMimicOpenLoop-v0", 76, ["options.popsize=2", "options.sigma=0.0001"], False)):

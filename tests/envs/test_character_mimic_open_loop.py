@@ -33,7 +33,7 @@ def test_every_episode_starts_from_the_same_state_whatever_the_seed():
     env = CharacterMimicOpenLoopEnv()
     first, info = env.reset(seed=0)
     assert info == {"time": 0.0, "phase": 0.0, "progress": 0.0, "root_deviation": 0.0, "tracking_lost": False,
-                    "too_low": False}
+                    "too_low": False, "tilt": 0.0, "tilted": False}
     again, _ = env.reset(seed=123)
     np.testing.assert_array_equal(first, again)
     actions = np.random.default_rng(0).uniform(-0.3, 0.3, (env.horizon, 28))
@@ -48,22 +48,27 @@ def test_the_horizon_is_the_segment_and_a_fall_ends_the_episode_early():
     assert env.horizon == round(env.clip.duration * 30) == 38
     assert CharacterMimicOpenLoopEnv(cycles=2).horizon == 2 * 38
     total, steps, terminated, truncated, info = play(env, np.zeros((1, 28)))
-    # pure tracking of the walk goes down part-way: the episode ends there, with only the steps it lasted
-    assert terminated and not truncated and steps == 28 < env.horizon and info["too_low"]
-    assert not info["tracking_lost"] and info["progress"] == pytest.approx(28 / 38)
+    # pure tracking of the walk pitches forward part-way: the episode ends there, with only the steps it lasted
+    assert terminated and not truncated and steps == 23 < env.horizon and info["tilted"] and info["tilt"] > 30
+    assert not info["tracking_lost"] and not info["too_low"] and info["progress"] == pytest.approx(23 / 38)
+    assert total == pytest.approx(15.909, abs=1e-3)
+    # without the tilt rule it goes on until its pelvis is too low, at step 28
+    sinks = CharacterMimicOpenLoopEnv(max_tilt=None)
+    total, steps, terminated, truncated, info = play(sinks, np.zeros((1, 28)))
+    assert terminated and steps == 28 and info["too_low"] and not info["tilted"] and info["tilt"] > 30
     assert total == pytest.approx(18.598, abs=1e-3)
-    # without the height rule it dives on, and is left behind by the clip at step 31
-    dives = CharacterMimicOpenLoopEnv(min_height_ratio=None)
+    # without the height rule too it dives on, and is left behind by the clip at step 31
+    dives = CharacterMimicOpenLoopEnv(min_height_ratio=None, max_tilt=None)
     total, steps, terminated, truncated, info = play(dives, np.zeros((1, 28)))
     assert terminated and steps == 31 and info["tracking_lost"] and not info["too_low"]
     assert info["root_deviation"] > 0.5 and total == pytest.approx(19.977, abs=1e-3)
     with pytest.raises(RuntimeError, match="reset"):
         env.step(np.zeros(28))  # the episode is over
     # without the deviation limit it falls later, on a body part that is not a foot
-    falls = CharacterMimicOpenLoopEnv(max_root_deviation=None, min_height_ratio=None)
+    falls = CharacterMimicOpenLoopEnv(max_root_deviation=None, min_height_ratio=None, max_tilt=None)
     total, steps, terminated, truncated, info = play(falls, np.zeros((1, 28)))
     assert terminated and steps == 34 and not info["tracking_lost"] and falls._fallen()
-    env.close(), dives.close(), falls.close()
+    env.close(), sinks.close(), dives.close(), falls.close()
 
 
 def test_the_kick_is_one_clip_and_pure_tracking_is_left_behind_early():
@@ -76,14 +81,15 @@ def test_the_kick_is_one_clip_and_pure_tracking_is_left_behind_early():
 
 
 def test_a_completed_segment_truncates_at_the_horizon_with_full_progress():
-    # pure tracking lands the whole jump, drifting more than 0.5 m from the clip's root on the way
-    env = CharacterMimicOpenLoopEnv(motion="jump", max_root_deviation=None, min_height_ratio=None)
+    # pure tracking lands the whole jump, drifting more than 0.5 m from the clip's root and pitching more than 30
+    # degrees from its pelvis on the way
+    env = CharacterMimicOpenLoopEnv(motion="jump", max_root_deviation=None, min_height_ratio=None, max_tilt=None)
     total, steps, terminated, truncated, info = play(env, np.zeros((1, 28)))
     assert truncated and not terminated and steps == env.horizon == 53 and info["progress"] == 1.0
     assert 0.0 < total < env.max_return
     # the completing step earns the bonus, a term of its own; without it the return is the tracking alone
     assert info["reward_completion"] == env.completion_bonus == 1.0
-    plain = CharacterMimicOpenLoopEnv(motion="jump", max_root_deviation=None, min_height_ratio=None,
+    plain = CharacterMimicOpenLoopEnv(motion="jump", max_root_deviation=None, min_height_ratio=None, max_tilt=None,
                                       completion_bonus=0.0)
     total_plain, *_, info_plain = play(plain, np.zeros((1, 28)))
     assert total == pytest.approx(total_plain + 1.0) and info_plain["reward_completion"] == 0.0
@@ -121,6 +127,9 @@ def test_bad_arguments_name_the_argument_and_what_is_allowed():
         CharacterMimicOpenLoopEnv(max_root_deviation=0)
     with pytest.raises(ValueError, match=r"min_height_ratio must be a finite number > 0.0, got 0"):
         CharacterMimicOpenLoopEnv(min_height_ratio=0)
+    for bad in (0, -5, 181, float("nan")):
+        with pytest.raises(ValueError, match=r"max_tilt must be a finite number in \(0.0, 180.0\], got"):
+            CharacterMimicOpenLoopEnv(max_tilt=bad)
     with pytest.raises(ValueError, match=r"completion_bonus must be a finite number >= 0.0, got -1"):
         CharacterMimicOpenLoopEnv(completion_bonus=-1)
 
@@ -141,8 +150,8 @@ def test_open_loop_knots_reach_the_env():
     policy = objective.policy
     assert policy.num_params == cfg.policy_options["knots"] * 28
     knots = cfg.policy_options["knots"]
-    # knots sit evenly over steps 0-37; pure tracking goes down after step 27, before the last knot acts
-    assert np.linspace(0, objective.horizon - 1, knots)[-2] > 27
+    # knots sit evenly over steps 0-37; pure tracking pitches over after step 22, before the last knot acts
+    assert np.linspace(0, objective.horizon - 1, knots)[-2] > 22
     second, last = np.zeros(policy.num_params), np.zeros(policy.num_params)
     second[1 * 28 + 6] = last[(knots - 1) * 28 + 6] = 1.5  # one spherical joint's offset at one knot
     env = CharacterMimicOpenLoopEnv()

@@ -6,8 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
+from zg_envs.bullet import quaternion as quat
 from zg_envs.bullet.character_mimic_v0 import CharacterMimicEnv
 from zg_envs.utils import PickleByArguments, check_float, check_int_arg
+
+
+_UP = np.array([0.0, 1.0, 0.0])  # the pelvis' up axis in its own frame (the clips are Y-up)
 
 
 def _check_phase(value) -> float:
@@ -37,13 +41,17 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
     ``max_root_deviation`` (0.5 m) from the clip's, since staying upright while the clip moves on is not
     tracking it, and when its pelvis is lower than ``min_height_ratio`` (0.7) times the clip's: a plan that
     keeps its root with the clip by diving forward is falling, though nothing but its feet touches the
-    ground yet. Pure tracking of the walk cycle (all-zero offsets) goes down after 28 of its 38 steps, with
-    a return of 18.60 (without the height rule it is left behind at step 31; without either, it falls at
-    step 34). The task is solved when the character
+    ground yet; and when its pelvis tilts more than ``max_tilt`` (30 degrees) from the clip's (the angle
+    between the two pelvises' up axes, so heading does not count): a body that pitches forward like a
+    plank while its pelvis is still high is falling too (plans of the height rule alone "completed" the
+    cycle that way, 47-55 degrees off the clip's on the last step). Pure tracking of the walk cycle
+    (all-zero offsets) tilts past 30 degrees after 23 of its 38 steps (return 15.9; without the tilt rule its
+    pelvis goes too low at step 28, without the height rule too it is left behind at step 31, and without
+    any of them it falls at step 34). The task is solved when the character
     completes the segment: ``info["progress"] == 1`` without termination. The kick (``motion="kick"``, 46
     steps) is much harder: its clip moves the root 1 m forward and 0.66 m sideways, which PD offsets drive
-    only through the contacts; pure tracking is left behind after 16 steps (return 7.4; it falls at step 28
-    without the limit).
+    only through the contacts; pure tracking is left behind after 16 steps (return 7.4; without the deviation
+    limit it tilts over at step 18, and with none of the three limits it falls at step 28).
 
     ```python
     import gymnasium as gym, zg_envs
@@ -67,8 +75,10 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
     ``info`` holds everything ``zg/CharacterMimic-v0`` reports plus ``progress``, the fraction of the
     segment's steps done (0 at reset, 1 at the end of a completed segment), ``root_deviation``, the
     distance (m) of the root from the clip's, ``tracking_lost``, whether this step ended the episode
-    for a deviation above ``max_root_deviation``, and ``too_low``, whether it ended it for a pelvis below
-    ``min_height_ratio`` of the clip's.
+    for a deviation above ``max_root_deviation``, ``too_low``, whether it ended it for a pelvis below
+    ``min_height_ratio`` of the clip's, ``tilt``, the angle (degrees) between the pelvis' up axis and the
+    clip's, and ``tilted``, whether it ended the episode for a tilt above ``max_tilt``. At most one of
+    ``tracking_lost``, ``too_low`` and ``tilted`` is true: the rules are checked in that order, after a fall.
 
     ## Starting State
     The clip's pose and velocities at ``start_phase`` (no random start); the seed changes nothing.
@@ -78,7 +88,8 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
     ## Episode End
     - Termination: a fall (a body part other than the feet touches the ground), a non-finite state, or
       the root more than ``max_root_deviation`` from the clip's root (``info["tracking_lost"]``), or the
-      pelvis below ``min_height_ratio`` times the clip's pelvis height (``info["too_low"]``).
+      pelvis below ``min_height_ratio`` times the clip's pelvis height (``info["too_low"]``), or the
+      pelvis tilted more than ``max_tilt`` degrees from the clip's (``info["tilted"]``).
     - Truncation: after ``horizon`` control steps: ``cycles`` clip durations of a looping clip, or the
       rest of the clip after ``start_phase`` for a ``"none"`` clip (``cycles`` must then be 1).
 
@@ -90,6 +101,7 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
     | `start_phase` | float | `0.0` | where in the clip the segment starts, in [0, 1) |
     | `max_root_deviation` | float or None | `0.5` | root-to-clip distance (m) that ends an episode; `None`: no limit |
     | `min_height_ratio` | float or None | `0.7` | pelvis height, relative to the clip's, below which an episode ends; `None`: no limit |
+    | `max_tilt` | float or None | `30.0` | pelvis tilt from the clip's (degrees, in (0, 180]) above which an episode ends; `None`: no limit |
     | `completion_bonus` | float | `1.0` | reward added on the step that completes the segment (>= 0) |
     | `control_frequency`, `sim_frequency` | int | `30`, `240` | as in `zg/CharacterMimic-v0` |
     | `pose_weight` ... `com_weight` | float | `0.5`, `0.05`, `0.15`, `0.2`, `0.1` | reward weights, as there |
@@ -100,7 +112,9 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
 
     ## Version History
     - v0: initial version. The default motion was the kick before it became the walk cycle (the kick is
-      not completed by any shipped method at the configured budgets; ``motion="kick"`` gives it).
+      not completed by any shipped method at the configured budgets; ``motion="kick"`` gives it). The tilt
+      rule (``max_tilt``) came later, once plans were seen to "complete" the cycle by pitching forward with the
+      pelvis still high; ``max_tilt=None`` gives the episodes of before.
     """
 
     def __init__(
@@ -110,6 +124,7 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
         start_phase: float = 0.0,
         max_root_deviation: float | None = 0.5,
         min_height_ratio: float | None = 0.7,
+        max_tilt: float | None = 30.0,
         completion_bonus: float = 1.0,
         control_frequency: int = 30,
         sim_frequency: int = 240,
@@ -140,7 +155,7 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
         # after the parent's: pickling rebuilds this class from these arguments
         PickleByArguments.__init__(self, motion=motion, cycles=cycles, start_phase=start_phase,
                                    max_root_deviation=max_root_deviation, min_height_ratio=min_height_ratio,
-                                   completion_bonus=completion_bonus,
+                                   max_tilt=max_tilt, completion_bonus=completion_bonus,
                                    control_frequency=control_frequency, sim_frequency=sim_frequency,
                                    pose_weight=pose_weight, velocity_weight=velocity_weight,
                                    end_effector_weight=end_effector_weight, root_weight=root_weight,
@@ -164,6 +179,7 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
         self.horizon = self.episode_length
         self.min_height_ratio = (None if min_height_ratio is None
                                  else check_float("min_height_ratio", min_height_ratio, 0.0, strict=True))
+        self.max_tilt = None if max_tilt is None else check_float("max_tilt", max_tilt, 0.0, 180.0, strict=True)
         self.completion_bonus = check_float("completion_bonus", completion_bonus, 0.0)
         #: the best possible return: every step tracked perfectly (each similarity 1), and the segment completed
         self.max_return = float(self.horizon * self.max_reward + self.completion_bonus)
@@ -179,7 +195,7 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
         options = {"phase": self.start_phase, **options}
         obs, info = super().reset_model(options)
         return obs, {**info, "progress": 0.0, "root_deviation": float(np.sqrt(np.sum(obs[77:80] ** 2))),
-                     "tracking_lost": False, "too_low": False}
+                     "tracking_lost": False, "too_low": False, "tilt": 0.0, "tilted": False}
 
     def step(self, action):
         obs, reward, terminated, truncated, info = super().step(action)
@@ -188,11 +204,15 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
         height, clip_height = float(obs[2]), float(obs[2] - obs[78])  # pelvis heights (y up), the clip's from obs
         low = (self.min_height_ratio is not None and not terminated and not lost
                and not height >= self.min_height_ratio * clip_height)
-        if lost or low:  # left the clip behind, or going down (a dive the contact rule would see too late)
+        up = quat.rotate(np.stack([obs[3:7], self._last_reference.root_rot]), _UP)  # both pelvises' up axes
+        tilt = float(np.degrees(np.arccos(np.clip(up[0] @ up[1], -1.0, 1.0))))
+        tilted = (self.max_tilt is not None and not terminated and not lost and not low
+                  and not tilt <= self.max_tilt)
+        if lost or low or tilted:  # left behind, or going down: sinking or pitching over (seen before the contacts)
             terminated, truncated = True, False
             self.end_step(terminated, truncated)
         # Without it, a plan that loses the clip on the last step would score as one that completes the segment.
         completion = self.completion_bonus if truncated and not terminated else 0.0
         info.update(reward_completion=completion, progress=self._steps / self.horizon, root_deviation=deviation,
-                    tracking_lost=lost, too_low=low)
+                    tracking_lost=lost, too_low=low, tilt=tilt, tilted=tilted)
         return obs, reward + completion, terminated, truncated, info

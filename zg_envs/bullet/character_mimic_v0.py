@@ -322,6 +322,7 @@ class CharacterMimicEnv(BulletEnv, PickleByArguments):
         action = check_action(action, self.action_space) * self._action_scale
         target_time = self._time + self.dt
         ref, where = self._sampler.sample(target_time)
+        self._last_reference = ref  # the clip's pose at the end of this step, for subclasses' episode rules
         n_sph = 3 * hm.NUM_SPHERICAL
         targets = offset_rotations(ref.joint_rot, action[:n_sph].reshape(hm.NUM_SPHERICAL, 3))
         angles = ref.joint_angle + action[n_sph:]
