@@ -42,8 +42,8 @@ class CharacterMimicOpenLoopEnv(CharacterMimicEnv):
     tracking it, and when its pelvis is lower than ``min_height_ratio`` (0.7) times the clip's: a plan that
     keeps its root with the clip by diving forward is falling, though nothing but its feet touches the
     ground yet; and when its pelvis tilts more than ``max_tilt`` (30 degrees) from the clip's (the angle
-    between the two pelvises' up axes, so heading does not count): a body that pitches forward like a
-    plank while its pelvis is still high is falling too (plans of the height rule alone "completed" the
+    between the two pelvises' up axes, so heading does not count): a body that pitches forward while
+    its pelvis is still high is falling too (plans of the height rule alone "completed" the
     cycle that way, 47-55 degrees off the clip's on the last step). Pure tracking of the walk cycle
     (all-zero offsets) tilts past 30 degrees after 23 of its 38 steps (return 15.9; without the tilt rule its
     pelvis goes too low at step 28, without the height rule too it is left behind at step 31, and without
