@@ -24,6 +24,9 @@ from zg_agent.replay import load_agent
 
 ENV_ID = "zg/CharacterMimicOpenLoop-v0"
 LABEL_HEIGHT = 18
+# the env's rules that end an episode early, in the order it checks them after a fall, with their labels
+ENDINGS = (("tracking_lost", "left behind by the clip"), ("too_low", "went down (pelvis too low)"),
+           ("tilted", "pitched over (pelvis tilted)"))
 
 
 def play(env_kwargs: dict, act, every: int, size: tuple[int, int]) -> tuple[float, int, str, list[np.ndarray]]:
@@ -37,9 +40,7 @@ def play(env_kwargs: dict, act, every: int, size: tuple[int, int]) -> tuple[floa
         frames.append(env.render())
         if terminated or truncated:
             break
-    ending = ("left behind by the clip" if info["tracking_lost"] else "went down (pelvis too low)"
-              if info.get("too_low") else "pitched over (pelvis tilted)" if info.get("tilted")
-              else "fell" if terminated else "completed")
+    ending = next((label for key, label in ENDINGS if info.get(key)), "fell" if terminated else "completed")
     env.close()
     keep = list(range(0, len(frames), every))
     if keep[-1] != len(frames) - 1:
