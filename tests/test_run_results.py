@@ -190,3 +190,31 @@ def test_a_smoke_run_leaves_the_committed_records_alone(tmp_path):
     assert not rr.records_writable(rr.ROOT / committed, 0.02, None)
     assert not rr.records_writable(rr.ROOT / committed, None, 2)
     assert rr.records_writable(tmp_path / "results.md", 0.02, 2)  # a smoke report elsewhere keeps its own
+
+
+def test_a_stored_run_made_with_other_settings_is_left_out_and_named(tmp_path):
+    rr = load()
+    env = "zg/CharacterMimicOpenLoop-v0"
+    res = _result(rr, env, {"zerograds": [0.1, 0.2, 0.3], "cma": [0.3, 0.2, 0.1]},
+                  completed={"zerograds": [False] * 3, "cma": [False] * 3})
+    now = {algo: rr.planned_settings(res.plan, algo, 100) for algo in res.plan.algos}
+    assert now["zerograds"]["policy_options"] == {"knots": 8} and now["zerograds"]["options"]["popsize"] == 16
+    res.settings = {(r.algo, r.seed): now[r.algo] for r in res.runs}
+    changed = json.loads(json.dumps(now["zerograds"]))
+    changed["options"]["sigma"] = 0.5
+    res.settings[("zerograds", 1)] = changed
+    res.settings[("cma", 2)] = None  # a run stored before records held settings is read as before
+    record, settings = tmp_path / "r.json", rr.record_settings(res.plan, 100, 10)
+    rr.write_record(res, record, settings)
+
+    back = rr.collect(res.plan, tmp_path / "no-runs", 100, 3, record, settings)
+    assert back.finals == {"zerograds": [0.1, 0.3], "cma": [0.3, 0.2, 0.1]}
+    assert back.stale == [f"zerograds seed 1 (options.sigma: 0.5 -> {now['zerograds']['options']['sigma']!r})"]
+    section = rr.env_section(back, 1.0, 3, 10, tmp_path, tmp_path, ran=False)
+    assert "Stored runs left out" in section and "zerograds seed 1 (options.sigma" in section
+    # writing the report back keeps the stale run in the record, where a rerun of that seed replaces it
+    rr.write_record(back, record, settings)
+    rows = json.loads(record.read_text())["runs"]
+    assert [(r["algo"], r["seed"]) for r in rows] == [("zerograds", s) for s in range(3)] + [("cma", s)
+                                                                                             for s in range(3)]
+    assert rows[1]["settings"] == changed and rows[5]["settings"] is None and rows[0]["settings"] == now["zerograds"]
