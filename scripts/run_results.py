@@ -7,11 +7,12 @@ and the next invocation skips finished runs and resumes the interrupted one exac
 invocation rebuilds ``benchmarks/results.md`` from all finished run folders of the plan (also the envs it did not
 run this time) and, where a folder is gone (a fresh clone: ``runs/`` is not committed), from the env's record
 ``benchmarks/results/<env>.json``, which every invocation at the plan's own settings writes from what it read (the
-curves, references and completed segments of every run, and the settings each run was made with). A stored run
-whose settings differ from what the configs give now (a changed sigma, step control, policy or env argument) is
-not read: the report names it as stale until ``--only <env>`` runs it again. A change to an env's own code is not
-seen that way: delete the record to discard its runs. The report has the command at the top and, per env: its settings, its references (start, random actions,
-upper reference, :mod:`zg_envs.references`), the interquartile mean (IQM) over seeds of the final normalised
+curves, references and completed segments of every run, and the settings each run was made with). A run, stored
+or in a folder, whose settings differ from what the configs give now (a changed sigma, step control, policy or
+env argument) is left out: the report names it as stale (a stored one until ``--only <env>`` runs it again, a
+folder until it is deleted). Runs stored before records held settings are read as they are. A change to an
+env's own code is not seen that way: delete the record to discard its runs. The report has the command at the
+top and, per env: its settings, its references (start, random actions, upper reference, :mod:`zg_envs.references`), the interquartile mean (IQM) over seeds of the final normalised
 score with 95% stratified-bootstrap intervals (rliable) per method, whether the best method reaches 0.8 and how
 ZeroGrads stands against the best other method, and the IQM curves against env steps
 (``benchmarks/results/<env>.png``). A summary across envs (table and ``benchmarks/results/summary.png``) closes
@@ -49,10 +50,11 @@ sys.path.insert(0, str(ROOT))
 
 from zg_agent.compare import BUDGET_RULE, find_runs, iqm_across, iqm_ci, run_comparison  # noqa: E402
 from zg_agent.compare.report import comparison_references, plot_curves, references_line  # noqa: E402
-from zg_agent.compare.running import _split_overrides  # noqa: E402
-from zg_agent.compare.runs import RunSummary, read_config_dict  # noqa: E402
+from zg_agent.compare.running import split_overrides  # noqa: E402
+from zg_agent.compare.runs import RunSummary  # noqa: E402
 from zg_agent.config import load_config  # noqa: E402
 from zg_agent.training import env_tag  # noqa: E402
+from zg_agent.training.run_dir import read_config_dict  # noqa: E402
 from zg_agent.training.references import normalize  # noqa: E402
 
 READING_HEADING = "## Reading"
@@ -164,14 +166,22 @@ def collect(plan: EnvPlan, out_dir: Path, budget: int, seeds: int, record: Path 
     now = {algo: planned_settings(plan, algo, budget) for algo in plan.algos}
     stale = []
     for key, (_, _, made_with) in sorted(kept.items()):
-        if made_with is not None and made_with != now[key[0]]:
-            stale.append(f"{key[0]} seed {key[1]} ({', '.join(settings_diff(made_with, now[key[0]]))})")
+        changed = settings_diff(made_with, now[key[0]]) if made_with is not None else []
+        if changed:
+            stale.append(f"{key[0]} seed {key[1]}, stored ({', '.join(changed)})")
             del kept[key]
+    folder_settings = {}
+    for r in list(found):
+        made_with = run_settings(read_config_dict(r.run_dir))
+        changed = settings_diff(made_with, now[r.algo]) if made_with is not None else []
+        if changed:
+            stale.append(f"{r.algo} seed {r.seed}, folder `{r.run_dir}` ({', '.join(changed)})")
+            found.remove(r)
+        folder_settings[(r.algo, r.seed)] = made_with
     runs = found + [run for run, _, _ in kept.values()]
     refs = comparison_references(found) if found else stored_refs
     res = EnvResult(plan, budget, seeds, refs if runs else None, runs=runs, stale=stale)
-    res.settings = {**{key: made_with for key, (_, _, made_with) in kept.items()},
-                    **{(r.algo, r.seed): run_settings(read_config_dict(r.run_dir)) for r in found}}
+    res.settings = {**{key: made_with for key, (_, _, made_with) in kept.items()}, **folder_settings}
     for algo in plan.algos:
         rs = sorted((r for r in runs if r.algo == algo), key=lambda r: r.seed)
         if rs:
@@ -185,27 +195,31 @@ def collect(plan: EnvPlan, out_dir: Path, budget: int, seeds: int, record: Path 
     return res
 
 
-def run_settings(config: dict) -> dict:
+def run_settings(config: dict) -> dict | None:
     """The :data:`RESULT_FIELDS` of a run's config (``RunConfig.to_dict()`` or a run folder's ``config.yaml``),
-    as JSON gives them back."""
+    as JSON gives them back; ``None`` (not known) for an empty one (an unreadable ``config.yaml``)."""
+    if not config:
+        return None
     return json.loads(json.dumps({k: config.get(k) for k in RESULT_FIELDS}))
 
 
 def planned_settings(plan: EnvPlan, algo: str, budget: int) -> dict:
     """The :data:`RESULT_FIELDS` that a run of ``algo`` in ``plan`` would be made with now."""
-    overrides = _split_overrides(plan.overrides, [algo])[0][algo]
+    overrides = split_overrides(plan.overrides, [algo])[0][algo]
     return run_settings(load_config(algo, plan.env_id, budget=budget, overrides=overrides).to_dict())
 
 
-def settings_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
-    """The dotted keys whose values differ between two settings (``options.step_control: auto -> none``)."""
+def settings_diff(made_with: dict, now: dict, prefix: str = "") -> list[str]:
+    """What differs between a run's settings and those the configs give now, one dotted key each
+    (``options.step_control 'auto', now 'none'``); a key missing on one side counts as ``None`` there, so a new
+    option whose default is ``None`` changes nothing."""
     out = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key), new.get(key)
+    for key in sorted(set(made_with) | set(now)):
+        a, b = made_with.get(key), now.get(key)
         if isinstance(a, dict) and isinstance(b, dict):
             out += settings_diff(a, b, f"{prefix}{key}.")
         elif a != b:
-            out.append(f"{prefix}{key}: {a!r} -> {b!r}")
+            out.append(f"{prefix}{key} {a!r}, now {b!r}")
     return out
 
 
@@ -350,8 +364,9 @@ def env_section(res: EnvResult, scale: float, seeds: int, eval_every: int, out_d
              f"`configs/<algo>.yaml`{' with ' + ', '.join(plan.overrides) if plan.overrides else ''}. "
              f"Run folders: `{out_dir}`. {plan.note}".rstrip(), ""]
     if res.stale:
-        lines += [f"**Stored runs left out, made with other settings than the configs give now:** "
-                  f"{'; '.join(res.stale)}. `--only {plan.env_id}` runs them again.", ""]
+        lines += [f"**Runs left out, made with other settings than the configs give now:** {'; '.join(res.stale)}. "
+                  f"`--only {plan.env_id}` runs a stored one again (with `--algos` naming its method); a run folder "
+                  f"has to be deleted first.", ""]
     if not res.runs:
         why = ("not yet run: its settings come from other work; `--only` runs it as listed here"
                if not ran else "not finished yet: re-run the command to resume it")
@@ -568,8 +583,8 @@ def main(argv=None) -> int:
         settings = record_settings(plan, budget, eval_every)
         result = collect(plan, out_dir, budget, seeds, record, settings)
         for stale in result.stale:
-            print(f"warning: {plan.env_id}: the stored run of {stale} was made with other settings than the "
-                  f"configs give now; it is left out until --only {plan.env_id} runs it again", file=sys.stderr)
+            print(f"warning: {plan.env_id}: left out the run of {stale}: it was made with other settings than "
+                  f"the configs give now", file=sys.stderr)
         if write_records:  # a smoke run (--quick, --scale, --seeds) leaves the committed records alone
             write_record(result, record, settings)
         results.append(result)
