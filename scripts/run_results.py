@@ -12,8 +12,9 @@ or in a folder, whose settings differ from what the configs give now (a changed 
 env argument) is left out: the report names it as stale (a stored one until ``--only <env>`` runs it again, a
 folder until it is deleted). Runs stored before records held settings are read as they are. A change to an
 env's own code is not seen that way: delete the record to discard its runs. The report has the command at the
-top and, per env: its settings, its references (start, random actions, upper reference, :mod:`zg_envs.references`), the interquartile mean (IQM) over seeds of the final normalised
-score with 95% stratified-bootstrap intervals (rliable) per method, whether the best method reaches 0.8 and how
+top and, per env: its settings, its references (start, random actions, upper reference,
+:mod:`zg_envs.references`), the interquartile mean (IQM) over seeds of the final normalised score with 95%
+stratified-bootstrap intervals (rliable) per method, whether the best method reaches 0.8 and how
 ZeroGrads stands against the best other method, and the IQM curves against env steps
 (``benchmarks/results/<env>.png``). A summary across envs (table and ``benchmarks/results/summary.png``) closes
 it, and the README's results table (between its ``results:begin``/``results:end`` markers) is rewritten from
