@@ -7,10 +7,14 @@ and the next invocation skips finished runs and resumes the interrupted one exac
 invocation rebuilds ``benchmarks/results.md`` from all finished run folders of the plan (also the envs it did not
 run this time) and, where a folder is gone (a fresh clone: ``runs/`` is not committed), from the env's record
 ``benchmarks/results/<env>.json``, which every invocation at the plan's own settings writes from what it read (the
-curves, references and completed segments of every run; delete it to discard stored runs, say after a change
-to the env). The report has the command at the top and, per env: its settings, its references (start, random actions,
-upper reference, :mod:`zg_envs.references`), the interquartile mean (IQM) over seeds of the final normalised
-score with 95% stratified-bootstrap intervals (rliable) per method, whether the best method reaches 0.8 and how
+curves, references and completed segments of every run, and the settings each run was made with). A run, stored
+or in a folder, whose settings differ from what the configs give now (a changed sigma, step control, policy or
+env argument) is left out: the report names it as stale (a stored one until ``--only <env>`` runs it again, a
+folder until it is deleted). Runs stored before records held settings are read as they are. A change to an
+env's own code is not seen that way: delete the record to discard its runs. The report has the command at the
+top and, per env: its settings, its references (start, random actions, upper reference,
+:mod:`zg_envs.references`), the interquartile mean (IQM) over seeds of the final normalised score with 95%
+stratified-bootstrap intervals (rliable) per method, whether the best method reaches 0.8 and how
 ZeroGrads stands against the best other method, and the IQM curves against env steps
 (``benchmarks/results/<env>.png``). A summary across envs (table and ``benchmarks/results/summary.png``) closes
 it, and the README's results table (between its ``results:begin``/``results:end`` markers) is rewritten from
@@ -47,9 +51,11 @@ sys.path.insert(0, str(ROOT))
 
 from zg_agent.compare import BUDGET_RULE, find_runs, iqm_across, iqm_ci, run_comparison  # noqa: E402
 from zg_agent.compare.report import comparison_references, plot_curves, references_line  # noqa: E402
+from zg_agent.compare.running import split_overrides  # noqa: E402
 from zg_agent.compare.runs import RunSummary  # noqa: E402
 from zg_agent.config import load_config  # noqa: E402
 from zg_agent.training import env_tag  # noqa: E402
+from zg_agent.training.run_dir import read_config_dict  # noqa: E402
 from zg_agent.training.references import normalize  # noqa: E402
 
 READING_HEADING = "## Reading"
@@ -63,6 +69,10 @@ CARRIED_NOTE = (" An env marked \"carried over\" has neither run folders nor a s
                 "report until `--only <env>` runs it again.")
 #: the curves of a RunSummary that a record stores
 RECORD_FIELDS = ("steps", "elapsed", "returns", "lengths")
+#: the RunConfig fields that change a run's results, beyond the env, method, seed, budget and evaluation interval
+#: that a record is keyed by (the backend and the logging do not change them)
+RESULT_FIELDS = ("env_kwargs", "eval_env_kwargs", "eval_episodes", "episodes_per_candidate", "max_episode_steps",
+                 "policy", "policy_options", "options")
 
 
 @dataclass(frozen=True)
@@ -131,6 +141,8 @@ class EnvResult:
     lengths: dict[str, list[float]] = field(default_factory=dict)  # algo -> final mean episode length per seed
     completed: dict[str, list[bool]] = field(default_factory=dict)  # algo -> final solution completes (segment)
     runs: list = field(default_factory=list)
+    settings: dict = field(default_factory=dict)  # (algo, seed) -> the run's RESULT_FIELDS (None: not known)
+    stale: list[str] = field(default_factory=list)  # stored runs left out: made with other settings than now
 
 
 def budget_of(plan: EnvPlan, scale: float) -> tuple[int, int]:
@@ -152,9 +164,25 @@ def collect(plan: EnvPlan, out_dir: Path, budget: int, seeds: int, record: Path 
     stored_refs, stored = read_record(record, plan.env_id, settings or {"budget": budget})
     present = {(r.algo, r.seed) for r in found}
     kept = {key: v for key, v in stored.items() if key not in present and key[0] in plan.algos and key[1] < seeds}
-    runs = found + [run for run, _ in kept.values()]
+    now = {algo: planned_settings(plan, algo, budget) for algo in plan.algos}
+    stale = []
+    for key, (_, _, made_with) in sorted(kept.items()):
+        changed = settings_diff(made_with, now[key[0]]) if made_with is not None else []
+        if changed:
+            stale.append(f"{key[0]} seed {key[1]}, stored ({', '.join(changed)})")
+            del kept[key]
+    folder_settings = {}
+    for r in list(found):
+        made_with = run_settings(read_config_dict(r.run_dir))
+        changed = settings_diff(made_with, now[r.algo]) if made_with is not None else []
+        if changed:
+            stale.append(f"{r.algo} seed {r.seed}, folder `{r.run_dir}` ({', '.join(changed)})")
+            found.remove(r)
+        folder_settings[(r.algo, r.seed)] = made_with
+    runs = found + [run for run, _, _ in kept.values()]
     refs = comparison_references(found) if found else stored_refs
-    res = EnvResult(plan, budget, seeds, refs if runs else None, runs=runs)
+    res = EnvResult(plan, budget, seeds, refs if runs else None, runs=runs, stale=stale)
+    res.settings = {**{key: made_with for key, (_, _, made_with) in kept.items()}, **folder_settings}
     for algo in plan.algos:
         rs = sorted((r for r in runs if r.algo == algo), key=lambda r: r.seed)
         if rs:
@@ -166,6 +194,34 @@ def collect(plan: EnvPlan, out_dir: Path, budget: int, seeds: int, record: Path 
                 res.completed[algo] = [kept[(algo, r.seed)][1] if (algo, r.seed) in kept
                                        else completes_segment(r.run_dir) for r in rs]
     return res
+
+
+def run_settings(config: dict) -> dict | None:
+    """The :data:`RESULT_FIELDS` of a run's config (``RunConfig.to_dict()`` or a run folder's ``config.yaml``),
+    as JSON gives them back; ``None`` (not known) for an empty one (an unreadable ``config.yaml``)."""
+    if not config:
+        return None
+    return json.loads(json.dumps({k: config.get(k) for k in RESULT_FIELDS}))
+
+
+def planned_settings(plan: EnvPlan, algo: str, budget: int) -> dict:
+    """The :data:`RESULT_FIELDS` that a run of ``algo`` in ``plan`` would be made with now."""
+    overrides = split_overrides(plan.overrides, [algo])[0][algo]
+    return run_settings(load_config(algo, plan.env_id, budget=budget, overrides=overrides).to_dict())
+
+
+def settings_diff(made_with: dict, now: dict, prefix: str = "") -> list[str]:
+    """What differs between a run's settings and those the configs give now, one dotted key each
+    (``options.step_control 'auto', now 'none'``); a key missing on one side counts as ``None`` there, so a new
+    option whose default is ``None`` changes nothing."""
+    out = []
+    for key in sorted(set(made_with) | set(now)):
+        a, b = made_with.get(key), now.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += settings_diff(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key} {a!r}, now {b!r}")
+    return out
 
 
 def records_writable(md: Path, scale: float | None, seeds: int | None) -> bool:
@@ -190,11 +246,13 @@ def write_record(res: EnvResult, path: Path, settings: dict) -> None:
     for algo, flags in res.completed.items():  # aligned with the method's runs sorted by seed
         seeds = sorted(r.seed for r in res.runs if r.algo == algo)
         completed.update({(algo, seed): flag for seed, flag in zip(seeds, flags)})
-    runs = {(r.algo, r.seed): (r, completed.get((r.algo, r.seed))) for r in res.runs}
+    runs = {(r.algo, r.seed): (r, completed.get((r.algo, r.seed)), res.settings.get((r.algo, r.seed)))
+            for r in res.runs}
     runs = {**stored, **runs}
     order = sorted(runs, key=lambda k: (res.plan.algos.index(k[0]) if k[0] in res.plan.algos else 99, k))
     rows = [{"algo": a, "seed": seed, "completed": runs[(a, seed)][1],
-             **{k: _json_safe(getattr(runs[(a, seed)][0], k)) for k in RECORD_FIELDS}} for a, seed in order]
+             **{k: _json_safe(getattr(runs[(a, seed)][0], k)) for k in RECORD_FIELDS},
+             "settings": runs[(a, seed)][2]} for a, seed in order]
     head = {"env_id": res.plan.env_id, **settings, "references": _json_safe(res.refs)}
     # one line per run: a record stays readable and its diffs small
     body = ",\n".join("  " + json.dumps(row, allow_nan=False) for row in rows)
@@ -215,8 +273,9 @@ def _json_safe(value):
 
 
 def read_record(path: Path | None, env_id: str, settings: dict) -> tuple[dict | None, dict]:
-    """``(references, {(algo, seed): (RunSummary, completed)})`` of the record at ``path`` when it holds runs of
-    ``env_id`` made with ``settings`` (:func:`record_settings`); ``(None, {})`` otherwise."""
+    """``(references, {(algo, seed): (RunSummary, completed, run settings)})`` of the record at ``path`` when it
+    holds runs of ``env_id`` made with ``settings`` (:func:`record_settings`); ``(None, {})`` otherwise. A run's
+    settings are its :data:`RESULT_FIELDS`, ``None`` in a record written before they were stored."""
     if path is None or not path.is_file():
         return None, {}
     record = json.loads(path.read_text())
@@ -228,7 +287,7 @@ def read_record(path: Path | None, env_id: str, settings: dict) -> tuple[dict | 
                   for k in RECORD_FIELDS}
         summary = RunSummary(r["algo"], int(r["seed"]), None, "finished", curves["steps"], curves["elapsed"],
                              curves["returns"], settings["budget"], curves["lengths"])
-        runs[(r["algo"], int(r["seed"]))] = (summary, r.get("completed"))
+        runs[(r["algo"], int(r["seed"]))] = (summary, r.get("completed"), r.get("settings"))
     refs = record.get("references")
     if refs is not None:  # back from strict JSON: a missing number is NaN again, as the references module gives it
         refs = {k: (math.nan if v is None and k in ("start", "random") else v) for k, v in refs.items()}
@@ -305,6 +364,10 @@ def env_section(res: EnvResult, scale: float, seeds: int, eval_every: int, out_d
              f"evaluation every {eval_every:,} env steps, methods {', '.join(plan.algos)}; configs "
              f"`configs/<algo>.yaml`{' with ' + ', '.join(plan.overrides) if plan.overrides else ''}. "
              f"Run folders: `{out_dir}`. {plan.note}".rstrip(), ""]
+    if res.stale:
+        lines += [f"**Runs left out, made with other settings than the configs give now:** {'; '.join(res.stale)}. "
+                  f"`--only {plan.env_id}` runs a stored one again (with `--algos` naming its method); a run folder "
+                  f"has to be deleted first.", ""]
     if not res.runs:
         why = ("not yet run: its settings come from other work; `--only` runs it as listed here"
                if not ran else "not finished yet: re-run the command to resume it")
@@ -520,6 +583,9 @@ def main(argv=None) -> int:
         record = fig_dir / f"{env_tag(plan.env_id)}.json"
         settings = record_settings(plan, budget, eval_every)
         result = collect(plan, out_dir, budget, seeds, record, settings)
+        for stale in result.stale:
+            print(f"warning: {plan.env_id}: left out the run of {stale}: it was made with other settings than "
+                  f"the configs give now", file=sys.stderr)
         if write_records:  # a smoke run (--quick, --scale, --seeds) leaves the committed records alone
             write_record(result, record, settings)
         results.append(result)

@@ -190,3 +190,50 @@ def test_a_smoke_run_leaves_the_committed_records_alone(tmp_path):
     assert not rr.records_writable(rr.ROOT / committed, 0.02, None)
     assert not rr.records_writable(rr.ROOT / committed, None, 2)
     assert rr.records_writable(tmp_path / "results.md", 0.02, 2)  # a smoke report elsewhere keeps its own
+
+
+def test_a_stored_run_made_with_other_settings_is_left_out_and_named(tmp_path):
+    rr = load()
+    env = "zg/CharacterMimicOpenLoop-v0"
+    res = _result(rr, env, {"zerograds": [0.1, 0.2, 0.3], "cma": [0.3, 0.2, 0.1]},
+                  completed={"zerograds": [False] * 3, "cma": [False] * 3})
+    now = {algo: rr.planned_settings(res.plan, algo, 100) for algo in res.plan.algos}
+    res.settings = {(r.algo, r.seed): now[r.algo] for r in res.runs}
+    changed = json.loads(json.dumps(now["zerograds"]))
+    changed["options"]["sigma"] = 0.5
+    res.settings[("zerograds", 1)] = changed
+    res.settings[("cma", 2)] = None  # a run stored before records held settings is read as before
+    record, settings = tmp_path / "r.json", rr.record_settings(res.plan, 100, 10)
+    rr.write_record(res, record, settings)
+
+    back = rr.collect(res.plan, tmp_path / "no-runs", 100, 3, record, settings)
+    assert back.finals == {"zerograds": [0.1, 0.3], "cma": [0.3, 0.2, 0.1]}
+    assert back.stale == [f"zerograds seed 1, stored (options.sigma 0.5, now {now['zerograds']['options']['sigma']!r})"]
+    section = rr.env_section(back, 1.0, 3, 10, tmp_path, tmp_path, ran=False)
+    assert "Runs left out, made with other settings" in section and "zerograds seed 1, stored" in section
+    # writing the report back keeps the stale run in the record, where a rerun of that seed replaces it
+    rr.write_record(back, record, settings)
+    rows = json.loads(record.read_text())["runs"]
+    assert [(r["algo"], r["seed"]) for r in rows] == [("zerograds", s) for s in range(3)] + [("cma", s)
+                                                                                             for s in range(3)]
+    assert rows[1]["settings"] == changed and rows[5]["settings"] is None and rows[0]["settings"] == now["zerograds"]
+    # an option added later with the default None changes nothing
+    assert rr.settings_diff({"options": {"a": 1}}, {"options": {"a": 1, "b": None}}) == []
+
+
+def test_a_run_folder_gives_the_settings_that_the_configs_plan(tmp_path):
+    """What a run folder's config.yaml says equals what the plan's configs give, so a fresh run is never stale;
+    a folder made with other settings is left out and named."""
+    rr = load()
+    budget, overrides = 160, ["eval_every=1000000", "max_episode_steps=40", "options.popsize=4"]
+    out = tmp_path / "runs"
+    for seed, extra in ((0, []), (1, ["options.sigma=0.7"])):
+        cfg = load_config("random", "Pendulum-v1", seed=seed, budget=budget, overrides=[*overrides, *extra])
+        train(cfg, run_dir=out / run_dir_name("Pendulum-v1", "random", seed))
+    plan = rr.EnvPlan("Pendulum-v1", 1.0, algos=("random",), overrides=("max_episode_steps=40",
+                                                                       "random:options.popsize=4"))
+    res = rr.collect(plan, out, budget, 2, None, rr.record_settings(plan, budget, 1000000))
+    assert [r.seed for r in res.runs] == [0]
+    assert len(res.stale) == 1 and res.stale[0].startswith("random seed 1, folder") and "options.sigma 0.7" in \
+        res.stale[0]
+    assert res.settings[("random", 0)] == rr.planned_settings(plan, "random", budget)

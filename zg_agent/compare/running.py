@@ -26,7 +26,7 @@ class ComparisonResult:
 
 
 # ---------------------------------------------------------------------------------------------- running
-def _split_overrides(overrides, algos) -> tuple[dict[str, list[str]], list[str]]:
+def split_overrides(overrides, algos) -> tuple[dict[str, list[str]], list[str]]:
     """``[ALGO:]key=value`` -> per-algorithm override lists, and warnings for overrides of an algorithm that
     is not being run (they would be silently ignored otherwise)."""
     per = {a: [] for a in algos}
@@ -139,7 +139,7 @@ def run_comparison(env_id: str, algos, seeds=(0, 1, 2), budget: int | None = Non
     if not 0.0 < fraction <= 1.0:
         raise ConfigError(f"fraction must be in (0, 1], got {fraction!r}")
     check_env_id(env_id)
-    per_algo, warnings = _split_overrides(overrides, algos)
+    per_algo, warnings = split_overrides(overrides, algos)
     files = _split_configs(config, algos)
     for w in warnings:
         print(f"zg-compare: warning: {w}", file=sys.stderr)
