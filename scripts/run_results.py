@@ -112,7 +112,8 @@ PLAN: tuple[EnvPlan, ...] = (
                  "The upper reference is every step tracked perfectly (each of the five similarities 1), which "
                  "PD tracking through physics does not reach, so a completed cycle scores well below 1. PPO is "
                  "left out: it learns a feedback policy, and at this budget an open-loop plan is the whole "
-                 "solution. Random search is left out for time (5 seeds would add 27 minutes on 2 cores here): "
+                 "solution. Random search is left out for time (5 seeds of each other method took 30-33 minutes on 2 "
+                 "cores here, by the runs' own wall times): "
                  "at 150,000 env steps its curve was flat at the end, and its plans lasted 32-35 "
                  "steps, the shortest of the four methods."),
     EnvPlan("zg/CharacterLocomotion-v0", 1.0, algos=("zerograds", "es", "cma"),
@@ -122,8 +123,8 @@ PLAN: tuple[EnvPlan, ...] = (
                  "2,575 at 2M steps (the upper reference). Each evaluation is 3 episodes, and one fall in them "
                  "costs about a third of the return, so the final scores are noisy. PPO is left out: with the "
                  "Zoo's settings it runs at 90-240 env steps/s here, 3-6 hours for 2M steps per seed. Random "
-                 "search is not run in this row yet (5 seeds of 1M env steps take about 15 minutes per method on 2 "
-                 "cores here, by the runs' own wall times)."),
+                 "search is not run in this row yet (5 seeds of 1M env steps took 8 minutes for OpenES, 13 for "
+                 "ZeroGrads and 15 for CMA-ES on 2 cores here, by the runs' own wall times)."),
 )
 QUICK_SCALE, QUICK_SEEDS = 0.02, 2
 
@@ -165,23 +166,22 @@ def collect(plan: EnvPlan, out_dir: Path, budget: int, seeds: int, record: Path 
     kept = {key: v for key, v in stored.items() if key not in present and key[0] in plan.algos and key[1] < seeds}
     now = {algo: planned_settings(plan, algo, budget) for algo in plan.algos}
     stale = []
-    for key, (_, _, made_with) in sorted(kept.items()):
+
+    def current(key, made_with, where: str) -> bool:
+        """Whether a run's settings (None: not known) are those of the configs now; if not, it is named."""
         changed = settings_diff(made_with, now[key[0]]) if made_with is not None else []
         if changed:
-            stale.append(f"{key[0]} seed {key[1]}, stored ({', '.join(changed)})")
-            del kept[key]
-    folder_settings = {}
-    for r in list(found):
-        made_with = run_settings(read_config_dict(r.run_dir))
-        changed = settings_diff(made_with, now[r.algo]) if made_with is not None else []
-        if changed:
-            stale.append(f"{r.algo} seed {r.seed}, folder `{r.run_dir}` ({', '.join(changed)})")
-            found.remove(r)
-        folder_settings[(r.algo, r.seed)] = made_with
+            stale.append(f"{key[0]} seed {key[1]}, {where} ({', '.join(changed)})")
+        return not changed
+
+    kept = {key: v for key, v in sorted(kept.items()) if current(key, v[2], "stored")}
+    in_folder = {(r.algo, r.seed): run_settings(read_config_dict(r.run_dir)) for r in found}
+    found = [r for r in found if current((r.algo, r.seed), in_folder[(r.algo, r.seed)], f"folder `{r.run_dir}`")]
     runs = found + [run for run, _, _ in kept.values()]
     refs = comparison_references(found) if found else stored_refs
     res = EnvResult(plan, budget, seeds, refs if runs else None, runs=runs, stale=stale)
-    res.settings = {**{key: made_with for key, (_, _, made_with) in kept.items()}, **folder_settings}
+    res.settings = {**{key: v[2] for key, v in kept.items()}, **{(r.algo, r.seed): in_folder[(r.algo, r.seed)]
+                                                                  for r in found}}
     for algo in plan.algos:
         rs = sorted((r for r in runs if r.algo == algo), key=lambda r: r.seed)
         if rs:
