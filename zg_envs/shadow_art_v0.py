@@ -349,7 +349,9 @@ class ShadowArtEnv(gym.Env, PickleByArguments):
         left as it was. Row ``i`` equals ``env.step(actions[i])[1]`` after the same reset exactly, bit for bit.
         Bad rows raise like ``step`` does, naming the row.
         """
-        a = np.asarray(actions, dtype=np.float64)
+        a = np.asarray(actions)
+        if a.dtype not in (np.float32, np.float64):  # float32 rows (the action dtype) are read without a copy
+            a = a.astype(np.float64)
         n = self.action_space.shape[0]
         if a.ndim != 2 or a.shape[1] != n:
             raise ValueError(f"actions must have shape (n, {n}), got {a.shape}")

@@ -102,6 +102,21 @@ def test_shadow_art_starts_from_an_empty_sculpture_that_perturbations_keep_mostl
     assert 0.4 < filled[None] < 0.6 and filled[-0.5] < 0.1
 
 
+@pytest.mark.parametrize("squash", ["tanh", "clip"])
+@pytest.mark.parametrize("horizon, knots", [(1, None), (1, 1), (5, None), (5, 1), (5, 3)])
+@pytest.mark.parametrize("space", [ACT, spaces.Box(-1.0, 1.0, shape=(2, 3), dtype=np.float64),
+                                   spaces.Box(np.array([-1.0, -np.inf]), np.array([1.0, np.inf]), dtype=np.float64)])
+def test_open_loop_first_actions_equal_each_controllers_first_action_bit_for_bit(squash, horizon, knots, space):
+    pol = make_policy("open_loop", OBS, space, horizon=horizon, knots=knots, squash=squash)
+    thetas = 3.0 * np.random.default_rng(0).standard_normal((7, pol.num_params))
+    first = pol.first_actions(thetas)
+    one_by_one = np.stack([pol.controller(t)(None, 0) for t in thetas])
+    assert first.shape == (7,) + space.shape and first.dtype == one_by_one.dtype == space.dtype
+    np.testing.assert_array_equal(first.view(np.uint8), one_by_one.view(np.uint8))
+    with pytest.raises(ValueError, match=rf"thetas must have shape \(n, {pol.num_params}\), got \(7,\)"):
+        pol.first_actions(thetas[:, 0])
+
+
 def test_open_loop_initial_action_errors_name_the_argument_and_the_box():
     with pytest.raises(ValueError, match=r"initial_action must lie strictly inside .* dimension 1 is 1.0, "
                                          r"allowed \(0.0, 1.0\)"):

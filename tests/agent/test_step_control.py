@@ -215,6 +215,22 @@ def test_batched_objective_equals_one_episode_at_a_time(env_kwargs, monkeypatch)
         obj.close()
 
 
+def test_batch_rewards_reads_float32_rows_as_their_float64_values():
+    import gymnasium as gym
+
+    import zg_envs  # noqa: F401
+
+    env = gym.make("zg/ShadowArt-v0", grid=6)
+    env.reset(seed=3)
+    rows = np.random.default_rng(0).uniform(-1, 1, (5, 216)).astype(np.float32)
+    rows[0, :7] = 0.0  # on the threshold: empty in both types
+    np.testing.assert_array_equal(env.unwrapped.batch_rewards(rows), env.unwrapped.batch_rewards(rows.astype(float)))
+    with pytest.raises(ValueError, match=r"rows \[1\]"):
+        bad = rows.copy()
+        bad[1, 0] = np.inf
+        env.unwrapped.batch_rewards(bad)
+
+
 def test_batch_rewards_refuses_bad_rows():
     import gymnasium as gym
 

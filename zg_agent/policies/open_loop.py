@@ -124,5 +124,21 @@ class OpenLoopPolicy(Policy):
             squashed = self._interp @ squashed
         return squashed.reshape((self.horizon,) + tuple(self.action_space.shape))
 
+    def first_actions(self, thetas) -> np.ndarray:
+        """The step-0 action of every row of ``thetas`` (n, num_params), shape ``(n,) + action_space.shape`` in
+        the action dtype, in one vectorised pass: row ``i`` equals ``controller(thetas[i])(obs, 0)`` exactly.
+
+        For one-step envs that score a whole population at once (``batch_rewards``), where building n
+        controllers one by one cost more than the env's own vectorised evaluation."""
+        x = np.asarray(thetas, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.num_params:
+            raise ValueError(f"thetas must have shape (n, {self.num_params}), got {x.shape}")
+        if self._interp is not None and not np.array_equal(self._interp[0], np.eye(self._interp.shape[1])[0]):
+            return np.stack([self.controller(row)(None, 0) for row in x])
+        # step 0 is knot 0 exactly (one action per step, or a first interpolation row of (1, 0, ...)): its
+        # interpolation multiplies by 1 and adds zeros, and the casts in between round-trip exactly
+        first = self.action_map.rows(x[:, : self.act_dim])
+        return first.reshape((len(x),) + tuple(self.action_space.shape))
+
     def controller(self, theta) -> Controller:
         return _OpenLoopController(self.actions(theta), self.action_map)

@@ -61,7 +61,7 @@ def _run_batched(env, policy: Policy, jobs, on_start) -> list:
         if on_start is not None:
             on_start(rows[0])
         env.reset(seed=seed)
-        actions = np.stack([policy.controller(jobs[j][0])(None, 0) for j in rows])
+        actions = policy.first_actions(np.stack([jobs[j][0] for j in rows]))
         rewards = env.unwrapped.batch_rewards(actions)
         for j, reward in zip(rows, rewards):
             out[j] = (0.0 + float(reward), 1, None)  # the sum play_episode forms: -0.0 becomes 0.0
