@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from zg_agent import problems  # noqa: E402
 from zg_agent.optim import make_optimizer  # noqa: E402
+from zg_agent.tables import kept_reading  # noqa: E402
 
 METHODS = ("zerograds", "es", "cma", "random")
 
@@ -131,21 +132,6 @@ def ablation_set() -> list[tuple]:
     ]
 
 
-READING_HEADING = "## Reading"
-
-
-def kept_reading(path: Path) -> str:
-    """The hand-written "## Reading" section of an earlier report, kept so a re-run does not delete it.
-
-    The numbers it quotes may then be stale: re-read them against the new tables.
-    """
-    if not path.exists():
-        return ""
-    text = path.read_text()
-    at = text.find(READING_HEADING)
-    return text[at:].rstrip() + "\n" if at >= 0 else ""
-
-
 def fmt(x: float) -> str:
     return f"{x:.3g}" if abs(x) < 1e4 else f"{x:.3e}"
 
@@ -245,7 +231,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     reading = kept_reading(out)
-    out.write_text("\n".join(lines) + "\n" + (f"\n{reading}" if reading else ""))
+    out.write_text("\n".join(lines) + "\n" + (f"\n{reading}\n" if reading else ""))
     print(f"\nwrote {out}")
     return 0
 

@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from zg_agent.config import load_config  # noqa: E402
 from zg_agent.optim import make_optimizer  # noqa: E402
 from zg_agent.rollout.objective import EpisodeObjective  # noqa: E402
+from zg_agent.tables import kept_reading  # noqa: E402
 from zg_envs.references import reference_scores  # noqa: E402
 
 ENV_ID = "zg/ShadowArt-v0"
@@ -159,11 +160,8 @@ def report(rows: dict, out: Path, png: Path, command: str) -> None:
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=110)
     lines += [f"![loss against evaluations]({os.path.relpath(png, out.parent)})", ""]
-    reading = ""
-    if out.exists() and "## Reading" in out.read_text():
-        text = out.read_text()
-        reading = text[text.index("## Reading"):]
-    out.write_text("\n".join(lines) + ("\n" + reading if reading else ""))
+    reading = kept_reading(out)
+    out.write_text("\n".join(lines) + (f"\n{reading}\n" if reading else ""))
     print(f"wrote {out} and {png}")
 
 

@@ -56,9 +56,9 @@ from zg_agent.compare.runs import RunSummary  # noqa: E402
 from zg_agent.config import load_config  # noqa: E402
 from zg_agent.training import env_tag  # noqa: E402
 from zg_agent.training.run_dir import read_config_dict  # noqa: E402
+from zg_agent.tables import READING_HEADING, kept_reading  # noqa: E402
 from zg_agent.training.references import normalize  # noqa: E402
 
-READING_HEADING = "## Reading"
 READING_PLACEHOLDER = ("_To be written after looking at the numbers: where ZeroGrads wins, where it loses, and why. "
                        "Re-running the script keeps this section._")
 TARGET = 0.8
@@ -505,9 +505,7 @@ def _plot_summary(panels, algos, point, ci, path: Path) -> None:
 
 def old_reading(md: Path) -> str:
     """The ``## Reading`` section of an existing report (with any subsections up to the end), or a placeholder."""
-    text = md.read_text() if md.is_file() else ""
-    i = text.find(f"\n{READING_HEADING}")
-    return text[i + 1:].rstrip() if i >= 0 else f"{READING_HEADING}\n\n{READING_PLACEHOLDER}"
+    return kept_reading(md) or f"{READING_HEADING}\n\n{READING_PLACEHOLDER}"
 
 
 def update_readme(readme: Path, table: str, md: Path) -> bool:

@@ -112,3 +112,16 @@ def test_the_readme_reference_table_lists_the_scripts_rows():
     table = text[text.index(script.BEGIN):text.index(script.END)]
     listed = [line.split(" | ")[:2] for line in table.splitlines() if line.startswith("| `")]
     assert listed == [[f"| `{env_id}`", label] for env_id, label, _ in script.ROWS]
+
+
+def test_kept_reading_is_the_section_from_its_heading_at_a_line_start_to_the_end(tmp_path):
+    from zg_agent.tables import kept_reading
+
+    report = tmp_path / "r.md"
+    assert kept_reading(report) is None  # no file
+    report.write_text("# Title\n\nA table that mentions ## Reading inline.\n")
+    assert kept_reading(report) is None  # not a heading
+    report.write_text("# Title\n\n## Reading\n\nA person's words.\n\n### More\n\nStill theirs.\n\n")
+    assert kept_reading(report) == "## Reading\n\nA person's words.\n\n### More\n\nStill theirs."
+    report.write_text("## Reading\n\nOnly this.\n")
+    assert kept_reading(report) == "## Reading\n\nOnly this."
