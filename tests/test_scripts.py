@@ -125,3 +125,26 @@ def test_kept_reading_is_the_section_from_its_heading_at_a_line_start_to_the_end
     assert kept_reading(report) == "## Reading\n\nA person's words.\n\n### More\n\nStill theirs."
     report.write_text("## Reading\n\nOnly this.\n")
     assert kept_reading(report) == "## Reading\n\nOnly this."
+
+
+def test_bench_overhead_times_env_objective_and_optimizers_and_keeps_the_reading(tmp_path):
+    bench = load("bench_overhead")
+    out = tmp_path / "overhead.md"
+    out.write_text("old table\n\n## Reading\n\nA person's reading.\n")
+    assert bench.main(["--only", "ShadowArt-v0 K=16", "--seconds", "0.01", "--min-iterations", "1",
+                       "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "Command: `python scripts/bench_overhead.py --only 'ShadowArt-v0 K=16'" in text
+    objective_row = next(line for line in text.splitlines() if line.startswith("| ShadowArt-v0 K=16 | 4,096 | 16 |"))
+    cells = [c.strip() for c in objective_row.split("|")[1:-1]]
+    assert float(cells[4]) > 0 and float(cells[5]) > 0 and float(cells[6]) > 0  # stepped, batched, objective
+    optimizer_row = [line for line in text.splitlines() if line.startswith("| ShadowArt-v0 K=16 |")][1]
+    assert len(optimizer_row.split("|")) == 2 + 1 + 3 * len(bench.METHODS)
+    assert "old table" not in text and text.rstrip().endswith("A person's reading.")
+
+
+@pytest.mark.parametrize("bad", [["--only", "NoSuchEnv"], ["--seconds", "0"], ["--min-iterations", "0"]])
+def test_bench_overhead_refuses_bad_arguments(tmp_path, bad, capsys):
+    with pytest.raises(SystemExit):
+        load("bench_overhead").main([*bad, "--out", str(tmp_path / "o.md")])
+    assert bad[0] in capsys.readouterr().err
