@@ -109,6 +109,9 @@ def test_shadow_art_starts_from_an_empty_sculpture_that_perturbations_keep_mostl
 def test_open_loop_first_actions_equal_each_controllers_first_action_bit_for_bit(squash, horizon, knots, space):
     pol = make_policy("open_loop", OBS, space, horizon=horizon, knots=knots, squash=squash)
     thetas = 3.0 * np.random.default_rng(0).standard_normal((7, pol.num_params))
+    thetas[1] = -0.0  # signed zeros (kept as -0.0 in an unbounded dimension)
+    thetas[2, -1] = np.nan  # a non-finite value in a later knot or step
+    thetas[3, -1] = 1e300  # beyond float32 in an unbounded dimension of a later knot
     first = pol.first_actions(thetas)
     one_by_one = np.stack([pol.controller(t)(None, 0) for t in thetas])
     assert first.shape == (7,) + space.shape and first.dtype == one_by_one.dtype == space.dtype

@@ -40,23 +40,22 @@ class _ActionMap:
         self.dtype = action_space.dtype
 
     def __call__(self, u: np.ndarray) -> np.ndarray:
-        return self.rows(np.asarray(u, dtype=np.float64).reshape(1, -1)).reshape(self.shape)
+        return self._map(np.asarray(u, dtype=np.float64)).reshape(self.shape).astype(self.dtype, copy=False)
 
     def rows(self, u: np.ndarray) -> np.ndarray:
         """Every row of ``u`` (n, act_dim) mapped into the Box, ``(n, act_dim)`` in the action dtype: row ``i``
         equals ``self(u[i])`` exactly (the same elementwise operations, in one pass)."""
-        u = np.asarray(u, dtype=np.float64)
+        return self._map(np.asarray(u, dtype=np.float64)).astype(self.dtype, copy=False)
+
+    def _map(self, u: np.ndarray) -> np.ndarray:
+        """The elementwise map of float64 raw values ``u`` (last axis: action dimensions), float64."""
         if self.all_finite:  # the common case, without the masking
             if self.squash == "tanh":
-                a = self.centre + self.half * np.tanh(u)
-            else:
-                a = np.clip(self.centre + self.half * u, self.low, self.high)
-            return a.astype(self.dtype, copy=False)
+                return self.centre + self.half * np.tanh(u)
+            return np.clip(self.centre + self.half * u, self.low, self.high)
         if self.squash == "tanh":
-            a = np.where(self.finite, self.centre + self.half * np.tanh(u), u)
-        else:
-            a = np.where(self.finite, np.clip(self.centre + self.half * u, self.low, self.high), u)
-        return a.astype(self.dtype, copy=False)
+            return np.where(self.finite, self.centre + self.half * np.tanh(u), u)
+        return np.where(self.finite, np.clip(self.centre + self.half * u, self.low, self.high), u)
 
 
 def _check_squash(squash) -> str:

@@ -133,12 +133,14 @@ class OpenLoopPolicy(Policy):
         x = np.asarray(thetas, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.num_params:
             raise ValueError(f"thetas must have shape (n, {self.num_params}), got {x.shape}")
-        if self._interp is not None and not np.array_equal(self._interp[0], np.eye(self._interp.shape[1])[0]):
-            return np.stack([self.controller(row)(None, 0) for row in x])
-        # step 0 is knot 0 exactly (one action per step, or a first interpolation row of (1, 0, ...)): its
-        # interpolation multiplies by 1 and adds zeros, and the casts in between round-trip exactly
-        first = self.action_map.rows(x[:, : self.act_dim])
-        return first.reshape((len(x),) + tuple(self.action_space.shape))
+        n, shape = len(x), (len(x),) + tuple(self.action_space.shape)
+        if self._interp is None:  # one action per step: step 0's raw values, mapped and cast as actions() does
+            return self.action_map.rows(x[:, : self.act_dim]).reshape(shape)
+        # every knot mapped, then step 0's interpolation row applied as actions() does (the same products and
+        # sums, so signed zeros and non-finite knot values come out as they do there)
+        squashed = self.action_map.rows(x.reshape(-1, self.act_dim)).astype(np.float64)
+        first = self._interp[0] @ squashed.reshape(n, -1, self.act_dim)
+        return first.astype(self.action_map.dtype, copy=False).reshape(shape)
 
     def controller(self, theta) -> Controller:
         return _OpenLoopController(self.actions(theta), self.action_map)
