@@ -139,11 +139,13 @@ def test_bench_overhead_times_env_objective_and_optimizers_and_keeps_the_reading
     cells = [c.strip() for c in objective_row.split("|")[1:-1]]
     assert float(cells[4]) > 0 and float(cells[5]) > 0 and float(cells[6]) > 0  # stepped, batched, objective
     optimizer_row = [line for line in text.splitlines() if line.startswith("| ShadowArt-v0 K=16 |")][1]
-    assert len(optimizer_row.split("|")) == 2 + 1 + 3 * len(bench.METHODS)
+    assert len(optimizer_row.split("|")) == 2 + 3 + 3 * len(bench.METHODS)
+    assert objective_row.rstrip(" |").endswith(("meets", "misses"))
     assert "old table" not in text and text.rstrip().endswith("A person's reading.")
 
 
-@pytest.mark.parametrize("bad", [["--only", "NoSuchEnv"], ["--seconds", "0"], ["--min-iterations", "0"]])
+@pytest.mark.parametrize("bad", [["--only", "NoSuchEnv"], ["--seconds", "0"], ["--seconds", "nan"],
+                                 ["--seconds", "inf"], ["--min-iterations", "0"]])
 def test_bench_overhead_refuses_bad_arguments(tmp_path, bad, capsys):
     with pytest.raises(SystemExit):
         load("bench_overhead").main([*bad, "--out", str(tmp_path / "o.md")])

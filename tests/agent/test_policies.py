@@ -120,6 +120,20 @@ def test_open_loop_first_actions_equal_each_controllers_first_action_bit_for_bit
         pol.first_actions(thetas[:, 0])
 
 
+@pytest.mark.parametrize("squash", ["tanh", "clip"])
+def test_action_map_gives_the_formulas_values_bit_for_bit(squash):
+    # the map works in place for speed; its values must stay those of the plain formula
+    from zg_agent.policies.base import _ActionMap
+
+    space = spaces.Box(np.array([-2.0, 0.0, -1.0], dtype=np.float32), np.array([2.0, 1.0, 3.0], dtype=np.float32))
+    m = _ActionMap(space, squash)
+    u = 3.0 * np.random.default_rng(0).standard_normal((500, 3))
+    u[0] = -0.0
+    formula = m.centre + m.half * np.tanh(u) if squash == "tanh" else np.clip(m.centre + m.half * u, m.low, m.high)
+    np.testing.assert_array_equal(m.rows(u).view(np.uint32), formula.astype(np.float32).view(np.uint32))
+    np.testing.assert_array_equal(m(u[7]).view(np.uint32), formula[7].astype(np.float32).view(np.uint32))
+
+
 def test_open_loop_initial_action_errors_name_the_argument_and_the_box():
     with pytest.raises(ValueError, match=r"initial_action must lie strictly inside .* dimension 1 is 1.0, "
                                          r"allowed \(0.0, 1.0\)"):
