@@ -203,7 +203,7 @@ def report(rows: list[dict], command: str) -> str:
         added = objective_added(r)
         lines.append(
             f"| {r['label']} | {r['params']:,} | {r['popsize']} | {r['steps']:,} | {1e3 * r['env']:.2f} | "
-            f"{batched_ms} | {1e3 * r['objective']:.2f} | {added:+.0%} | {verdict(added, OBJECTIVE_TARGET)} |")
+            f"{batched_ms} | {1e3 * r['objective']:.2f} | {added:+.1%} | {verdict(added, OBJECTIVE_TARGET)} |")
     lines += [
         "",
         "## The optimizers",

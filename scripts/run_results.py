@@ -121,8 +121,8 @@ PLAN: tuple[EnvPlan, ...] = (
                  "compare with the Zoo's PPO 2,575 at 2M steps (the upper reference). Each evaluation is 3 "
                  "episodes, and one fall in them costs about a third of the return, so the final scores are "
                  "noisy. PPO is left out: with the Zoo's settings it runs at 90-240 env steps/s here, 3-6 hours "
-                 "for 2M steps per seed. At 1M env steps (the previous budget) 5 seeds took 8 minutes for OpenES, "
-                 "13 for ZeroGrads and 15 for CMA-ES on 2 cores here, by the runs' own wall times."),
+                 "for 2M steps per seed. 5 seeds took 26 minutes for ZeroGrads and for OpenES, 23 for CMA-ES and "
+                 "17 for random search on 2 cores here, by the runs' own wall times."),
 )
 QUICK_SCALE, QUICK_SEEDS = 0.02, 2
 
