@@ -51,7 +51,7 @@ CASES = [
     ("TreeGrowth-v0", "zg/TreeGrowth-v0", []),
     ("ShadowArt-v0 K=16", "zg/ShadowArt-v0", []),
     ("ShadowArt-v0 K=32", "zg/ShadowArt-v0", ["env_kwargs.grid=32"]),
-    # not shipped: the env reads only each action's sign, which clip keeps at a tenth of tanh's cost
+    # not shipped: the env reads only each action's sign, which clip keeps as tanh does, without the tanh
     ("ShadowArt-v0 K=32, squash clip", "zg/ShadowArt-v0", ["env_kwargs.grid=32", "policy_options.squash=clip"]),
     ("CharacterMimicOpenLoop-v0", "zg/CharacterMimicOpenLoop-v0", []),
     ("CharacterLocomotion-v0 hopper", "zg/CharacterLocomotion-v0", []),

@@ -54,9 +54,9 @@ from zg_agent.compare.report import comparison_references, plot_curves, referenc
 from zg_agent.compare.running import split_overrides  # noqa: E402
 from zg_agent.compare.runs import RunSummary  # noqa: E402
 from zg_agent.config import load_config  # noqa: E402
+from zg_agent.tables import READING_HEADING, kept_reading  # noqa: E402
 from zg_agent.training import env_tag  # noqa: E402
 from zg_agent.training.run_dir import read_config_dict  # noqa: E402
-from zg_agent.tables import READING_HEADING, kept_reading  # noqa: E402
 from zg_agent.training.references import normalize  # noqa: E402
 
 READING_PLACEHOLDER = ("_To be written after looking at the numbers: where ZeroGrads wins, where it loses, and why. "
